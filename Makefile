@@ -1,0 +1,49 @@
+# The interface of the project (SPEC §5). Every target creates the virtual
+# environment it needs on first use; Python 3 and make are all a machine needs.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+ENV_STAMP := $(VENV)/.installed
+
+# Site inputs: DATA holds the three manifests; STRICT=0 renders despite problems;
+# ARTIFACTS, when set, is a folder of produced files whose layout, size and md5
+# are read and checked against the manifests.
+DATA ?= data
+CATALOG ?= data/catalog.yml
+RECALL ?= $(DATA)/recall-projections.csv
+STRICT ?= 1
+ARTIFACTS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help env site render serve test bench clean
+
+help:  ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  make \1\t/' | expand -t 24
+
+env: $(ENV_STAMP)  ## create the virtual environment in .venv
+
+$(ENV_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test,bench]'
+	touch $@
+
+render: $(ENV_STAMP)  ## generate docs/datasets.md from the catalog and manifests
+	$(PY) -m generator render --data $(DATA) --catalog $(CATALOG) --recall $(RECALL) \
+		--strict $(STRICT) $(if $(ARTIFACTS),--artifacts $(ARTIFACTS))
+
+site: render  ## build the static site into site/ (mkdocs build --strict)
+	$(BIN)/mkdocs build --strict --quiet
+
+serve: render  ## live preview of the site on http://127.0.0.1:8000
+	$(BIN)/mkdocs serve
+
+test: $(ENV_STAMP)  ## the whole test suite (what CI runs)
+	$(PY) -m pytest
+
+bench: $(ENV_STAMP)  ## benchmarks (ratios against reference tools measured in the same run)
+	@set -e; for script in bench/bench_*.py; do $(PY) $$script; done
+
+clean:  ## remove generated pages, the site and the virtual environment
+	rm -rf site docs/datasets.md docs/assets/generated $(VENV) .pytest_cache .hypothesis

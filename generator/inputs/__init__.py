@@ -1,0 +1,1 @@
+"""Readers of the files maintainers edit or produce: manifests, catalog, recall table, parts."""

@@ -1,0 +1,152 @@
+"""Readers of the three hand-kept manifests (URLs, sizes, md5 sums), SPEC §3.
+
+Every value keeps the file and line it came from, so that a problem can be
+reported where a maintainer can fix it. Lines that cannot be read at all raise
+`InputError` listing every such line; disagreements between lines (the same name
+twice with different values) are returned as `Problem`s for the caller to judge.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path, PurePosixPath
+from typing import Callable, Iterator, TypeVar
+from urllib.parse import unquote, urlsplit
+
+from generator.errors import InputError, Origin, Problem
+from generator.models import Entry, Manifest, ManifestSet, Size
+
+URLS_FILE = "dataset-files-urls.txt"
+SIZES_FILE = "dataset-files-size.txt"
+BYTES_FILE = "dataset-files-bytes.txt"
+MD5_FILE = "dataset-files-md5.txt"
+
+T = TypeVar("T")
+
+_GNU_MD5 = re.compile(r"^\\?([0-9a-fA-F]{32})[ \t]+\*?(.+)$")
+_BSD_MD5 = re.compile(r"^MD5 ?\((.+)\) ?= ?([0-9a-fA-F]{32})$")
+_SIZE_LINE = re.compile(r"^(\S+)\s+(.+)$")
+
+
+def _content_lines(text: str) -> Iterator[tuple[int, str]]:
+    """Numbered lines with CRLF, surrounding blanks, blank lines and `#` comments removed."""
+    for number, raw in enumerate(text.split("\n"), start=1):
+        line = raw.strip()
+        if line and not line.startswith("#"):
+            yield number, line
+
+
+def _basename(written: str) -> str:
+    return PurePosixPath(written.replace("\\", "/")).name
+
+
+def _parse(text: str, path: str, kind: str,
+           parse_line: Callable[[str], tuple[str, T]]) -> Manifest[T]:
+    by_name: dict[str, list[Entry[T]]] = {}
+    problems = []
+    for number, line in _content_lines(text):
+        origin = Origin(path, number)
+        try:
+            written, value = parse_line(line)
+            name = _basename(written)
+            if name in ("", ".", ".."):
+                raise ValueError(f"'{written}' does not name a file")
+        except ValueError as exc:
+            problems.append(Problem(origin, str(exc)))
+            continue
+        by_name.setdefault(name, []).append(Entry(name, written, value, origin))
+    if problems:
+        raise InputError(problems)
+    return Manifest(kind, path, {name: tuple(entries) for name, entries in by_name.items()})
+
+
+def _md5_line(line: str) -> tuple[str, str]:
+    match = _GNU_MD5.match(line)
+    if match:
+        digest, name = match.groups()
+        return name.strip(), digest.lower()
+    match = _BSD_MD5.match(line)
+    if match:
+        name, digest = match.groups()
+        return name.strip(), digest.lower()
+    raise ValueError("not an md5 line (expected 'HASH  NAME', 'HASH *NAME' or 'MD5 (NAME) = HASH' "
+                     "with a 32-digit hex HASH)")
+
+
+def _size_line(line: str) -> tuple[str, Size]:
+    match = _SIZE_LINE.match(line)
+    if not match:
+        raise ValueError("not a size line (expected 'SIZE NAME')")
+    size, name = match.groups()
+    return name.strip(), Size.parse(size)
+
+
+def _url_line(line: str) -> tuple[str, str]:
+    if any(ch.isspace() for ch in line):
+        raise ValueError(f"'{line}' is not a URL (it contains white space)")
+    parts = urlsplit(line)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"'{line}' is not an http(s) URL; only http and https downloads are accepted")
+    name = unquote(parts.path.rsplit("/", 1)[-1])
+    if not name:
+        raise ValueError(f"'{line}' does not end in a file name")
+    return name, line
+
+
+def parse_md5s(text: str, path: str) -> Manifest[str]:
+    return _parse(text, path, "md5", _md5_line)
+
+
+def parse_sizes(text: str, path: str) -> Manifest[Size]:
+    return _parse(text, path, "size", _size_line)
+
+
+def parse_urls(text: str, path: str) -> Manifest[str]:
+    return _parse(text, path, "url", _url_line)
+
+
+def read_text(path: Path) -> str:
+    """A manifest's text; undecodable bytes are an error naming the line they are on."""
+    data = Path(path).read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputError.at(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})", line) from None
+
+
+def read_md5s(path: Path) -> Manifest[str]:
+    return parse_md5s(read_text(path), str(path))
+
+
+def read_sizes(path: Path) -> Manifest[Size]:
+    return parse_sizes(read_text(path), str(path))
+
+
+def read_urls(path: Path) -> Manifest[str]:
+    return parse_urls(read_text(path), str(path))
+
+
+def read_manifest_set(folder: Path) -> ManifestSet:
+    """Reads the manifests of `folder`; every unreadable line of every file is reported at once."""
+    folder = Path(folder)
+    readers = {"urls": (URLS_FILE, read_urls), "sizes": (SIZES_FILE, read_sizes),
+               "md5s": (MD5_FILE, read_md5s)}
+    loaded, problems = {}, []
+    for key, (filename, reader) in readers.items():
+        path = folder / filename
+        if not path.is_file():
+            problems.append(Problem(Origin(str(path)), "manifest not found"))
+            continue
+        try:
+            loaded[key] = reader(path)
+        except InputError as exc:
+            problems.extend(exc.problems)
+    exact = None
+    if (folder / BYTES_FILE).is_file():
+        try:
+            exact = read_sizes(folder / BYTES_FILE)
+        except InputError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise InputError(problems)
+    return ManifestSet(exact_sizes=exact, **loaded)

@@ -1,0 +1,188 @@
+"""Parsed, validated records: what the readers produce and the work modules consume."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from generator.errors import Origin, Problem
+
+T = TypeVar("T")
+
+_SIZE_VALUE = re.compile(r"^(\d+(?:\.\d+)?)([KMGTPE]?)(i?B)?$", re.IGNORECASE)
+_UNIT_POWER = {"": 0, "K": 1, "M": 2, "G": 3, "T": 4, "P": 5, "E": 6}
+
+
+def human_size(n_bytes: int) -> str:
+    """`du -h` style: 1024-based, one decimal below 10, rounded up so a size is never understated."""
+    if n_bytes < 1024:
+        return str(n_bytes)
+    value, unit = float(n_bytes), ""
+    for unit in "KMGTPE":
+        value /= 1024
+        if value < 1024:
+            break
+    if value < 10:
+        tenths = -(-round(value * 10, 6) // 1)
+        return f"{tenths / 10:.1f}{unit}" if tenths < 100 else f"{int(tenths // 10)}{unit}"
+    return f"{int(-(-round(value, 6) // 1))}{unit}"
+
+
+@dataclass(frozen=True)
+class Size:
+    """A file size as a manifest states it: exact bytes, or a `du -h` style approximation."""
+
+    text: str
+    bytes: int
+    exact: bool
+
+    @classmethod
+    def parse(cls, text: str) -> "Size":
+        match = _SIZE_VALUE.match(text)
+        if not match:
+            raise ValueError(f"'{text}' is not a size (expected e.g. 147G, 7.7M, 77MB or a byte count)")
+        number, unit, suffix = match.groups()
+        power = _UNIT_POWER[unit.upper()]
+        if power == 0 and "." not in number and (suffix is None or suffix.upper() == "B"):
+            return cls(text=text, bytes=int(number), exact=True)
+        if power == 0:
+            raise ValueError(f"'{text}' is not a size (a byte count has no decimals)")
+        return cls(text=text, bytes=round(float(number) * 1024**power), exact=False)
+
+
+@dataclass(frozen=True)
+class Entry(Generic[T]):
+    """One manifest line: the file's basename, the name as written, the value and where it is."""
+
+    name: str
+    written_name: str
+    value: T
+    origin: Origin
+
+
+@dataclass(frozen=True)
+class Manifest(Generic[T]):
+    """The entries of one manifest file, grouped by basename in file order."""
+
+    kind: str
+    path: str
+    by_name: dict[str, tuple[Entry[T], ...]] = field(default_factory=dict)
+
+    def get(self, name: str) -> Entry[T] | None:
+        entries = self.by_name.get(name)
+        return entries[0] if entries else None
+
+    def names(self) -> list[str]:
+        return list(self.by_name)
+
+    def conflicts(self) -> list[Problem]:
+        """A problem for every repeated name whose value differs from its first listing."""
+        problems = []
+        for name, entries in self.by_name.items():
+            first = entries[0]
+            for again in entries[1:]:
+                if again.value != first.value:
+                    problems.append(Problem(again.origin, (
+                        f"'{name}' is listed twice with different {self.kind} values: "
+                        f"'{_show(first.value)}' at line {first.origin.line} and "
+                        f"'{_show(again.value)}' at line {again.origin.line}")))
+        return problems
+
+
+def _show(value) -> str:
+    return value.text if isinstance(value, Size) else str(value)
+
+
+@dataclass(frozen=True)
+class ManifestSet:
+    """The manifests of one folder. `exact_sizes` is the optional byte-exact size manifest."""
+
+    urls: Manifest[str]
+    sizes: Manifest[Size]
+    md5s: Manifest[str]
+    exact_sizes: Manifest[Size] | None = None
+
+    def size_of(self, name: str) -> Entry[Size] | None:
+        """The exact size when a manifest knows it, else the human-readable one."""
+        for manifest in (self.exact_sizes, self.sizes):
+            entry = manifest.get(name) if manifest else None
+            if entry and entry.value.exact:
+                return entry
+        return self.sizes.get(name) or (self.exact_sizes.get(name) if self.exact_sizes else None)
+
+    def manifests(self) -> list[Manifest]:
+        return [m for m in (self.urls, self.sizes, self.exact_sizes, self.md5s) if m is not None]
+
+    def conflicts(self) -> list[Problem]:
+        return [problem for manifest in self.manifests() for problem in manifest.conflicts()]
+
+
+
+
+@dataclass(frozen=True)
+class DatasetLayout:
+    """One HDF5 dataset of a file kind: key, dtype and second dimension."""
+
+    key: str
+    dtype: str
+    cols: int
+
+
+@dataclass(frozen=True)
+class FileKind:
+    """The layout shared by files of one kind: HDF5 datasets or TSV columns."""
+
+    id: str
+    datasets: tuple[DatasetLayout, ...] = ()
+    columns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SubsetRows:
+    """How many rows a subset has: exact, or only an approximate label."""
+
+    label: str
+    rows: int | None = None
+    about: str | None = None
+
+    @property
+    def text(self) -> str:
+        return f"{self.rows:,}" if self.rows is not None else f"≈{self.about}"
+
+
+@dataclass(frozen=True)
+class CatalogFile:
+    name: str
+    description: str
+    kind: FileKind
+    rows: SubsetRows
+    origin: Origin
+
+
+@dataclass(frozen=True)
+class Group:
+    id: str
+    title: str
+    intro: str
+    files: tuple[CatalogFile, ...]
+    origin: Origin
+
+
+@dataclass(frozen=True)
+class Admonition:
+    id: str
+    level: str
+    title: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Catalog:
+    path: str
+    subsets: dict[str, SubsetRows]
+    kinds: dict[str, FileKind]
+    warnings: tuple[Admonition, ...]
+    groups: tuple[Group, ...]
+
+    def files(self) -> list[CatalogFile]:
+        return [f for group in self.groups for f in group.files]
