@@ -1,0 +1,1 @@
+"""Writers of everything the project produces: pages, artifacts, manifests."""

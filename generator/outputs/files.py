@@ -1,0 +1,46 @@
+"""Crash-safe file writing: a file appears under its final name only when complete."""
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+
+def temporary_name(final: Path) -> Path:
+    """The name a file is written under until it is complete (same folder, so rename is atomic)."""
+    return final.with_name(f".{final.name}.tmp")
+
+
+@contextmanager
+def atomic_output(final: Path) -> Iterator[Path]:
+    """Yields a temporary path to write; on success it is synced and renamed to `final`.
+
+    On any exception the temporary file is removed and `final` is left as it was.
+    """
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    temporary = temporary_name(final)
+    temporary.unlink(missing_ok=True)
+    try:
+        yield temporary
+        with open(temporary, "rb+") as stream:
+            os.fsync(stream.fileno())
+        os.replace(temporary, final)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    _sync_folder(final.parent)
+
+
+def atomic_write_text(final: Path, text: str) -> None:
+    with atomic_output(final) as temporary:
+        temporary.write_text(text, encoding="utf-8", newline="\n")
+
+
+def _sync_folder(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

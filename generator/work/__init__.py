@@ -1,0 +1,1 @@
+"""The work: joining inputs into pages, pipeline stages, verification, downloads."""
