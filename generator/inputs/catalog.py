@@ -11,7 +11,7 @@ import yaml
 
 from generator.errors import InputError, Origin, Problem
 from generator.inputs.manifests import read_text
-from generator.models import (Admonition, Catalog, CatalogFile, DatasetLayout, FileKind, Group,
+from generator.models.catalog import (Admonition, Catalog, CatalogFile, DatasetLayout, FileKind, Group,
                               SubsetRows)
 
 ADMONITION_LEVELS = ("note", "info", "warning", "danger")

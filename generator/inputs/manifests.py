@@ -13,7 +13,7 @@ from typing import Callable, Iterator, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from generator.errors import InputError, Origin, Problem
-from generator.models import Entry, Manifest, ManifestSet, Size
+from generator.models.manifests import Entry, Manifest, ManifestSet, Size
 
 URLS_FILE = "dataset-files-urls.txt"
 SIZES_FILE = "dataset-files-size.txt"

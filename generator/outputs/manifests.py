@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 from generator.errors import ProjectError
 from generator.inputs.manifests import BYTES_FILE, MD5_FILE, SIZES_FILE, URLS_FILE
-from generator.models import human_size
+from generator.models.manifests import human_size
 
 
 def _checked_name(name: str) -> str:
@@ -29,7 +29,7 @@ def url_lines(names: Iterable[str], base_url: str) -> str:
     base = base_url.rstrip("/")
     if not base.lower().startswith(("http://", "https://")):
         raise ProjectError(f"BASE_URL '{base_url}' is not an http(s) URL")
-    return "".join(f"{base}/{quote(_checked_name(name), safe="=")}\n" for name in names)
+    return "".join(f"{base}/{quote(_checked_name(name), safe='=')}\n" for name in names)
 
 
 def manifest_texts(files: list[tuple[str, int, str]], base_url: str) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""Parsed, validated records: what the readers produce and the work modules consume."""
+"""Records of the manifests: sizes, entries with their origin, one manifest, a folder's set."""
 from __future__ import annotations
 
 import re
@@ -115,74 +115,3 @@ class ManifestSet:
 
     def conflicts(self) -> list[Problem]:
         return [problem for manifest in self.manifests() for problem in manifest.conflicts()]
-
-
-
-
-@dataclass(frozen=True)
-class DatasetLayout:
-    """One HDF5 dataset of a file kind: key, dtype and second dimension."""
-
-    key: str
-    dtype: str
-    cols: int
-
-
-@dataclass(frozen=True)
-class FileKind:
-    """The layout shared by files of one kind: HDF5 datasets or TSV columns."""
-
-    id: str
-    datasets: tuple[DatasetLayout, ...] = ()
-    columns: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class SubsetRows:
-    """How many rows a subset has: exact, or only an approximate label."""
-
-    label: str
-    rows: int | None = None
-    about: str | None = None
-
-    @property
-    def text(self) -> str:
-        return f"{self.rows:,}" if self.rows is not None else f"≈{self.about}"
-
-
-@dataclass(frozen=True)
-class CatalogFile:
-    name: str
-    description: str
-    kind: FileKind
-    rows: SubsetRows
-    origin: Origin
-
-
-@dataclass(frozen=True)
-class Group:
-    id: str
-    title: str
-    intro: str
-    files: tuple[CatalogFile, ...]
-    origin: Origin
-
-
-@dataclass(frozen=True)
-class Admonition:
-    id: str
-    level: str
-    title: str
-    text: str
-
-
-@dataclass(frozen=True)
-class Catalog:
-    path: str
-    subsets: dict[str, SubsetRows]
-    kinds: dict[str, FileKind]
-    warnings: tuple[Admonition, ...]
-    groups: tuple[Group, ...]
-
-    def files(self) -> list[CatalogFile]:
-        return [f for group in self.groups for f in group.files]

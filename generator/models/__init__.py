@@ -1,0 +1,1 @@
+"""Parsed, validated records: what the readers produce and the work modules consume."""
