@@ -75,15 +75,16 @@ class Manifest(Generic[T]):
     def names(self) -> list[str]:
         return list(self.by_name)
 
-    def conflicts(self) -> list[Problem]:
-        """A problem for every repeated name whose value differs from its first listing."""
+    def conflicts(self, name: str | None = None) -> list[Problem]:
+        """A problem for every repeated listing (of `name`, or of any name) whose value differs."""
         problems = []
-        for name, entries in self.by_name.items():
-            first = entries[0]
+        for listed in [name] if name is not None else list(self.by_name):
+            entries = self.by_name.get(listed, ())
             for again in entries[1:]:
+                first = entries[0]
                 if again.value != first.value:
                     problems.append(Problem(again.origin, (
-                        f"'{name}' is listed twice with different {self.kind} values: "
+                        f"'{listed}' is listed twice with different {self.kind} values: "
                         f"'{_show(first.value)}' at line {first.origin.line} and "
                         f"'{_show(again.value)}' at line {again.origin.line}")))
         return problems
@@ -113,5 +114,5 @@ class ManifestSet:
     def manifests(self) -> list[Manifest]:
         return [m for m in (self.urls, self.sizes, self.exact_sizes, self.md5s) if m is not None]
 
-    def conflicts(self) -> list[Problem]:
-        return [problem for manifest in self.manifests() for problem in manifest.conflicts()]
+    def conflicts(self, name: str | None = None) -> list[Problem]:
+        return [problem for manifest in self.manifests() for problem in manifest.conflicts(name)]

@@ -1,0 +1,48 @@
+"""Rendering of the datasets page with jinja2 (autoescaped) and writing it in place."""
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import jinja2
+from markupsafe import Markup, escape
+
+from generator.models.manifests import human_size
+from generator.models.page import Page
+from generator.outputs.files import atomic_write_text
+
+# Python-Markdown's backslash escapes (a character outside this set would keep its backslash);
+# `>` is left to HTML escaping, which turns it into an entity Markdown does not read.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!])")
+
+
+def markdown_text(value) -> Markup:
+    """Text shown literally inside Markdown: one line, Markdown and HTML specials neutralised."""
+    one_line = " ".join(str(value).split())
+    return Markup(str(escape(_MARKDOWN_SPECIAL.sub(r"\\\1", one_line))).replace("|", "&#124;"))
+
+
+def shell_word(value) -> Markup:
+    """A shell-quoted word for a fenced command block (Markdown escapes HTML inside fences)."""
+    return Markup(shlex.quote(str(value)))
+
+
+def fenced_text(value) -> Markup:
+    """Text placed verbatim in a fenced block, kept on one line."""
+    return Markup(" ".join(str(value).split()))
+
+
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.PackageLoader("generator", "templates"), autoescape=True,
+                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    env.filters.update(md=markdown_text, shell=shell_word, shell_raw=fenced_text, human=human_size)
+    return env
+
+
+def render_page(page: Page) -> str:
+    return environment().get_template("datasets.md.j2").render(page=page)
+
+
+def write_page(page: Page, path: Path) -> None:
+    atomic_write_text(path, render_page(page))

@@ -1,0 +1,211 @@
+"""The datasets page: rows, descriptions, warnings, commands, strict mode and escaping (SPEC §4)."""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from generator.inputs.catalog import read_catalog
+from generator.inputs.manifests import read_manifest_set
+from tests.conftest import ROOT, build_site, run_generator
+
+MD5_PATH = "dataset-files-md5.txt"
+
+
+def download_rows(soup):
+    return [row for table in soup.select("div.datasets table") for row in table.select("tbody tr")]
+
+
+def test_page_has_one_download_row_per_catalog_file(committed_site):
+    soup = committed_site.page()
+    manifests = read_manifest_set(ROOT / "data")
+    catalog_names = [f.name for f in read_catalog(ROOT / "data" / "catalog.yml").files()]
+    rows = download_rows(soup)
+    assert len(rows) == len(catalog_names) == 32
+    for row, name in zip(rows, catalog_names):
+        link = row.select_one("td a")
+        assert link.get_text(strip=True) == name
+        assert link["href"] == manifests.urls.get(name).value
+        cells = row.find_all("td")
+        assert cells[2].get_text(strip=True) == manifests.sizes.get(name).value.text
+        assert cells[3].get_text(strip=True) == manifests.md5s.get(name).value
+        assert "md5" in cells[3].code["class"]
+
+
+def test_layout_column_shows_key_dtype_and_shape(committed_site):
+    rows = {r.select_one("td a").get_text(strip=True): r.find_all("td")[4].get_text(" ", strip=True)
+            for r in download_rows(committed_site.page())}
+    assert rows["laion2B-en-clip768v2-n=10M.h5"] == "emb float16 10,120,191 × 768"
+    assert rows["public-queries-10k-hammingv2.h5"] == "hamming uint64 10,000 × 16"
+    assert rows["laion2B-en-public-gold-standard-v2-30M.h5"] == "knns int32 10,000 × 100 dists float32 10,000 × 100"
+    assert rows["meta-10M.tsv"] == "TSV: caption, NSFW, LICENSE, url"
+
+
+def test_descriptions_warnings_and_citation(committed_site):
+    soup = committed_site.page()
+    row = next(r for r in download_rows(soup) if r.select_one("a").get_text() == "laion2B-en-clip768v2-n=100M.h5")
+    description = row.find_all("td")[1].get_text()
+    assert "the 100M subset" in description and "100K" not in description
+    warnings = [a for a in soup.select("div.admonition.warning")]
+    caveat = next(a for a in warnings if "100K and 300K" in a.select_one(".admonition-title").get_text())
+    assert "not prefixes of the 10M subset" in caveat.get_text()
+    notes = [a.get_text(" ", strip=True) for a in soup.select("div.admonition.note")]
+    assert any("LAION-5B: An open large-scale dataset" in n and "arXiv:2210.08402" in n for n in notes)
+    assert soup.select("div.admonition.info")  # where the projection models were trained
+
+
+def test_sections_are_in_the_order_of_the_spec(committed_site):
+    headings = [h.get_text(strip=True).rstrip("¶") for h in committed_site.page().select("article h2")]
+    assert headings == ["About LAION-5B and LAION2B-en", "How the subsets are cut", "Downloads",
+                        "Download commands", "Warnings", "Recall of the projections",
+                        "Rebuilding everything from the original parts"]
+
+
+def command_blocks(soup) -> list[str]:
+    return [code.get_text() for code in soup.select("article pre code")
+            if "curl" in code.get_text()]
+
+
+def test_download_commands_come_from_the_manifests_for_each_group(committed_site, data_copy, tmp_path):
+    blocks = command_blocks(committed_site.page())
+    catalog = read_catalog(ROOT / "data" / "catalog.yml")
+    manifests = read_manifest_set(ROOT / "data")
+    assert len(blocks) == len(catalog.groups)
+    for block, group in zip(blocks, catalog.groups):
+        for file in group.files:
+            assert f"curl -fL --retry 5 -C - -o {file.name} {manifests.urls.get(file.name).value}\n" in block
+            assert f"{manifests.md5s.get(file.name).value}  {file.name}\n" in block
+        assert "md5sum -c" in block
+    totals = [h.get_text() for h in committed_site.page().select("article h3") if "(≈" in h.get_text()]
+    assert totals[0].startswith("768d CLIP embeddings (≈ 207G)")
+
+    # Change an md5 in the manifest: the command block follows.
+    md5 = data_copy / MD5_PATH
+    md5.write_text(md5.read_text().replace("257b9eb3f7f25776e0d33b22451b7b32", "0" * 32))
+    rebuilt = build_site(tmp_path / "changed", data_copy)
+    assert rebuilt.render.returncode == 0, rebuilt.render.stderr
+    block = command_blocks(rebuilt.page())[0]
+    assert "00000000000000000000000000000000  public-queries-10k-clip768v2.h5" in block
+
+
+def test_missing_md5_fails_strict_mode_naming_file_and_manifest(data_copy, tmp_path):
+    md5 = data_copy / MD5_PATH
+    md5.write_text("".join(l for l in md5.read_text().splitlines(keepends=True) if "meta-30M.tsv" not in l))
+    failed = build_site(tmp_path / "strict", data_copy)
+    assert failed.render.returncode == 1
+    catalog_line = next(n for n, l in enumerate((data_copy / "catalog.yml").read_text().splitlines(), 1)
+                        if "name: meta-30M.tsv" in l)
+    assert f"{data_copy / 'catalog.yml'}:{catalog_line}: 'meta-30M.tsv' is not in {md5}" in failed.render.stderr
+    assert "error: 1 problem(s) in the inputs; nothing was written" in failed.render.stderr
+    assert "Traceback" not in failed.render.stderr
+    assert not (tmp_path / "strict" / "docs" / "datasets.md").exists()
+
+    lenient = build_site(tmp_path / "lenient", data_copy, strict=0)
+    assert lenient.render.returncode == 0 and lenient.build.returncode == 0, lenient.build and lenient.build.stderr
+    assert "'meta-30M.tsv' is not in" in lenient.render.stderr
+    soup = lenient.page()
+    row = next(r for r in download_rows(soup) if r.select_one("code").get_text() == "meta-30M.tsv")
+    assert row.find_all("td")[3].select_one(".missing-value").get_text() == "⚠ no md5"
+    assert soup.select_one("div.admonition.danger")  # the page says it was built from faulty inputs
+    group_warning = soup.select_one("#table-meta").find_previous("div", class_="warning")
+    assert "meta-30M.tsv" in group_warning.get_text()
+
+
+def test_two_different_md5s_are_reported_with_both_lines(data_copy, tmp_path):
+    md5 = data_copy / MD5_PATH
+    lines = md5.read_text().splitlines(keepends=True)
+    lines.append("ffffffffffffffffffffffffffffffff  meta-10M.tsv\n")
+    md5.write_text("".join(lines))
+    failed = build_site(tmp_path / "twice", data_copy)
+    assert failed.render.returncode == 1
+    first = next(n for n, l in enumerate(lines, 1) if l.endswith(" meta-10M.tsv\n"))
+    assert (f"{md5}:{len(lines)}: 'meta-10M.tsv' is listed twice with different md5 values: "
+            f"'a9abbe13fb19207fb240f74fc03e2476' at line {first} and "
+            f"'ffffffffffffffffffffffffffffffff' at line {len(lines)}") in failed.render.stderr
+
+
+def test_make_site_strict_and_lenient_through_make(tmp_path, data_copy):
+    """`make site DATA=<folder>` and `STRICT=0`, in a copy of the project (as a fresh clone has it)."""
+    project = tmp_path / "project"
+    tracked = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                             capture_output=True, text=True, check=True).stdout.split()
+    for name in tracked:
+        if (ROOT / name).is_file():
+            (project / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, project / name)
+    (project / ".venv").symlink_to(ROOT / ".venv")
+    make = ["make", "--no-print-directory", "-C", str(project), "-o", ".venv/.installed"]
+
+    ok = subprocess.run(make + ["site"], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert len(download_rows(__import__("bs4").BeautifulSoup(
+        (project / "site" / "datasets" / "index.html").read_text(), "html.parser"))) == 32
+
+    md5 = data_copy / MD5_PATH
+    md5.write_text(md5.read_text().replace("meta-100M.tsv", "meta-100M-old.tsv"))
+    strict = subprocess.run(make + ["site", f"DATA={data_copy}"], capture_output=True, text=True)
+    assert strict.returncode != 0
+    assert f"'meta-100M.tsv' is not in {md5}" in strict.stderr
+    lenient = subprocess.run(make + ["site", f"DATA={data_copy}", "STRICT=0"], capture_output=True, text=True)
+    assert lenient.returncode == 0, lenient.stderr
+    assert "⚠ no md5" in (project / "site" / "datasets" / "index.html").read_text()
+
+
+HOSTILE_GROUP = """\
+  - id: hostile
+    title: <b>Hostile</b> | group
+    intro: An intro with <script>alert(1)</script> and a | b and *stars* and [a link](http://h.example/x).
+    files:
+      - name: evil name.h5
+        description: <script>alert(1)</script> a | b <img src=x onerror=alert(3)>
+        kind: pca32
+        rows: 10M
+"""
+
+
+def hostile_inputs(data: Path, url: str) -> None:
+    with open(data / "catalog.yml", "a") as catalog:
+        catalog.write(HOSTILE_GROUP)
+    with open(data / "dataset-files-urls.txt", "a") as urls:
+        urls.write(url + "\n")
+    with open(data / "dataset-files-size.txt", "a") as sizes:
+        sizes.write("1.2M evil name.h5\n")
+    with open(data / MD5_PATH, "a") as md5:
+        md5.write("0123456789abcdef0123456789abcdef  evil name.h5\n")
+
+
+def test_a_javascript_url_is_a_clear_error(data_copy, tmp_path):
+    hostile_inputs(data_copy, "javascript:alert(1)//evil%20name.h5")
+    failed = build_site(tmp_path / "js", data_copy, strict=0)
+    assert failed.render.returncode == 1
+    line = len((data_copy / "dataset-files-urls.txt").read_text().splitlines())
+    assert (f"{data_copy / 'dataset-files-urls.txt'}:{line}: 'javascript:alert(1)//evil%20name.h5' is not an "
+            f"http(s) URL") in failed.render.stderr
+    assert not (tmp_path / "js" / "docs" / "datasets.md").exists()
+
+
+def test_hostile_text_is_escaped_and_tables_keep_their_columns(data_copy, tmp_path, committed_site):
+    hostile_inputs(data_copy, "https://h.example/files/evil%20name.h5?a=1&b=\"2\"")
+    built = build_site(tmp_path / "hostile", data_copy)
+    assert built.render.returncode == 0, built.render.stderr
+    assert built.build.returncode == 0, built.build.stderr
+    for page in built.html_files():
+        html = page.read_text(encoding="utf-8").lower()
+        plain = (committed_site.site / page.relative_to(built.site)).read_text(encoding="utf-8").lower()
+        # The theme emits the same scripts on both builds; data must add none.
+        assert html.count("<script") == plain.count("<script"), page
+        assert "javascript:" not in html and "<img src=x" not in html and "<b>hostile" not in html, page
+    soup = built.page()
+    for table in soup.select("div.datasets table"):
+        assert all(len(row.find_all("td")) == 5 for row in table.select("tbody tr"))
+    row = soup.select("#table-hostile tbody tr")[0]
+    assert row.find_all("td")[1].get_text() == "<script>alert(1)</script> a | b <img src=x onerror=alert(3)>"
+    assert row.select_one("a")["href"] == 'https://h.example/files/evil%20name.h5?a=1&b="2"'
+    intro = soup.select_one("#table-hostile").find_previous("p").get_text(" ", strip=True)
+    assert "<script>alert(1)</script> and a | b and *stars* and [a link](http://h.example/x)." in intro
+    heading = soup.select("article h3")[5 + 1].get_text().rstrip("¶")
+    assert heading == "<b>Hostile</b> | group"
+    assert "curl -fL --retry 5 -C - -o 'evil name.h5'" in command_blocks(soup)[-1]
