@@ -17,7 +17,7 @@ STRICT ?= 1
 ARTIFACTS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help env site render serve test bench clean
+.PHONY: help env site render serve test bench clean deploy
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  make \1\t/' | expand -t 24
@@ -47,3 +47,6 @@ bench: $(ENV_STAMP)  ## benchmarks (ratios against reference tools measured in t
 
 clean:  ## remove generated pages, the site and the virtual environment
 	rm -rf site docs/datasets.md docs/assets/generated $(VENV) .pytest_cache .hypothesis
+
+deploy: site  ## publish site/ to the gh-pages branch of the origin remote
+	$(BIN)/ghp-import --no-jekyll --push --force site

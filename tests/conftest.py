@@ -46,7 +46,8 @@ class BuiltSite:
         return [p for p in self.site.rglob("*.html") if "assets" not in p.relative_to(self.site).parts]
 
 
-def build_site(root: Path, data: Path, catalog: Path | None = None, strict: int = 1) -> BuiltSite:
+def build_site(root: Path, data: Path, catalog: Path | None = None, strict: int = 1,
+               extra: list[str] = ()) -> BuiltSite:
     """Renders the page and runs `mkdocs build --strict` in a copy of the project's site sources."""
     root.mkdir(parents=True, exist_ok=True)
     shutil.copy(ROOT / "mkdocs.yml", root / "mkdocs.yml")
@@ -54,7 +55,7 @@ def build_site(root: Path, data: Path, catalog: Path | None = None, strict: int 
                     ignore=shutil.ignore_patterns("datasets.md", "generated"))
     render = run_generator("render", "--data", str(data), "--catalog", str(catalog or data / "catalog.yml"),
                            "--strict", str(strict), "--out", str(root / "docs" / "datasets.md"),
-                           "--plot", str(root / "docs" / "assets" / "generated" / "recall-projections.svg"))
+                           "--plot", str(root / "docs" / "assets" / "generated" / "recall-projections.svg"), *extra)
     build = None
     if render.returncode == 0:
         build = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet",
