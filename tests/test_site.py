@@ -209,3 +209,34 @@ def test_hostile_text_is_escaped_and_tables_keep_their_columns(data_copy, tmp_pa
     heading = soup.select("article h3")[5 + 1].get_text().rstrip("¶")
     assert heading == "<b>Hostile</b> | group"
     assert "curl -fL --retry 5 -C - -o 'evil name.h5'" in command_blocks(soup)[-1]
+
+
+def test_render_help_lists_its_options():
+    result = run_generator("render", "--help")
+    assert result.returncode == 0
+    for option in ("--data", "--catalog", "--recall", "--artifacts", "--strict", "--out", "--plot"):
+        assert option in result.stdout
+
+
+@pytest.mark.parametrize("option, target, message", [
+    ("--catalog", "missing.yml", "missing.yml: cannot be read (No such file or directory)"),
+    ("--recall", "missing.csv", "missing.csv: cannot be read (No such file or directory)"),
+    ("--data", "nowhere", "nowhere/dataset-files-urls.txt: manifest not found"),
+])
+def test_missing_inputs_are_one_clear_message(tmp_path, option, target, message):
+    out = tmp_path / "datasets.md"
+    result = run_generator("render", option, str(tmp_path / target), "--out", str(out),
+                           "--plot", str(tmp_path / "plot.svg"))
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: ") and message in result.stderr
+    assert "Traceback" not in result.stderr and not out.exists()
+
+
+def test_a_bad_recall_line_names_its_line(tmp_path, data_copy):
+    recall = data_copy / "recall-projections.csv"
+    recall.write_text(recall.read_text() + "pca32,1G,bruteforce,0.0,1.0,,1.5\n")
+    result = run_generator("render", "--data", str(data_copy), "--out", str(tmp_path / "p.md"),
+                           "--plot", str(tmp_path / "plot.svg"))
+    assert result.returncode == 1
+    assert f"{recall}:17: recall 1.5 is not between 0 and 1" in result.stderr
+    assert not (tmp_path / "p.md").exists() and not (tmp_path / "plot.svg").exists()

@@ -105,8 +105,11 @@ def parse_urls(text: str, path: str) -> Manifest[str]:
 
 
 def read_text(path: Path) -> str:
-    """A manifest's text; undecodable bytes are an error naming the line they are on."""
-    data = Path(path).read_bytes()
+    """An input file's text; an unreadable file or undecodable bytes are an error naming where."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise InputError.at(path, f"cannot be read ({exc.strerror or exc})") from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
