@@ -15,10 +15,11 @@ import re
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 
 from generator.errors import InputError, Origin, Problem, ProjectError
 from generator.models.manifests import Entry, ManifestSet
@@ -157,7 +158,8 @@ def _fetch(target: Target, session: requests.Session, timeout: float,
         offset = 0
     if size is not None and 0 < offset == size:
         return
-    headers = {"Range": f"bytes={offset}-"} if offset else {}
+    # Identity encoding: byte offsets must be offsets in the file, not in a compressed stream.
+    headers = {"Accept-Encoding": "identity", **({"Range": f"bytes={offset}-"} if offset else {})}
     try:
         response = session.get(target.url, headers=headers, stream=True, timeout=timeout)
     except requests.RequestException as exc:
@@ -178,7 +180,7 @@ def _fetch(target: Target, session: requests.Session, timeout: float,
             target.part.unlink()
             raise _Transient(f"the server answered the range request from another offset "
                              f"({response.headers.get('Content-Range')}); starting over")
-        chunks = response.iter_content(CHUNK_BYTES)
+        chunks = _body(response)
         try:
             first = next(chunks, b"")
             if not resumed and target.name.lower().endswith(BUNDLE_SUFFIXES) and _HTML_START.match(first):
@@ -191,10 +193,18 @@ def _fetch(target: Target, session: requests.Session, timeout: float,
                     position += len(chunk)
                     if on_position:
                         on_position(position)
-        except requests.RequestException as exc:
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
             raise _Transient(f"connection lost: {exc}") from None
+        except OSError as exc:
+            raise DownloadError(f"{target.part}: cannot be written ({exc.strerror})") from None
     if size is not None and position < size:
         raise _Transient(f"the body ended after {position} of {size} bytes")
+
+
+def _body(response: requests.Response) -> Iterator[bytes]:
+    """The body as it arrives: every byte received before a connection breaks reaches the file."""
+    while chunk := response.raw.read1(CHUNK_BYTES):
+        yield chunk
 
 
 def _chain(first: bytes, rest):
