@@ -1,8 +1,8 @@
 """A file server on 127.0.0.1 for download tests, with the misbehaviours real servers show.
 
-Each served file has a `Behaviour`: drop the connection half-way (for its first
-few requests), ignore Range headers, serve wrong bytes, answer 200 with an HTML
-page, or 404. Every request's path and headers are recorded in `requests`.
+Each served file has a `Behaviour`: drop the connection half-way or answer 503
+(for its first few requests), ignore Range headers, serve wrong bytes, answer 200
+with an HTML page, or 404. Every request's path and headers are recorded in `requests`.
 """
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ class Behaviour:
     html: bool = False
     html_content_type: str = "text/html; charset=utf-8"
     missing: bool = False
+    unavailable: int = 0        # how many of the next requests get 503 Service Unavailable
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,10 @@ class FileServer:
                 behaviour = server.files.get(name)
                 if behaviour is None or behaviour.missing:
                     self._send(404, b"not found\n", "text/plain")
+                    return
+                if behaviour.unavailable > 0:
+                    behaviour.unavailable -= 1
+                    self._send(503, b"try again later\n", "text/plain")
                     return
                 if behaviour.html:
                     self._send(200, HTML_PAGE, behaviour.html_content_type)

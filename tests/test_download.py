@@ -9,9 +9,12 @@ from pathlib import Path
 
 import pytest
 
+import requests
+
 from generator.cli import main
-from generator.inputs.manifests import BYTES_FILE, MD5_FILE, SIZES_FILE, URLS_FILE
+from generator.inputs.manifests import BYTES_FILE, MD5_FILE, URLS_FILE, read_manifest_set
 from generator.outputs.manifests import manifest_texts
+from generator.work.download import RetryPolicy, download, plan_downloads
 from http_server import Behaviour, FileServer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -74,7 +77,7 @@ def data(tmp_path, server):
     return write_data(tmp_path / "data", server.base_url)
 
 
-def download(data: Path, target: Path, *args: str) -> int:
+def run_download(data: Path, target: Path, *args: str) -> int:
     return main(["download", *args, "--dir", str(target), "--data", str(data), "--catalog",
                  str(data / "catalog.yml"), "--cache-dir", str(target.parent / "cache"),
                  "--retry-delay", "0.01", "--timeout", "5"])
@@ -87,14 +90,14 @@ def listing(folder: Path) -> list[str]:
 def test_an_interrupted_download_resumes_with_a_range_request(server, data, tmp_path, capsys):
     target = tmp_path / "files"
     server.files[NAME].drops = 1
-    assert download(data, target, NAME, "--attempts", "1") == 1
+    assert run_download(data, target, NAME, "--attempts", "1") == 1
     err = capsys.readouterr().err
     half = len(CONTENTS[NAME]) // 2
     assert f"gave up after 1 attempts" in err and f"the {half} bytes received are kept" in err
     assert listing(target) == [NAME + ".part"]
     assert (target / (NAME + ".part")).read_bytes() == CONTENTS[NAME][:half]
 
-    assert download(data, target, NAME) == 0
+    assert run_download(data, target, NAME) == 0
     seen = server.requests_for(NAME)
     assert len(seen) == 2 and "Range" not in seen[0].headers
     assert seen[1].headers["Range"] == f"bytes={half}-"
@@ -107,10 +110,29 @@ def test_an_interrupted_download_resumes_with_a_range_request(server, data, tmp_
 def test_transient_failures_are_retried_within_one_run(server, data, tmp_path):
     target = tmp_path / "files"
     server.files[NAME].drops, server.files[NAME].drop_at = 2, 100_000
-    assert download(data, target, NAME, "--attempts", "3") == 0
+    assert run_download(data, target, NAME, "--attempts", "3") == 0
     ranges = [r.headers.get("Range") for r in server.requests_for(NAME)]
     assert ranges == [None, "bytes=100000-", "bytes=200000-"]
     assert (target / NAME).read_bytes() == CONTENTS[NAME]
+
+
+def test_server_errors_are_retried_with_growing_pauses(server, data, tmp_path):
+    server.files[NAME].unavailable = 2
+    manifests = read_manifest_set(data)
+    target, = plan_downloads([NAME], manifests, tmp_path / "files")
+    target.path.parent.mkdir()
+    pauses = []
+    with requests.Session() as session:
+        download(target, session, RetryPolicy(attempts=3, first_delay=0.25, timeout=5), sleep=pauses.append)
+    assert pauses == [0.25, 0.5]
+    assert target.path.read_bytes() == CONTENTS[NAME]
+
+
+def test_giving_up_after_the_last_attempt_says_why(server, data, tmp_path, capsys):
+    server.files[NAME].unavailable = 5
+    assert run_download(data, tmp_path / "files", NAME, "--attempts", "2") == 1
+    assert "gave up after 2 attempts (HTTP 503 Service Unavailable)" in capsys.readouterr().err
+    assert len(server.requests_for(NAME)) == 2 and listing(tmp_path / "files") == []
 
 
 def test_a_server_ignoring_range_makes_the_download_start_over(server, data, tmp_path):
@@ -118,7 +140,7 @@ def test_a_server_ignoring_range_makes_the_download_start_over(server, data, tmp
     target.mkdir()
     (target / (NAME + ".part")).write_bytes(CONTENTS[NAME][:1000])
     server.files[NAME].ignore_range = True
-    assert download(data, target, NAME) == 0
+    assert run_download(data, target, NAME) == 0
     assert server.requests_for(NAME)[0].headers["Range"] == "bytes=1000-"
     assert listing(target) == [NAME]
     assert (target / NAME).read_bytes() == CONTENTS[NAME]
@@ -129,7 +151,7 @@ def test_wrong_bytes_fail_and_leave_nothing_under_the_final_name(server, tmp_pat
     data = write_data(tmp_path / "data", server.base_url, exact_sizes)
     target = tmp_path / "files"
     server.files[NAME].wrong_bytes = True
-    assert download(data, target, NAME) == 1
+    assert run_download(data, target, NAME) == 1
     out = capsys.readouterr()
     assert f"{NAME}: FAILED" in out.out
     assert "does not match the manifests (md5 is" in out.err and f"{NAME} was not written" in out.err
@@ -140,7 +162,7 @@ def test_wrong_bytes_fail_and_leave_nothing_under_the_final_name(server, tmp_pat
 def test_an_html_page_served_in_place_of_a_bundle_is_rejected(server, data, tmp_path, capsys, content_type):
     target = tmp_path / "files"
     server.files[NAME].html, server.files[NAME].html_content_type = True, content_type
-    assert download(data, target, NAME, "--attempts", "1") == 1
+    assert run_download(data, target, NAME, "--attempts", "1") == 1
     err = capsys.readouterr().err
     assert f"{server.url(NAME)}: the server sent an HTML page" in err and "nothing was written" in err
     assert listing(target) == []
@@ -151,14 +173,14 @@ def test_an_html_page_leaves_an_existing_partial_file_as_it_was(server, data, tm
     target.mkdir()
     (target / (NAME + ".part")).write_bytes(CONTENTS[NAME][:1000])
     server.files[NAME].html, server.files[NAME].html_content_type = True, "application/octet-stream"
-    assert download(data, target, NAME) == 1
+    assert run_download(data, target, NAME) == 1
     assert (target / (NAME + ".part")).read_bytes() == CONTENTS[NAME][:1000]
 
 
 def test_a_404_is_a_clear_error_naming_the_url(server, data, tmp_path, capsys):
     target = tmp_path / "files"
     server.files[NAME].missing = True
-    assert download(data, target, NAME, OTHER) == 1
+    assert run_download(data, target, NAME, OTHER) == 1
     out = capsys.readouterr()
     assert f"error: {server.url(NAME)}: HTTP 404 Not Found" in out.err
     assert len(server.requests_for(NAME)) == 1  # a 404 is not retried
@@ -179,7 +201,7 @@ def test_names_that_would_land_outside_dir_are_refused(server, data, tmp_path, c
     with open(data / URLS_FILE, "a") as urls:
         urls.write(server.url(name) + "\n")
     target = tmp_path / "files"
-    assert download(data, target, name) == 1
+    assert run_download(data, target, name) == 1
     err = capsys.readouterr().err
     assert message in err and f"{MD5_FILE}:4" in err
     assert server.requests == [] and not target.exists()
@@ -189,7 +211,7 @@ def test_names_that_would_land_outside_dir_are_refused(server, data, tmp_path, c
 def test_a_url_that_is_not_http_is_refused(data, tmp_path, capsys):
     (data / URLS_FILE).write_text((data / URLS_FILE).read_text() + f"ftp://example.org/{NAME}\n")
     target = tmp_path / "files"
-    assert download(data, target, NAME) == 1
+    assert run_download(data, target, NAME) == 1
     err = capsys.readouterr().err
     assert f"{URLS_FILE}:4: 'ftp://example.org/{NAME}' is not an http(s) URL" in err
     assert not target.exists()
@@ -197,7 +219,7 @@ def test_a_url_that_is_not_http_is_refused(data, tmp_path, capsys):
 
 def test_a_mirror_that_is_not_http_is_refused(data, tmp_path, capsys):
     target = tmp_path / "files"
-    assert download(data, target, NAME, "--mirror", "file:///srv/mirror") == 1
+    assert run_download(data, target, NAME, "--mirror", "file:///srv/mirror") == 1
     assert "MIRROR 'file:///srv/mirror' is not an http(s) URL" in capsys.readouterr().err
     assert not target.exists()
 
@@ -206,7 +228,7 @@ def test_a_file_already_present_and_verified_is_skipped(server, data, tmp_path, 
     target = tmp_path / "files"
     target.mkdir()
     (target / NAME).write_bytes(CONTENTS[NAME])
-    assert download(data, target, NAME) == 0
+    assert run_download(data, target, NAME) == 0
     assert f"{NAME}: OK (already present)" in capsys.readouterr().out
     assert server.requests == []
 
@@ -215,7 +237,7 @@ def test_a_present_file_that_fails_is_fetched_again(server, data, tmp_path, caps
     target = tmp_path / "files"
     target.mkdir()
     (target / NAME).write_bytes(CONTENTS[NAME][:-1] + b"\0")
-    assert download(data, target, NAME) == 0
+    assert run_download(data, target, NAME) == 0
     assert f"{NAME}: present but FAILED (md5 is" in capsys.readouterr().err
     assert (target / NAME).read_bytes() == CONTENTS[NAME]
 
@@ -224,9 +246,9 @@ def test_group_subset_and_mirror_select_files_and_servers(server, tmp_path):
     # The manifests point at a host nobody listens on; the mirror is the test server.
     data = write_data(tmp_path / "data", "http://127.0.0.1:9/gone")
     by_group, by_subset = tmp_path / "group", tmp_path / "subset"
-    assert download(data, by_group, "--group", "pca32", "--mirror", server.base_url + "/") == 0
+    assert run_download(data, by_group, "--group", "pca32", "--mirror", server.base_url + "/") == 0
     assert listing(by_group) == sorted([NAME, OTHER])
-    assert download(data, by_subset, "--subset", "queries", "--mirror", server.base_url) == 0
+    assert run_download(data, by_subset, "--subset", "queries", "--mirror", server.base_url) == 0
     assert listing(by_subset) == sorted([OTHER, GOLD])
 
 
@@ -239,7 +261,7 @@ def test_group_subset_and_mirror_select_files_and_servers(server, tmp_path):
 ])
 def test_selection_errors_are_one_clear_message(data, tmp_path, capsys, args, message):
     target = tmp_path / "files"
-    assert download(data, target, *args) == 1
+    assert run_download(data, target, *args) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err
     assert not target.exists()

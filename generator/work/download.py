@@ -225,5 +225,5 @@ def _accept(target: Target) -> None:
         # A wrong partial file would stay wrong if resumed; the next run starts over.
         target.part.unlink(missing_ok=True)
         raise DownloadError(f"{target.url}: the download does not match the manifests ({result.reason}); "
-                            f"it was removed and {target.name} was not written")
+                            f"it was removed and {target.name} was not written (the next run starts over)")
     os.replace(target.part, target.path)

@@ -161,9 +161,9 @@ def bytes_to_hash(checks: Iterable[Check], cache: DigestCache | None = None) -> 
     return total
 
 
-def passed(results: Iterable[Result], missing: Iterable[str], require_all: bool) -> bool:
+def passed(results: Iterable[Result], missing: tuple[str, ...], require_all: bool) -> bool:
     """Exit status 0 is earned only when every checked file is OK (and none is missing, if required)."""
-    return all(r.status is Status.OK for r in results) and not (require_all and any(True for _ in missing))
+    return all(r.status is Status.OK for r in results) and not (require_all and missing)
 
 
 def summary(results: list[Result], missing: tuple[str, ...]) -> str:
