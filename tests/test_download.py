@@ -208,6 +208,16 @@ def test_names_that_would_land_outside_dir_are_refused(server, data, tmp_path, c
     assert not (tmp_path / name).exists() and not Path(written).exists()
 
 
+def test_a_name_linked_to_a_place_outside_dir_is_refused(server, data, tmp_path, capsys):
+    target, elsewhere = tmp_path / "files", tmp_path / "elsewhere"
+    target.mkdir()
+    elsewhere.mkdir()
+    (target / NAME).symlink_to(elsewhere / NAME)
+    assert run_download(data, target, NAME) == 1
+    assert f"leads outside {target}; refusing it" in capsys.readouterr().err
+    assert server.requests == [] and listing(elsewhere) == [] and listing(target) == [NAME]
+
+
 def test_a_url_that_is_not_http_is_refused(data, tmp_path, capsys):
     (data / URLS_FILE).write_text((data / URLS_FILE).read_text() + f"ftp://example.org/{NAME}\n")
     target = tmp_path / "files"

@@ -23,7 +23,7 @@ import urllib3
 
 from generator.errors import InputError, Origin, Problem, ProjectError
 from generator.models.manifests import Entry, ManifestSet
-from generator.work.verify import Check, Status, check_file
+from generator.work.verify import Check, Status, check_file, check_for
 
 CHUNK_BYTES = 1024 * 1024
 PART_SUFFIX = ".part"
@@ -92,14 +92,10 @@ def plan_downloads(names: Iterable[str], manifests: ManifestSet, folder: Path,
                                               f"folder; refusing it") for entry in unsafe)
         if url_entry is None or md5_entry is None or unsafe:
             continue
-        path = folder / name
-        if path.resolve().parent != folder.resolve():
-            problems.append(Problem(url_entry.origin, f"'{path}' leads outside {folder}; refusing it"))
+        check = check_for(name, manifests, folder)
+        if check.path.resolve().parent != folder.resolve():  # a symbolic link pointing elsewhere
+            problems.append(Problem(url_entry.origin, f"'{check.path}' leads outside {folder}; refusing it"))
             continue
-        size = manifests.size_of(name)
-        exact = size if size and size.value.exact else None
-        check = Check(name, path, md5_entry.value, md5_entry.origin,
-                      exact.value.bytes if exact else None, exact.origin if exact else None)
         targets.append(Target(_mirrored(url_entry, mirror), check))
     if problems:
         raise InputError(problems)

@@ -67,16 +67,20 @@ def plan_checks(manifests: ManifestSet, folder: Path) -> Plan:
     """A check for each md5 entry whose file is in `folder` (by basename); the others are missing."""
     checks, missing = [], []
     for name in manifests.md5s.names():
-        path = Path(folder) / name
-        if not os.path.lexists(path):
+        if os.path.lexists(Path(folder) / name):
+            checks.append(check_for(name, manifests, folder))
+        else:
             missing.append(name)
-            continue
-        md5_entry = manifests.md5s.get(name)
-        size_entry = manifests.size_of(name)
-        exact = size_entry if size_entry and size_entry.value.exact else None
-        checks.append(Check(name, path, md5_entry.value, md5_entry.origin,
-                            exact.value.bytes if exact else None, exact.origin if exact else None))
     return Plan(tuple(checks), tuple(missing))
+
+
+def check_for(name: str, manifests: ManifestSet, folder: Path) -> Check:
+    """What `folder/name` must be: the md5 of the manifest and, when a manifest knows it, the exact size."""
+    md5_entry = manifests.md5s.get(name)
+    size_entry = manifests.size_of(name)
+    exact = size_entry if size_entry and size_entry.value.exact else None
+    return Check(name, Path(folder) / name, md5_entry.value, md5_entry.origin,
+                 exact.value.bytes if exact else None, exact.origin if exact else None)
 
 
 def check_file(check: Check, cache: DigestCache | None = None,
