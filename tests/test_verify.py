@@ -182,7 +182,7 @@ def test_the_real_published_manifests_are_accepted(release, tmp_path):
     (folder / names[-1]).write_bytes(b"not the real bundle")
     run = make_verify(folder, manifest, tmp_path / "cache")
     assert run.returncode != 0
-    assert verdicts(run.stdout) == {names[-1]: "FAILED"}
+    assert verdicts(run.stdout) == {name: "FAILED" if name == names[-1] else "MISSING" for name in names}
     assert run.stdout.strip().splitlines()[-1].startswith(f"0 OK, 1 FAILED, {len(names) - 1} missing")
     assert "error" not in run.stderr
 
@@ -192,9 +192,19 @@ def test_missing_files_fail_only_when_all_are_required(bundles, tmp_path):
     (files / "b.h5").unlink()
     lenient = make_verify(files, manifest, tmp_path / "cache")
     assert lenient.returncode == 0 and "2 OK, 0 FAILED, 1 missing" in lenient.stdout
-    assert "b.h5" not in lenient.stdout
+    assert verdicts(lenient.stdout) == {"a.h5": "OK", "b.h5": "MISSING", "meta-x.tsv": "OK"}
     strict = make_verify(files, manifest, tmp_path / "cache", "REQUIRE_ALL=1")
     assert strict.returncode != 0 and verdicts(strict.stdout)["b.h5"] == "MISSING"
+
+
+def test_a_name_listed_twice_with_different_sums_is_reported(bundles, tmp_path, capsys):
+    files, manifest, contents = bundles
+    manifest.write_text(manifest.read_text() + f"{'0' * 32}  elsewhere/a.h5\n")
+    status = main(["verify", str(files), "--manifest", str(manifest), "--cache-dir", str(tmp_path / "c")])
+    out = capsys.readouterr()
+    assert status == 0 and verdicts(out.out)["a.h5"] == "OK"
+    assert f"warning: {manifest}:4: 'a.h5' is listed twice with different md5 values" in out.err
+    assert "checking against the first" in out.err
 
 
 def test_a_name_that_cannot_be_read_is_failed_open_or_read(bundles, tmp_path, capsys):

@@ -31,7 +31,8 @@ first when a size manifest next to the md5 manifest (dataset-files-bytes.txt, or
 plain byte count in dataset-files-size.txt) knows the exact bytes, then its md5.
 One line per file on standard output, as `md5sum -c` prints them ('name: OK',
 'name: FAILED', 'name: FAILED open or read'), the reason of each failure on
-standard error, then a summary. Digests of unchanged files (same path, size and
+standard error, a 'name: MISSING' line for each file of the manifest not in DIR,
+then a summary. Digests of unchanged files (same path, size and
 modification time) are remembered, so a second run does not read them again.
 Exit status 0 only when every file checked is OK (and, with --require-all, none
 is missing)."""
@@ -142,9 +143,8 @@ def run_verify(args) -> int:
         finally:
             if cache:
                 cache.save()
-    if args.require_all:
-        for name in plan.missing:
-            print(f"{name}: MISSING")
+    for name in plan.missing:
+        print(f"{name}: MISSING")
     print(summary(results, plan.missing))
     return 0 if passed(results, plan.missing, args.require_all) else 1
 
