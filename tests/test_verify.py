@@ -142,6 +142,16 @@ def test_an_unreadable_cache_is_ignored_and_replaced(bundles, tmp_path):
     assert hashed_bytes(make_verify(files, manifest, tmp_path / "cache").stdout) == 0
 
 
+def test_a_cache_that_cannot_be_written_does_not_fail_the_check(bundles, tmp_path, capsys):
+    files, manifest, _ = bundles
+    (tmp_path / "not-a-folder").write_text("a file where the cache folder should be")
+    status = main(["verify", str(files), "--manifest", str(manifest), "--cache-dir", str(tmp_path / "not-a-folder")])
+    out = capsys.readouterr()
+    assert status == 0 and out.out.count(": OK") == 3
+    assert "warning: digests not remembered" in out.err
+    assert (tmp_path / "not-a-folder").read_text() == "a file where the cache folder should be"
+
+
 def test_parallel_hashing_reads_every_byte_once_and_agrees_with_one_thread(bundles):
     files, manifest, contents = bundles
     plan = plan_checks(read_verify_manifests(manifest), files)

@@ -101,6 +101,14 @@ def _cache(args) -> DigestCache:
     return DigestCache(args.cache_dir or default_cache_dir())
 
 
+def _save(cache: DigestCache) -> None:
+    """Remembered digests only save time: failing to store them is worth a warning, not a failed check."""
+    try:
+        cache.save()
+    except OSError as exc:
+        print(f"warning: digests not remembered: {cache.path}: {exc.strerror}", file=sys.stderr)
+
+
 def _on_terminal() -> bool:
     return sys.stderr.isatty()
 
@@ -109,11 +117,15 @@ def read_verify_manifests(md5_path: Path) -> ManifestSet:
     """The md5 manifest, with the size manifests of its folder when they are there."""
     if not md5_path.is_file():
         raise ProjectError(f"{md5_path}: manifest not found")
-    sizes = {name: read_sizes(md5_path.parent / name) if (md5_path.parent / name).is_file() else None
-             for name in (SIZES_FILE, BYTES_FILE)}
+    try:
+        sizes = {name: read_sizes(md5_path.parent / name) if (md5_path.parent / name).is_file() else None
+                 for name in (SIZES_FILE, BYTES_FILE)}
+        md5s = read_md5s(md5_path)
+    except OSError as exc:
+        raise ProjectError(f"{exc.filename}: cannot be read ({exc.strerror})") from None
     return ManifestSet(urls=Manifest("url", ""),
                        sizes=sizes[SIZES_FILE] or Manifest("size", str(md5_path.parent / SIZES_FILE)),
-                       md5s=read_md5s(md5_path), exact_sizes=sizes[BYTES_FILE])
+                       md5s=md5s, exact_sizes=sizes[BYTES_FILE])
 
 
 def run_verify(args) -> int:
@@ -142,7 +154,7 @@ def run_verify(args) -> int:
                 tqdm.write(result.line, file=sys.stdout)
         finally:
             if cache:
-                cache.save()
+                _save(cache)
     for name in plan.missing:
         print(f"{name}: MISSING")
     print(summary(results, plan.missing))
@@ -156,7 +168,10 @@ def run_download(args) -> int:
     manifests = read_manifest_set(args.data)
     names = args.names or _catalog_names(read_catalog(args.catalog), args.group, args.subset)
     targets = plan_downloads(names, manifests, args.dir, args.mirror)
-    args.dir.mkdir(parents=True, exist_ok=True)
+    try:
+        args.dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ProjectError(f"{args.dir}: cannot create the folder ({exc.strerror})") from None
     cache = _cache(args)
     policy = RetryPolicy(max(1, args.attempts), args.retry_delay, args.timeout)
     failures = 0
@@ -169,7 +184,7 @@ def run_download(args) -> int:
                 print(f"{target.name}: FAILED")
                 failures += 1
             finally:
-                cache.save()
+                _save(cache)
     print(f"{len(targets) - failures} of {len(targets)} files present and verified in {args.dir}")
     return 1 if failures else 0
 
