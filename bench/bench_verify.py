@@ -13,7 +13,6 @@ distort.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import ssl
 import subprocess

@@ -128,6 +128,21 @@ def test_server_errors_are_retried_with_growing_pauses(server, data, tmp_path):
     assert target.path.read_bytes() == CONTENTS[NAME]
 
 
+def test_progress_is_told_the_size_the_server_announces(server, tmp_path):
+    data = write_data(tmp_path / "data", server.base_url, exact_sizes=False)
+    server.files[NAME].drops = 1
+    target, = plan_downloads([NAME], read_manifest_set(data), tmp_path / "files")
+    assert target.check.size is None
+    target.path.parent.mkdir()
+    seen = []
+    with requests.Session() as session:
+        download(target, session, RetryPolicy(attempts=2, first_delay=0.01, timeout=5),
+                 on_position=lambda done, total: seen.append((done, total)))
+    size = len(CONTENTS[NAME])
+    assert {total for _, total in seen} == {size}
+    assert seen[-1] == (size, size) and [done for done, _ in seen] == sorted(done for done, _ in seen)
+
+
 def test_giving_up_after_the_last_attempt_says_why(server, data, tmp_path, capsys):
     server.files[NAME].unavailable = 5
     assert run_download(data, tmp_path / "files", NAME, "--attempts", "2") == 1

@@ -199,7 +199,10 @@ def _download_one(target, session, policy, cache) -> None:
               file=sys.stderr)
     with tqdm(total=target.check.size, unit="B", unit_scale=True, unit_divisor=1024, desc=target.name,
               disable=not _on_terminal(), file=sys.stderr) as bar:
-        download(target, session, policy, on_position=lambda n: bar.update(n - bar.n))
+        def show(done: int, total: int | None) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+        download(target, session, policy, on_position=show)
     print(f"{target.name}: OK (downloaded from {target.url})")
 
 

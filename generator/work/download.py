@@ -122,11 +122,12 @@ def _mirrored(entry: Entry[str], mirror: str | None) -> str:
 
 
 def download(target: Target, session: requests.Session, policy: RetryPolicy = RetryPolicy(),
-             on_position: Callable[[int], None] | None = None,
+             on_position: Callable[[int, int | None], None] | None = None,
              sleep: Callable[[float], None] = time.sleep) -> None:
     """Fetches `target` into its `.part` file, verifies it, and only then gives it its final name.
 
-    `on_position(n)` is told how many bytes the partial file holds as it grows.
+    `on_position(done, total)` is told how many bytes the partial file holds as it grows, and the
+    file's size when the manifests or the server tell it.
     """
     last_failure = None
     for attempt in range(policy.attempts):
@@ -145,7 +146,7 @@ def download(target: Target, session: requests.Session, policy: RetryPolicy = Re
 
 
 def _fetch(target: Target, session: requests.Session, timeout: float,
-           on_position: Callable[[int], None] | None) -> None:
+           on_position: Callable[[int, int | None], None] | None) -> None:
     """One attempt: fills the `.part` file up to the end of the body (resuming it when possible)."""
     offset = target.part.stat().st_size if target.part.exists() else 0
     size = target.check.size
@@ -183,12 +184,13 @@ def _fetch(target: Target, session: requests.Session, timeout: float,
                 raise DownloadError(f"{target.url}: the server sent an HTML page instead of {target.name}; "
                                     f"nothing was written")
             position = offset if resumed else 0
+            total = size if size is not None else _announced_size(response, position)
             with open(target.part, "ab" if resumed else "wb") as out:
                 for chunk in _chain(first, chunks):
                     out.write(chunk)
                     position += len(chunk)
                     if on_position:
-                        on_position(position)
+                        on_position(position, total)
         except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
             raise _Transient(f"connection lost: {exc}") from None
         except OSError as exc:
@@ -207,6 +209,11 @@ def _chain(first: bytes, rest):
     if first:
         yield first
     yield from rest
+
+
+def _announced_size(response: requests.Response, start: int) -> int | None:
+    length = response.headers.get("Content-Length", "")
+    return start + int(length) if length.isdigit() else None
 
 
 def _range_start(content_range: str) -> int | None:
