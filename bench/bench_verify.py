@@ -115,6 +115,8 @@ def main() -> int:
         print(f"{label:12} {count * mib / ours:13.0f} {count * mib / theirs:13.0f} {ratio:6.2f}x "
               f"{'>=' + format(target, 'g') + 'x':>7} {'ok' if ratio >= target else 'MISSED':6}"
               f" {count * mib / ours_cpu:19.0f} {count * mib / theirs_cpu:17.0f}")
+    busy = set_ours[1] / set_ours[0]
+    print(f"verify's {jobs} threads kept {busy:.2f} cores busy on the set (the GIL would hold them to 1.00)")
     load = os.getloadavg()[0]
     print(f"load average after the run: {load:.1f} on {os.cpu_count()} cores"
           + (" (other processes competed for the cores: the parallel ratio is bounded by what was free)"

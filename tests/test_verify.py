@@ -162,6 +162,21 @@ def test_parallel_hashing_reads_every_byte_once_and_agrees_with_one_thread(bundl
     assert sum(seen) == sum(map(len, contents.values()))
 
 
+def test_closing_the_results_early_stops_the_hashing(bundles):
+    files, manifest, _ = bundles
+    plan = plan_checks(read_verify_manifests(manifest), files)
+    blocks = []
+
+    def slow(n: int) -> None:
+        blocks.append(n)
+        time.sleep(0.3)
+    results = run_checks(plan.checks, 1, on_bytes=slow)
+    started = time.monotonic()
+    next(results)
+    results.close()
+    assert len(blocks) < len(plan.checks) and time.monotonic() - started < 0.3 * len(plan.checks)
+
+
 def test_a_manifest_written_by_the_project_passes_md5sum_c(bundles):
     files, manifest, _ = bundles
     shutil.copy(manifest, files / "check.md5")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -136,12 +137,32 @@ def _recent(stamp: FileStamp, now_ns: int) -> bool:
 
 def run_checks(checks: Iterable[Check], jobs: int, cache: DigestCache | None = None,
                on_bytes: Callable[[int], None] | None = None) -> Iterator[Result]:
-    """Results in the order they finish; `on_bytes` may be called from several threads at once."""
+    """Results in the order they finish; `on_bytes` may be called from several threads at once.
+
+    Closing the iterator early (Ctrl-C, an error) cancels the checks not started and stops
+    those under way at their next block, instead of hashing on for minutes.
+    """
     checks = sorted(checks, key=_size_on_disk, reverse=True)  # largest first: the pool ends together
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = [pool.submit(check_file, check, cache, on_bytes) for check in checks]
+    stopped = threading.Event()
+
+    def progress(n: int) -> None:
+        if stopped.is_set():
+            raise _Stopped
+        if on_bytes:
+            on_bytes(n)
+
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    try:
+        futures = [pool.submit(check_file, check, cache, progress) for check in checks]
         for future in as_completed(futures):
             yield future.result()
+    finally:
+        stopped.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _Stopped(Exception):
+    """Raised in a hashing thread when its results are no longer wanted."""
 
 
 def _size_on_disk(check: Check) -> int:
