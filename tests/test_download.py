@@ -267,6 +267,17 @@ def test_a_present_file_that_fails_is_fetched_again(server, data, tmp_path, caps
     assert (target / NAME).read_bytes() == CONTENTS[NAME]
 
 
+def test_a_final_name_that_cannot_be_replaced_keeps_the_verified_download(server, data, tmp_path, capsys):
+    target = tmp_path / "files"
+    (target / NAME / "inside").mkdir(parents=True)
+    assert run_download(data, target, NAME) == 1
+    err = capsys.readouterr().err
+    assert "present but FAILED open or read (not a regular file)" in err
+    assert f"{target / NAME}: cannot be replaced" in err and "Traceback" not in err
+    assert (target / (NAME + ".part")).read_bytes() == CONTENTS[NAME]
+    assert listing(target / NAME) == ["inside"]
+
+
 def test_group_subset_and_mirror_select_files_and_servers(server, tmp_path):
     # The manifests point at a host nobody listens on; the mirror is the test server.
     data = write_data(tmp_path / "data", "http://127.0.0.1:9/gone")

@@ -229,4 +229,8 @@ def _accept(target: Target) -> None:
         target.part.unlink(missing_ok=True)
         raise DownloadError(f"{target.url}: the download does not match the manifests ({result.reason}); "
                             f"it was removed and {target.name} was not written (the next run starts over)")
-    os.replace(target.part, target.path)
+    try:
+        os.replace(target.part, target.path)
+    except OSError as exc:
+        raise DownloadError(f"{target.path}: cannot be replaced ({exc.strerror}); the verified download "
+                            f"is kept as {target.part}") from None
