@@ -25,6 +25,7 @@ class Behaviour:
     wrong_bytes: bool = False
     html: bool = False
     html_content_type: str = "text/html; charset=utf-8"
+    html_body: bytes = HTML_PAGE
     missing: bool = False
     unavailable: int = 0        # how many of the next requests get 503 Service Unavailable
 
@@ -86,7 +87,7 @@ class FileServer:
                     self._send(503, b"try again later\n", "text/plain")
                     return
                 if behaviour.html:
-                    self._send(200, HTML_PAGE, behaviour.html_content_type)
+                    self._send(200, behaviour.html_body, behaviour.html_content_type)
                     return
                 data = bytes(b ^ 0xFF for b in behaviour.data) if behaviour.wrong_bytes else behaviour.data
                 start = _range_start(self.headers.get("Range"))

@@ -146,7 +146,7 @@ def test_progress_is_told_the_size_the_server_announces(server, tmp_path):
 def test_giving_up_after_the_last_attempt_says_why(server, data, tmp_path, capsys):
     server.files[NAME].unavailable = 5
     assert run_download(data, tmp_path / "files", NAME, "--attempts", "2") == 1
-    assert "gave up after 2 attempts (HTTP 503 Service Unavailable)" in capsys.readouterr().err
+    assert "gave up after 2 attempts (HTTP 503 Service Unavailable)\n" in capsys.readouterr().err
     assert len(server.requests_for(NAME)) == 2 and listing(tmp_path / "files") == []
 
 
@@ -173,10 +173,15 @@ def test_wrong_bytes_fail_and_leave_nothing_under_the_final_name(server, tmp_pat
     assert listing(target) == []
 
 
-@pytest.mark.parametrize("content_type", ["text/html; charset=utf-8", "application/octet-stream"])
-def test_an_html_page_served_in_place_of_a_bundle_is_rejected(server, data, tmp_path, capsys, content_type):
+@pytest.mark.parametrize("content_type, body", [
+    ("text/html; charset=utf-8", b"<!DOCTYPE html>\n<html><body>Access denied</body></html>"),
+    ("application/octet-stream", b"<!DOCTYPE html>\n<html><body>Access denied</body></html>"),
+    ("application/octet-stream", b"\r\n  <HTML><head><title>404</title></head></HTML>"),
+])
+def test_an_html_page_served_in_place_of_a_bundle_is_rejected(server, data, tmp_path, capsys, content_type, body):
     target = tmp_path / "files"
     server.files[NAME].html, server.files[NAME].html_content_type = True, content_type
+    server.files[NAME].html_body = body
     assert run_download(data, target, NAME, "--attempts", "1") == 1
     err = capsys.readouterr().err
     assert f"{server.url(NAME)}: the server sent an HTML page" in err and "nothing was written" in err

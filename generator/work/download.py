@@ -26,6 +26,7 @@ from generator.models.manifests import Entry, ManifestSet
 from generator.work.verify import Check, Status, check_file, check_for
 
 CHUNK_BYTES = 1024 * 1024
+HEAD_BYTES = 512
 PART_SUFFIX = ".part"
 # Bundles are HDF5 or TSV; an HTML page in their place is a server's error page.
 BUNDLE_SUFFIXES = (".h5", ".hdf5", ".tsv")
@@ -139,9 +140,9 @@ def download(target: Target, session: requests.Session, policy: RetryPolicy = Re
         except _Transient as exc:
             last_failure = exc
     else:
-        raise DownloadError(f"{target.url}: gave up after {policy.attempts} attempts ({last_failure}); "
-                            f"the {target.part.stat().st_size if target.part.exists() else 0} bytes received "
-                            f"are kept in {target.part} and the next run resumes from there")
+        kept = (f"; the {target.part.stat().st_size} bytes received are kept in {target.part} and the "
+                f"next run resumes from there" if target.part.exists() else "")
+        raise DownloadError(f"{target.url}: gave up after {policy.attempts} attempts ({last_failure}){kept}")
     _accept(target)
 
 
@@ -179,7 +180,7 @@ def _fetch(target: Target, session: requests.Session, timeout: float,
                              f"({response.headers.get('Content-Range')}); starting over")
         chunks = _body(response)
         try:
-            first = next(chunks, b"")
+            first = _head(chunks)
             if not resumed and target.name.lower().endswith(BUNDLE_SUFFIXES) and _HTML_START.match(first):
                 raise DownloadError(f"{target.url}: the server sent an HTML page instead of {target.name}; "
                                     f"nothing was written")
@@ -203,6 +204,16 @@ def _body(response: requests.Response) -> Iterator[bytes]:
     """The body as it arrives: every byte received before a connection breaks reaches the file."""
     while chunk := response.raw.read1(CHUNK_BYTES):
         yield chunk
+
+
+def _head(chunks: Iterator[bytes]) -> bytes:
+    """The first bytes of the body, enough to recognise an HTML page."""
+    head = b""
+    for chunk in chunks:
+        head += chunk
+        if len(head) >= HEAD_BYTES:
+            break
+    return head
 
 
 def _chain(first: bytes, rest):
