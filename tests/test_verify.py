@@ -169,12 +169,11 @@ def test_closing_the_results_early_stops_the_hashing(bundles):
 
     def slow(n: int) -> None:
         blocks.append(n)
-        time.sleep(0.3)
+        time.sleep(0.5)  # keeps the one thread busy with the second file while the results are closed
     results = run_checks(plan.checks, 1, on_bytes=slow)
-    started = time.monotonic()
     next(results)
     results.close()
-    assert len(blocks) < len(plan.checks) and time.monotonic() - started < 0.3 * len(plan.checks)
+    assert len(blocks) < len(plan.checks)  # the third file was never read
 
 
 def test_a_manifest_written_by_the_project_passes_md5sum_c(bundles):
