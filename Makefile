@@ -31,7 +31,8 @@ SUBSET ?=
 MIRROR ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help env site render serve test bench clean verify download
+.PHONY: help env site render serve test bench clean
+.PHONY: verify download
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  make \1\t/' | expand -t 24

@@ -15,7 +15,7 @@ from generator.cli import main
 from generator.inputs.manifests import BYTES_FILE, MD5_FILE, URLS_FILE, read_manifest_set
 from generator.outputs.manifests import manifest_texts
 from generator.work.download import RetryPolicy, download, plan_downloads
-from http_server import Behaviour, FileServer
+from tests.http_server import Behaviour, FileServer
 
 REPO = Path(__file__).resolve().parents[1]
 NAME = "laion2B-en-pca32v2-n=100K.h5"

@@ -117,15 +117,11 @@ def read_verify_manifests(md5_path: Path) -> ManifestSet:
     """The md5 manifest, with the size manifests of its folder when they are there."""
     if not md5_path.is_file():
         raise ProjectError(f"{md5_path}: manifest not found")
-    try:
-        sizes = {name: read_sizes(md5_path.parent / name) if (md5_path.parent / name).is_file() else None
-                 for name in (SIZES_FILE, BYTES_FILE)}
-        md5s = read_md5s(md5_path)
-    except OSError as exc:
-        raise ProjectError(f"{exc.filename}: cannot be read ({exc.strerror})") from None
+    sizes = {name: read_sizes(md5_path.parent / name) if (md5_path.parent / name).is_file() else None
+             for name in (SIZES_FILE, BYTES_FILE)}
     return ManifestSet(urls=Manifest("url", ""),
                        sizes=sizes[SIZES_FILE] or Manifest("size", str(md5_path.parent / SIZES_FILE)),
-                       md5s=md5s, exact_sizes=sizes[BYTES_FILE])
+                       md5s=read_md5s(md5_path), exact_sizes=sizes[BYTES_FILE])
 
 
 def run_verify(args) -> int:
