@@ -32,7 +32,6 @@ MIRROR ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help env site render serve test bench clean
-.PHONY: verify download
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  make \1\t/' | expand -t 24
@@ -54,6 +53,7 @@ site: render  ## build the static site into site/ (mkdocs build --strict)
 serve: render  ## live preview of the site on http://127.0.0.1:8000
 	$(BIN)/mkdocs serve
 
+.PHONY: verify download
 verify: $(ENV_STAMP)  ## check the files in DIR against MANIFEST (size, then md5; OK / FAILED per file)
 	$(PY) -m generator verify '$(DIR)' --manifest '$(MANIFEST)' \
 		$(if $(filter 1,$(REQUIRE_ALL)),--require-all) $(if $(filter 1,$(NO_CACHE)),--no-cache)
