@@ -16,6 +16,20 @@ RECALL ?= $(DATA)/recall-projections.csv
 STRICT ?= 1
 ARTIFACTS ?=
 
+# Participants' tools: DIR is the folder of downloaded files; MANIFEST the md5
+# manifest verify checks against (size manifests next to it are used too);
+# REQUIRE_ALL=1 fails on files of the manifest missing from DIR; NO_CACHE=1 hashes
+# every file again. download takes FILES (names), GROUP or SUBSET (catalog ids);
+# MIRROR replaces everything before the file name in each URL.
+DIR ?= downloads
+MANIFEST ?= $(DATA)/dataset-files-md5.txt
+REQUIRE_ALL ?= 0
+NO_CACHE ?= 0
+FILES ?=
+GROUP ?=
+SUBSET ?=
+MIRROR ?=
+
 .DEFAULT_GOAL := help
 .PHONY: help env site render serve test bench clean deploy
 
@@ -38,6 +52,15 @@ site: render  ## build the static site into site/ (mkdocs build --strict)
 
 serve: render  ## live preview of the site on http://127.0.0.1:8000
 	$(BIN)/mkdocs serve
+
+.PHONY: verify download
+verify: $(ENV_STAMP)  ## check the files in DIR against MANIFEST (size, then md5; OK / FAILED per file)
+	$(PY) -m generator verify '$(DIR)' --manifest '$(MANIFEST)' \
+		$(if $(filter 1,$(REQUIRE_ALL)),--require-all) $(if $(filter 1,$(NO_CACHE)),--no-cache)
+
+download: $(ENV_STAMP)  ## resumable, verified download of FILES="..." or GROUP=... or SUBSET=... into DIR
+	$(PY) -m generator download $(FILES) --dir '$(DIR)' --data '$(DATA)' --catalog '$(CATALOG)' \
+		$(if $(GROUP),--group '$(GROUP)') $(if $(SUBSET),--subset '$(SUBSET)') $(if $(MIRROR),--mirror '$(MIRROR)')
 
 test: $(ENV_STAMP)  ## the whole test suite (what CI runs)
 	$(PY) -m pytest

@@ -1,0 +1,330 @@
+"""`make download` / `python -m generator download` against a real HTTP server on 127.0.0.1."""
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import requests
+
+from generator.cli import main
+from generator.inputs.manifests import BYTES_FILE, MD5_FILE, URLS_FILE, read_manifest_set
+from generator.outputs.manifests import manifest_texts
+from generator.work.download import RetryPolicy, download, plan_downloads
+from tests.http_server import Behaviour, FileServer
+
+REPO = Path(__file__).resolve().parents[1]
+NAME = "laion2B-en-pca32v2-n=100K.h5"
+OTHER = "public-queries-10k-pca32v2.h5"
+GOLD = "laion2B-en-public-gold-standard-v2-100K.h5"
+
+CATALOG = """\
+subsets:
+  100K: {rows: 100000}
+  queries: {rows: 10000}
+kinds:
+  pca32:
+    datasets: [{key: pca32, dtype: float32, cols: 32}]
+  gold:
+    datasets: [{key: knns, dtype: int32, cols: 100}]
+groups:
+  - id: pca32
+    title: 32d PCA projections
+    intro: Projections.
+    files:
+      - {name: "laion2B-en-pca32v2-n=100K.h5", description: the 100K subset, kind: pca32, rows: 100K}
+      - {name: public-queries-10k-pca32v2.h5, description: the queries, kind: pca32, rows: queries}
+  - id: gold
+    title: Gold standards
+    intro: Neighbours.
+    files:
+      - {name: laion2B-en-public-gold-standard-v2-100K.h5, description: gold, kind: gold, rows: queries}
+"""
+
+
+def _bytes(seed: int, n: int) -> bytes:
+    return random.Random(seed).randbytes(n)
+
+
+CONTENTS = {NAME: _bytes(1, 400_000), OTHER: _bytes(2, 150_000), GOLD: _bytes(3, 50_000)}
+
+
+@pytest.fixture
+def server():
+    with FileServer() as running:
+        for name, data in CONTENTS.items():
+            running.files[name] = Behaviour(data)
+        yield running
+
+
+def write_data(folder: Path, base_url: str, exact_sizes: bool = True) -> Path:
+    """Manifests (as `make manifests` writes them) and a catalog for CONTENTS served at `base_url`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    texts = manifest_texts([(n, len(d), hashlib.md5(d).hexdigest()) for n, d in CONTENTS.items()], base_url)
+    for filename, text in texts.items():
+        if exact_sizes or filename != BYTES_FILE:
+            (folder / filename).write_text(text)
+    (folder / "catalog.yml").write_text(CATALOG)
+    return folder
+
+
+@pytest.fixture
+def data(tmp_path, server):
+    return write_data(tmp_path / "data", server.base_url)
+
+
+def run_download(data: Path, target: Path, *args: str) -> int:
+    return main(["download", *args, "--dir", str(target), "--data", str(data), "--catalog",
+                 str(data / "catalog.yml"), "--cache-dir", str(target.parent / "cache"),
+                 "--retry-delay", "0.01", "--timeout", "5"])
+
+
+def listing(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def test_an_interrupted_download_resumes_with_a_range_request(server, data, tmp_path, capsys):
+    target = tmp_path / "files"
+    server.files[NAME].drops = 1
+    assert run_download(data, target, NAME, "--attempts", "1") == 1
+    err = capsys.readouterr().err
+    half = len(CONTENTS[NAME]) // 2
+    assert f"gave up after 1 attempts" in err and f"the {half} bytes received are kept" in err
+    assert listing(target) == [NAME + ".part"]
+    assert (target / (NAME + ".part")).read_bytes() == CONTENTS[NAME][:half]
+
+    assert run_download(data, target, NAME) == 0
+    seen = server.requests_for(NAME)
+    assert len(seen) == 2 and "Range" not in seen[0].headers
+    assert seen[1].headers["Range"] == f"bytes={half}-"
+    assert listing(target) == [NAME]
+    assert (target / NAME).read_bytes() == CONTENTS[NAME]
+    assert main(["verify", str(target), "--manifest", str(data / MD5_FILE),
+                 "--cache-dir", str(tmp_path / "cache")]) == 0
+
+
+def test_transient_failures_are_retried_within_one_run(server, data, tmp_path):
+    target = tmp_path / "files"
+    server.files[NAME].drops, server.files[NAME].drop_at = 2, 100_000
+    assert run_download(data, target, NAME, "--attempts", "3") == 0
+    ranges = [r.headers.get("Range") for r in server.requests_for(NAME)]
+    assert ranges == [None, "bytes=100000-", "bytes=200000-"]
+    assert (target / NAME).read_bytes() == CONTENTS[NAME]
+
+
+def test_server_errors_are_retried_with_growing_pauses(server, data, tmp_path):
+    server.files[NAME].unavailable = 2
+    manifests = read_manifest_set(data)
+    target, = plan_downloads([NAME], manifests, tmp_path / "files")
+    target.path.parent.mkdir()
+    pauses = []
+    with requests.Session() as session:
+        download(target, session, RetryPolicy(attempts=3, first_delay=0.25, timeout=5), sleep=pauses.append)
+    assert pauses == [0.25, 0.5]
+    assert target.path.read_bytes() == CONTENTS[NAME]
+
+
+def test_progress_is_told_the_size_the_server_announces(server, tmp_path):
+    data = write_data(tmp_path / "data", server.base_url, exact_sizes=False)
+    server.files[NAME].drops = 1
+    target, = plan_downloads([NAME], read_manifest_set(data), tmp_path / "files")
+    assert target.check.size is None
+    target.path.parent.mkdir()
+    seen = []
+    with requests.Session() as session:
+        download(target, session, RetryPolicy(attempts=2, first_delay=0.01, timeout=5),
+                 on_position=lambda done, total: seen.append((done, total)))
+    size = len(CONTENTS[NAME])
+    assert {total for _, total in seen} == {size}
+    assert seen[-1] == (size, size) and [done for done, _ in seen] == sorted(done for done, _ in seen)
+
+
+def test_giving_up_after_the_last_attempt_says_why(server, data, tmp_path, capsys):
+    server.files[NAME].unavailable = 5
+    assert run_download(data, tmp_path / "files", NAME, "--attempts", "2") == 1
+    assert "gave up after 2 attempts (HTTP 503 Service Unavailable)\n" in capsys.readouterr().err
+    assert len(server.requests_for(NAME)) == 2 and listing(tmp_path / "files") == []
+
+
+def test_a_server_ignoring_range_makes_the_download_start_over(server, data, tmp_path):
+    target = tmp_path / "files"
+    target.mkdir()
+    (target / (NAME + ".part")).write_bytes(CONTENTS[NAME][:1000])
+    server.files[NAME].ignore_range = True
+    assert run_download(data, target, NAME) == 0
+    assert server.requests_for(NAME)[0].headers["Range"] == "bytes=1000-"
+    assert listing(target) == [NAME]
+    assert (target / NAME).read_bytes() == CONTENTS[NAME]
+
+
+@pytest.mark.parametrize("exact_sizes", [True, False])
+def test_wrong_bytes_fail_and_leave_nothing_under_the_final_name(server, tmp_path, capsys, exact_sizes):
+    data = write_data(tmp_path / "data", server.base_url, exact_sizes)
+    target = tmp_path / "files"
+    server.files[NAME].wrong_bytes = True
+    assert run_download(data, target, NAME) == 1
+    out = capsys.readouterr()
+    assert f"{NAME}: FAILED" in out.out
+    assert "does not match the manifests (md5 is" in out.err and f"{NAME} was not written" in out.err
+    assert listing(target) == []
+
+
+@pytest.mark.parametrize("content_type, body", [
+    ("text/html; charset=utf-8", b"<!DOCTYPE html>\n<html><body>Access denied</body></html>"),
+    ("application/octet-stream", b"<!DOCTYPE html>\n<html><body>Access denied</body></html>"),
+    ("application/octet-stream", b"\r\n  <HTML><head><title>404</title></head></HTML>"),
+])
+def test_an_html_page_served_in_place_of_a_bundle_is_rejected(server, data, tmp_path, capsys, content_type, body):
+    target = tmp_path / "files"
+    server.files[NAME].html, server.files[NAME].html_content_type = True, content_type
+    server.files[NAME].html_body = body
+    assert run_download(data, target, NAME, "--attempts", "1") == 1
+    err = capsys.readouterr().err
+    assert f"{server.url(NAME)}: the server sent an HTML page" in err and "nothing was written" in err
+    assert listing(target) == []
+
+
+def test_an_html_page_leaves_an_existing_partial_file_as_it_was(server, data, tmp_path):
+    target = tmp_path / "files"
+    target.mkdir()
+    (target / (NAME + ".part")).write_bytes(CONTENTS[NAME][:1000])
+    server.files[NAME].html, server.files[NAME].html_content_type = True, "application/octet-stream"
+    assert run_download(data, target, NAME) == 1
+    assert (target / (NAME + ".part")).read_bytes() == CONTENTS[NAME][:1000]
+
+
+def test_a_404_is_a_clear_error_naming_the_url(server, data, tmp_path, capsys):
+    target = tmp_path / "files"
+    server.files[NAME].missing = True
+    assert run_download(data, target, NAME, OTHER) == 1
+    out = capsys.readouterr()
+    assert f"error: {server.url(NAME)}: HTTP 404 Not Found" in out.err
+    assert len(server.requests_for(NAME)) == 1  # a 404 is not retried
+    assert listing(target) == [OTHER]  # the other file still came
+    assert "1 of 2 files present and verified" in out.out
+
+
+@pytest.mark.parametrize("written, message", [
+    ("../escaped.h5", "'../escaped.h5' would be written outside the target folder"),
+    ("/tmp/absolute.h5", "'/tmp/absolute.h5' would be written outside the target folder"),
+    ("sub/../../up.h5", "'sub/../../up.h5' would be written outside the target folder"),
+])
+def test_names_that_would_land_outside_dir_are_refused(server, data, tmp_path, capsys, written, message):
+    name = Path(written).name
+    server.files[name] = Behaviour(b"x")
+    with open(data / MD5_FILE, "a") as md5s:
+        md5s.write(f"{hashlib.md5(b'x').hexdigest()}  {written}\n")
+    with open(data / URLS_FILE, "a") as urls:
+        urls.write(server.url(name) + "\n")
+    target = tmp_path / "files"
+    assert run_download(data, target, name) == 1
+    err = capsys.readouterr().err
+    assert message in err and f"{MD5_FILE}:4" in err
+    assert server.requests == [] and not target.exists()
+    assert not (tmp_path / name).exists() and not Path(written).exists()
+
+
+def test_a_name_linked_to_a_place_outside_dir_is_refused(server, data, tmp_path, capsys):
+    target, elsewhere = tmp_path / "files", tmp_path / "elsewhere"
+    target.mkdir()
+    elsewhere.mkdir()
+    (target / NAME).symlink_to(elsewhere / NAME)
+    assert run_download(data, target, NAME) == 1
+    assert f"leads outside {target}; refusing it" in capsys.readouterr().err
+    assert server.requests == [] and listing(elsewhere) == [] and listing(target) == [NAME]
+
+
+def test_a_url_that_is_not_http_is_refused(data, tmp_path, capsys):
+    (data / URLS_FILE).write_text((data / URLS_FILE).read_text() + f"ftp://example.org/{NAME}\n")
+    target = tmp_path / "files"
+    assert run_download(data, target, NAME) == 1
+    err = capsys.readouterr().err
+    assert f"{URLS_FILE}:4: 'ftp://example.org/{NAME}' is not an http(s) URL" in err
+    assert not target.exists()
+
+
+def test_a_mirror_that_is_not_http_is_refused(data, tmp_path, capsys):
+    target = tmp_path / "files"
+    assert run_download(data, target, NAME, "--mirror", "file:///srv/mirror") == 1
+    assert "MIRROR 'file:///srv/mirror' is not an http(s) URL" in capsys.readouterr().err
+    assert not target.exists()
+
+
+def test_a_file_already_present_and_verified_is_skipped(server, data, tmp_path, capsys):
+    target = tmp_path / "files"
+    target.mkdir()
+    (target / NAME).write_bytes(CONTENTS[NAME])
+    assert run_download(data, target, NAME) == 0
+    assert f"{NAME}: OK (already present)" in capsys.readouterr().out
+    assert server.requests == []
+
+
+def test_a_present_file_that_fails_is_fetched_again(server, data, tmp_path, capsys):
+    target = tmp_path / "files"
+    target.mkdir()
+    (target / NAME).write_bytes(CONTENTS[NAME][:-1] + b"\0")
+    assert run_download(data, target, NAME) == 0
+    assert f"{NAME}: present but FAILED (md5 is" in capsys.readouterr().err
+    assert (target / NAME).read_bytes() == CONTENTS[NAME]
+
+
+def test_a_final_name_that_cannot_be_replaced_keeps_the_verified_download(server, data, tmp_path, capsys):
+    target = tmp_path / "files"
+    (target / NAME / "inside").mkdir(parents=True)
+    assert run_download(data, target, NAME) == 1
+    err = capsys.readouterr().err
+    assert "present but FAILED open or read (not a regular file)" in err
+    assert f"{target / NAME}: cannot be replaced" in err and "Traceback" not in err
+    assert (target / (NAME + ".part")).read_bytes() == CONTENTS[NAME]
+    assert listing(target / NAME) == ["inside"]
+
+
+def test_group_subset_and_mirror_select_files_and_servers(server, tmp_path):
+    # The manifests point at a host nobody listens on; the mirror is the test server.
+    data = write_data(tmp_path / "data", "http://127.0.0.1:9/gone")
+    by_group, by_subset = tmp_path / "group", tmp_path / "subset"
+    assert run_download(data, by_group, "--group", "pca32", "--mirror", server.base_url + "/") == 0
+    assert listing(by_group) == sorted([NAME, OTHER])
+    assert run_download(data, by_subset, "--subset", "queries", "--mirror", server.base_url) == 0
+    assert listing(by_subset) == sorted([OTHER, GOLD])
+
+
+@pytest.mark.parametrize("args, message", [
+    ([], "name the files to download"),
+    ([NAME, "--group", "pca32"], "name the files to download"),
+    (["--group", "nope"], "no group 'nope' (groups: pca32, gold)"),
+    (["--subset", "7B"], "no file of subset '7B'"),
+    (["not-listed.h5"], f"{URLS_FILE}: 'not-listed.h5' has no URL in this manifest"),
+])
+def test_selection_errors_are_one_clear_message(data, tmp_path, capsys, args, message):
+    target = tmp_path / "files"
+    assert run_download(data, target, *args) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err
+    assert not target.exists()
+
+
+def test_make_download_fetches_files_through_a_mirror(server, tmp_path):
+    data = write_data(tmp_path / "data", "https://example.invalid/bundles")
+    target = tmp_path / "files"
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
+    run = subprocess.run(["make", "--no-print-directory", "-C", str(REPO), "download", f"FILES={NAME} {OTHER}",
+                          f"DIR={target}", f"DATA={data}", f"CATALOG={data / 'catalog.yml'}",
+                          f"MIRROR={server.base_url}"], capture_output=True, text=True, env=env)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "2 of 2 files present and verified" in run.stdout
+    assert listing(target) == sorted([NAME, OTHER])
+    assert [r.path for r in server.requests] == [f"/files/{NAME}", f"/files/{OTHER}"]
+
+
+def test_help_lists_every_option_with_examples():
+    run = subprocess.run([str(REPO / ".venv" / "bin" / "python"), "-m", "generator", "download", "--help"],
+                         capture_output=True, text=True, cwd=REPO)
+    assert run.returncode == 0
+    for option in ("--group", "--subset", "--dir", "--data", "--catalog", "--mirror", "--attempts",
+                   "--retry-delay", "--timeout", "examples:"):
+        assert option in run.stdout
