@@ -28,7 +28,7 @@ def check_norms(norms: np.ndarray, what: str, first: int) -> None:
     if bad.size:
         row = int(bad[0])
         raise DegenerateVectorError(
-            f"{what} {first + row} has norm {norms.reshape(-1)[row]!r} and cannot be "
+            f"{what} {first + row} has norm {float(norms.reshape(-1)[row])!r} and cannot be "
             f"normalised ({bad.size} such row(s) in this block)")
 
 
