@@ -29,7 +29,7 @@ from generator.work.vectors import check_norms, unit_rows64
 
 ROW_CHUNK = 8192      # rows normalised to float32 at a time (25 MB at 768 dims)
 QUERY_CHUNK = 1024    # queries per BLAS tile (a tile is 32 MB)
-GATHER_BYTES = 1 << 25  # float64 candidate rows gathered at a time for the re-rank
+GATHER_BYTES = 1 << 22  # float64 candidate rows re-ranked at a time: 4 MB stays in cache
 
 
 def screen_bound(dim: int) -> float:
@@ -95,14 +95,20 @@ def exact_knn(queries: np.ndarray, block: np.ndarray, first_id: int, k: int) -> 
 
     kth_best = np.partition(sims, slots - k_here, axis=1)[:, slots - k_here]
     worst_kept = sims.min(axis=1)
-    proven = (n == slots) | (worst_kept < kth_best - 2 * screen_bound(block.shape[1]))
+    bound = screen_bound(block.shape[1])
+    proven = (n == slots) | (worst_kept < kth_best - 2 * bound)
 
+    # Only rows within 2B of the k-th similarity can be neighbours: re-rank those (in
+    # each chunk of queries, as many per query as the query needing most).
+    needed = np.count_nonzero(sims >= (kth_best - 2 * bound)[:, None], axis=1)
     dists = np.empty((len(queries), k_here))
     ids = np.empty((len(queries), k_here), dtype=np.int64)
-    safe = np.flatnonzero(proven)
-    for part in _chunks(safe, max(1, GATHER_BYTES // (slots * block.shape[1] * 8))):
-        candidate_dists = _distances64(query_units[part], block[rows[part]])
-        best = _smallest(candidate_dists, rows[part] + first_id, k_here)
+    for part in _chunks(np.flatnonzero(proven), max(1, GATHER_BYTES // (slots * block.shape[1] * 8))):
+        width = int(needed[part].max())
+        order = np.argsort(-sims[part], axis=1, kind="stable")[:, :width]
+        candidates = np.take_along_axis(rows[part], order, axis=1)
+        best = _smallest(_distances64(query_units[part], block[candidates]),
+                         candidates + first_id, k_here)
         dists[part], ids[part] = best.dists, best.ids
     for query in np.flatnonzero(~proven):
         best = _brute_force64(query_units[query], block, first_id, k_here)
@@ -115,11 +121,19 @@ def _screen(query32: np.ndarray, block: np.ndarray, first_id: int,
     """The `slots` rows of highest float32 similarity per query: (similarities, rows)."""
     best_sims = np.full((len(query32), slots), -np.inf, dtype=np.float32)
     best_rows = np.full((len(query32), slots), -1, dtype=np.int64)
+    # One tile and one mask buffer for the whole block: fresh 32 MB arrays per tile would
+    # cost page faults comparable to the product itself.
+    tile_buffer = np.empty(min(len(query32), QUERY_CHUNK) * ROW_CHUNK, dtype=np.float32)
+    mask_buffer = np.empty(tile_buffer.size, dtype=bool)
     for start in range(0, block.shape[0], ROW_CHUNK):
         units = _screen_units(block[start:start + ROW_CHUNK], first_id + start)
         for q0 in range(0, len(query32), QUERY_CHUNK):
-            q1 = q0 + QUERY_CHUNK
-            _keep_best(best_sims[q0:q1], best_rows[q0:q1], query32[q0:q1] @ units.T, start)
+            queries = query32[q0:q0 + QUERY_CHUNK]
+            shape = (len(queries), len(units))
+            tile = np.matmul(queries, units.T, out=tile_buffer[:shape[0] * shape[1]].reshape(shape))
+            mask = mask_buffer[:tile.size].reshape(shape)
+            _keep_best(best_sims[q0:q0 + QUERY_CHUNK], best_rows[q0:q0 + QUERY_CHUNK],
+                       tile, mask, start)
     return best_sims, best_rows
 
 
@@ -135,26 +149,34 @@ def _screen_units(chunk: np.ndarray, first_id: int) -> np.ndarray:
 
 
 def _keep_best(best_sims: np.ndarray, best_rows: np.ndarray, tile: np.ndarray,
-               first_row: int) -> None:
+               mask: np.ndarray, first_row: int) -> None:
     """Fold a tile of similarities into the kept rows, in place.
 
-    Only entries above a query's worst kept similarity can enter, and after the first
-    tiles those are few: they are scattered into a narrow extension and the best `slots`
-    of each row of the extended matrix are kept.
+    Only entries above a query's worst kept similarity can enter. While few rows are
+    kept (the first tiles) many do, and the best `slots` of [kept | tile] are taken
+    directly; later only a few do, and just those are scattered into a narrow extension.
+    Either way a row is dropped only if no kept row is below it.
     """
-    query, column = np.nonzero(tile > best_sims.min(axis=1)[:, None])
-    if query.size == 0:
+    slots = best_sims.shape[1]
+    np.greater(tile, best_sims.min(axis=1)[:, None], out=mask)
+    entering = np.flatnonzero(mask)  # 1-D: far faster than a 2-D nonzero
+    if entering.size == 0:
         return
+    query, column = np.divmod(entering, tile.shape[1])
     counts = np.bincount(query, minlength=len(tile))
     width = int(counts.max())
-    slots = best_sims.shape[1]
-    position = slots + np.arange(query.size) - (np.cumsum(counts) - counts)[query]
-    sims = np.full((len(tile), slots + width), -np.inf, dtype=np.float32)
-    rows = np.full((len(tile), slots + width), -1, dtype=np.int64)
-    sims[:, :slots], rows[:, :slots] = best_sims, best_rows
-    sims[query, position] = tile[query, column]
-    rows[query, position] = first_row + column
-    keep = np.argpartition(sims, width, axis=1)[:, width:]
+    if width >= slots:
+        sims = np.concatenate([best_sims, tile], axis=1)
+        rows = np.concatenate([best_rows, np.broadcast_to(
+            np.arange(first_row, first_row + tile.shape[1]), tile.shape)], axis=1)
+    else:
+        position = slots + np.arange(query.size) - (np.cumsum(counts) - counts)[query]
+        sims = np.full((len(tile), slots + width), -np.inf, dtype=np.float32)
+        rows = np.full((len(tile), slots + width), -1, dtype=np.int64)
+        sims[:, :slots], rows[:, :slots] = best_sims, best_rows
+        sims[query, position] = tile[query, column]
+        rows[query, position] = first_row + column
+    keep = np.argpartition(sims, sims.shape[1] - slots, axis=1)[:, sims.shape[1] - slots:]
     best_sims[:] = np.take_along_axis(sims, keep, axis=1)
     best_rows[:] = np.take_along_axis(rows, keep, axis=1)
 
