@@ -24,10 +24,10 @@ def slow_kernels(libraries: list[dict]) -> list[dict]:
             if str(info.get("architecture", "")).lower() in SLOW_KERNELS]
 
 
-def blas_report() -> str:
-    """One line per loaded BLAS (library, version, kernel, threads, file); logs a warning
-    for a slow generic kernel or when no BLAS is visible."""
-    libraries = blas_libraries()
+def blas_report(libraries: list[dict] | None = None) -> str:
+    """One line per BLAS (library, version, kernel, threads, file), by default those
+    loaded now; logs a warning for a slow generic kernel or when no BLAS is visible."""
+    libraries = blas_libraries() if libraries is None else libraries
     if not libraries:
         log.warning("threadpoolctl finds no BLAS library: matrix products may be slow")
         return "BLAS: none found by threadpoolctl (import numpy first)"
