@@ -124,6 +124,7 @@ def test_chunked_screen_equals_one_chunk(data, monkeypatch):
     queries, objects = data
     whole = exact_knn(queries, objects, 1, 30)
     monkeypatch.setattr(gold, "ROW_CHUNK", 97)
+    monkeypatch.setattr(gold, "ROWS_PER_SLOT", 1)
     monkeypatch.setattr(gold, "QUERY_CHUNK", 13)
     monkeypatch.setattr(gold, "GATHER_BYTES", 1 << 16)
     chunked = exact_knn(queries, objects, 1, 30)

@@ -27,7 +27,8 @@ import numpy as np
 from generator.models.projections import TopK
 from generator.work.vectors import check_norms, unit_rows64
 
-ROW_CHUNK = 8192      # rows normalised to float32 at a time (25 MB at 768 dims)
+ROW_CHUNK = 8192      # rows normalised to float32 at a time (25 MB at 768 dims), at least
+ROWS_PER_SLOT = 16    # ... this many per kept row, so that folding a tile in stays cheap
 QUERY_CHUNK = 1024    # queries per BLAS tile (a tile is 32 MB)
 GATHER_BYTES = 1 << 22  # float64 candidate rows re-ranked at a time: 4 MB stays in cache
 
@@ -123,10 +124,11 @@ def _screen(query32: np.ndarray, block: np.ndarray, first_id: int,
     best_rows = np.full((len(query32), slots), -1, dtype=np.int64)
     # One tile and one mask buffer for the whole block: fresh 32 MB arrays per tile would
     # cost page faults comparable to the product itself.
-    tile_buffer = np.empty(min(len(query32), QUERY_CHUNK) * ROW_CHUNK, dtype=np.float32)
+    row_chunk = max(ROW_CHUNK, ROWS_PER_SLOT * slots)
+    tile_buffer = np.empty(min(len(query32), QUERY_CHUNK) * row_chunk, dtype=np.float32)
     mask_buffer = np.empty(tile_buffer.size, dtype=bool)
-    for start in range(0, block.shape[0], ROW_CHUNK):
-        units = _screen_units(block[start:start + ROW_CHUNK], first_id + start)
+    for start in range(0, block.shape[0], row_chunk):
+        units = _screen_units(block[start:start + row_chunk], first_id + start)
         for q0 in range(0, len(query32), QUERY_CHUNK):
             queries = query32[q0:q0 + QUERY_CHUNK]
             shape = (len(queries), len(units))
