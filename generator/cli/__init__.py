@@ -11,7 +11,7 @@ import sys
 
 from generator.errors import ProjectError
 
-COMMAND_MODULES = ["generator.cli.site"]
+COMMAND_MODULES = ["generator.cli.site", "generator.cli.pipeline"]
 
 
 def build_parser() -> argparse.ArgumentParser:

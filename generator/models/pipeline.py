@@ -141,3 +141,23 @@ def npy_path(parts: Path, number: int) -> Path:
 
 def parquet_path(parts: Path, number: int) -> Path:
     return Path(parts) / "laion2B-en-metadata" / f"metadata_{number:04d}.parquet"
+
+
+def published_names(config: PipelineConfig) -> list[str]:
+    """Every bundle of SPEC §2 the config produces, grouped by kind as the page lists them."""
+    labels = [spec.label for spec in config.subsets]
+    names = []
+    for kind in ("clip768",) + config.projections:
+        names += [database_file(kind, label) for label in labels] + [queries_file(kind)]
+    names += [gold_file(label, f64) for label in labels for f64 in (False, True)]
+    names += [meta_file(label) for label in labels]
+    return names
+
+
+def pca_model_file(config: PipelineConfig) -> str:
+    """The fitted PCA models (one group per dimension), kept beside the artifacts for reuse."""
+    return f"models/pca-{config.pca.train}.h5"
+
+
+def created_sketch_model_file(config: PipelineConfig) -> str:
+    return f"models/binwalk-{config.pca.train}-seed={config.sketches.seed}.h5"
