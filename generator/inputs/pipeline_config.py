@@ -13,7 +13,7 @@ import yaml
 from generator.errors import InputError
 from generator.inputs.catalog import _Nodes
 from generator.inputs.manifests import read_text
-from generator.models.pipeline import (DEV, NSFW_RULES, GoldSpec, PCASpec, PipelineConfig, QuerySpec,
+from generator.models.pipeline import (DEV, NSFW_RULES, SKETCH_GROUP, GoldSpec, PCASpec, PipelineConfig, QuerySpec,
                                        SampleSpec, SketchSpec, SubsetSpec)
 
 
@@ -128,9 +128,14 @@ def _sketches(nodes: _Nodes, node, folder: Path) -> SketchSpec:
     create = nodes.mapping(fields["create"], "sketches create", ("seed", "refs", "sample_rows")) or {}
     if len(create) < 3:
         return SketchSpec(None, 0, 1024, 1)
-    return SketchSpec(None, _number(nodes, create["seed"], "the sketch seed", minimum=0),
+    spec = SketchSpec(None, _number(nodes, create["seed"], "the sketch seed", minimum=0),
                       _number(nodes, create["refs"], "the number of sketch references"),
                       _number(nodes, create["sample_rows"], "the sketch sample rows"))
+    if spec.refs % SKETCH_GROUP:
+        nodes.fail(create["refs"], f"the number of sketch references must be a multiple of {SKETCH_GROUP}")
+    if spec.sample_rows < spec.refs:
+        nodes.fail(create["sample_rows"], f"the sketch sample rows must be at least the references ({spec.refs})")
+    return spec
 
 
 def _gold(nodes: _Nodes, node) -> GoldSpec:

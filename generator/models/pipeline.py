@@ -8,6 +8,7 @@ from generator.errors import Origin
 
 EMBEDDING_DIM = 768
 SKETCH_WORDS = 16
+SKETCH_GROUP = 64  # references per 64-bit word
 STRICT, DEV = "strict", "dev"
 NSFW_RULES = (STRICT, DEV)
 NSFW_COLUMN = "NSFW"

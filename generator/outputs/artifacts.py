@@ -125,8 +125,8 @@ def _blocks(path: Path, key: str, label: str, block_rows: int | None = None) -> 
 
 def write_pca_model(config: PipelineConfig, out: Path) -> None:
     accumulator = CovarianceAccumulator(EMBEDDING_DIM)
-    for _, block in _blocks(_source(out, config.pca.train), "emb", f"PCA fit on {config.pca.train}"):
-        accumulator.add(block)
+    for first, block in _blocks(_source(out, config.pca.train), "emb", f"PCA fit on {config.pca.train}"):
+        accumulator.add(block, first)
     arrays = {}
     for d in config.pca.dims:
         model = accumulator.fit(d)
@@ -151,12 +151,15 @@ def write_pca(config: PipelineConfig, out: Path, label: str) -> None:
                     for d in config.pca.dims}
         for first, block in _blocks(source, "emb", f"PCA {label}"):
             for d, model in models.items():
-                datasets[d][first:first + len(block)] = project(model, block)
+                datasets[d][first:first + len(block)] = project(model, block, first)
 
 
 def write_sketch_model(config: PipelineConfig, out: Path) -> None:
     spec = config.sketches
     sample = read_h5(_source(out, config.pca.train), "emb", 0, spec.sample_rows)
+    if len(sample) < spec.refs:
+        raise ProjectError(f"{config.path}: the sketch model needs {spec.refs} reference rows but the "
+                           f"training subset '{config.pca.train}' has only {len(sample)}")
     model = create_binwalk_model(sample, n_refs=spec.refs, seed=spec.seed)
     write_h5(out / created_sketch_model_file(config), {"refs": model.refs, "pool": model.pool})
 

@@ -20,8 +20,11 @@ class _Rules:
         self.lines: list[str] = []
 
     def path(self, folder: str, name: str) -> str:
-        variable = "PIPELINE_FILE_" + "".join(c if c.isalnum() else "_" for c in name)
-        self.variables[variable] = f"$({folder})/{name}"
+        """A file of the folder variable PARTS or OUT."""
+        return self.file("PIPELINE_FILE_" + "".join(c if c.isalnum() else "_" for c in name), f"$({folder})/{name}")
+
+    def file(self, variable: str, path: str) -> str:
+        self.variables[variable] = path
         return f"$({variable})"
 
     def rule(self, targets: list[str], prerequisites: list[str], command: str) -> None:
@@ -59,7 +62,7 @@ def make_rules(config: PipelineConfig) -> str:
         rules.rule([sketch_model], [train], "sketch-model")
         sketch_prerequisites = [sketch_model]
     else:
-        sketch_prerequisites = []
+        sketch_prerequisites = [rules.file("PIPELINE_SKETCH_MODEL", str(config.sketches.model))]
     for label in labels + [QUERIES]:
         source = out(vectors_file("clip768", label))
         pca_files = [out(vectors_file(f"pca{d}", label)) for d in config.pca.dims]
