@@ -34,18 +34,31 @@ def _bits(words: np.ndarray) -> np.ndarray:
 def nearest(queries: np.ndarray, blocks: Iterable[tuple[int, np.ndarray]], k: int,
             distances: Distances) -> np.ndarray:
     """1-based ids (q, k) of the k nearest rows over (first row index, block) pairs; ties by id."""
-    best_d = np.empty((len(queries), 0))
-    best_i = np.empty((len(queries), 0), dtype=np.int64)
+    best = np.empty((len(queries), 0), dtype=np.int64)
     for start, block in blocks:
-        d = np.concatenate([best_d, distances(queries, block)], axis=1)
-        ids = np.concatenate([best_i, np.broadcast_to(np.arange(start + 1, start + 1 + len(block)),
-                                                     (len(queries), len(block)))], axis=1)
-        if d.shape[1] > k:
-            keep = np.argpartition(d, k - 1, axis=1)[:, :k]
-            d, ids = np.take_along_axis(d, keep, axis=1), np.take_along_axis(ids, keep, axis=1)
-        best_d, best_i = d, ids
-    order = np.lexsort((best_i, best_d), axis=1)
-    return np.take_along_axis(best_i, order, axis=1)
+        ids = np.arange(start + 1, start + 1 + len(block), dtype=np.int64)
+        keys = np.concatenate([best, _order_keys(distances(queries, block), ids)], axis=1)
+        if keys.shape[1] > k:
+            keys = np.partition(keys, k - 1, axis=1)[:, :k]
+        best = keys
+    return np.sort(best, axis=1) & ID_MASK
+
+
+ID_BITS = 32
+ID_MASK = (1 << ID_BITS) - 1
+
+
+def _order_keys(distances: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """int64 keys ordered as (distance, id): the distance's bits above the id's.
+
+    Non-negative float32 values order like their bit patterns read as integers, so
+    float distances (clamped at 0 against rounding) and integer ones both fit.
+    """
+    if ids[-1] > ID_MASK:
+        raise ValueError(f"ids above {ID_MASK} do not fit the search keys")
+    if np.issubdtype(distances.dtype, np.floating):
+        distances = np.maximum(distances, 0).astype(np.float32).view(np.int32)
+    return (distances.astype(np.int64) << ID_BITS) | ids[None, :]
 
 
 def recall_at(found: np.ndarray, gold: np.ndarray, k: int) -> float:
