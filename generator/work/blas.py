@@ -19,6 +19,11 @@ def blas_libraries() -> list[dict]:
     return [info for info in threadpool_info() if info.get("user_api") == "blas"]
 
 
+def blas_threads() -> int:
+    """The most threads any loaded BLAS uses (1 when none is visible)."""
+    return max((int(info.get("num_threads") or 1) for info in blas_libraries()), default=1)
+
+
 def slow_kernels(libraries: list[dict]) -> list[dict]:
     return [info for info in libraries
             if str(info.get("architecture", "")).lower() in SLOW_KERNELS]

@@ -22,9 +22,13 @@ disjoint row ranges merge with merge_topk in any grouping and order.
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from generator.models.projections import TopK
+from generator.work.blas import blas_threads
 from generator.work.vectors import check_norms, unit_rows64
 
 ROW_CHUNK = 8192      # rows normalised to float32 at a time (25 MB at 768 dims), at least
@@ -119,12 +123,38 @@ def exact_knn(queries: np.ndarray, block: np.ndarray, first_id: int, k: int) -> 
 
 def _screen(query32: np.ndarray, block: np.ndarray, first_id: int,
             slots: int) -> tuple[np.ndarray, np.ndarray]:
-    """The `slots` rows of highest float32 similarity per query: (similarities, rows)."""
+    """The `slots` rows of highest float32 similarity per query: (similarities, rows).
+
+    The rows are shared out among one worker per BLAS thread, each calling BLAS
+    single-threaded on its own rows: then the folding between products (numpy releases
+    the GIL there too) runs in parallel with the products instead of between them.
+    The best `slots` of the workers' kept rows are kept: a row dropped by a worker lies
+    below its worst kept row, which is at most the worst row kept in the end.
+    """
+    row_chunk = max(ROW_CHUNK, ROWS_PER_SLOT * slots)
+    chunks = -(-block.shape[0] // row_chunk)
+    workers = min(blas_threads(), chunks)
+    if workers <= 1:
+        return _screen_rows(query32, block, first_id, slots, row_chunk)
+    span = -(-chunks // workers) * row_chunk
+    starts = range(0, block.shape[0], span)
+    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
+        parts = list(pool.map(lambda start: _screen_rows(
+            query32, block[start:start + span], first_id + start, slots, row_chunk), starts))
+    sims = np.concatenate([part_sims for part_sims, _ in parts], axis=1)
+    rows = np.concatenate([np.where(part_rows >= 0, part_rows + start, -1)
+                           for start, (_, part_rows) in zip(starts, parts)], axis=1)
+    keep = np.argpartition(sims, sims.shape[1] - slots, axis=1)[:, sims.shape[1] - slots:]
+    return np.take_along_axis(sims, keep, axis=1), np.take_along_axis(rows, keep, axis=1)
+
+
+def _screen_rows(query32: np.ndarray, block: np.ndarray, first_id: int, slots: int,
+                 row_chunk: int) -> tuple[np.ndarray, np.ndarray]:
+    """_screen for one worker: every query against `block`, tile by tile."""
     best_sims = np.full((len(query32), slots), -np.inf, dtype=np.float32)
     best_rows = np.full((len(query32), slots), -1, dtype=np.int64)
     # One tile and one mask buffer for the whole block: fresh 32 MB arrays per tile would
     # cost page faults comparable to the product itself.
-    row_chunk = max(ROW_CHUNK, ROWS_PER_SLOT * slots)
     tile_buffer = np.empty(min(len(query32), QUERY_CHUNK) * row_chunk, dtype=np.float32)
     mask_buffer = np.empty(tile_buffer.size, dtype=bool)
     for start in range(0, block.shape[0], row_chunk):
