@@ -66,7 +66,7 @@ ifneq ($(filter $(PIPELINE_TARGETS),$(MAKECMDGOALS)),)
 include $(PIPELINE_RULES)
 endif
 
-$(PIPELINE_RULES): $(CONFIG) | $(ENV_STAMP)
+$(PIPELINE_RULES): $(CONFIG) generator/work/rules.py generator/models/pipeline.py | $(ENV_STAMP)
 	$(PIPELINE) rules --to $@
 
 artifacts: $(PIPELINE_ALL)  ## run the whole pipeline [PARTS=.. OUT=.. CONFIG=..] (default: the sample)

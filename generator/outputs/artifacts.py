@@ -13,20 +13,20 @@ import logging
 import time
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterator
 
 import numpy as np
 from tqdm import tqdm
 
 from generator.errors import ProjectError
 from generator.inputs.binwalk import read_binwalk_model
-from generator.inputs.h5 import h5_blocks, h5_shape, read_h5
+from generator.inputs.h5 import BLOCK_ROWS, h5_shape, read_h5
 from generator.inputs.parts import Part, check_parts, read_columns, read_embeddings
 from generator.models.pipeline import (EMBEDDING_DIM, META_COLUMNS, NSFW_COLUMN, QUERIES, RECALL_COLUMNS,
                                        RECALL_FILE, SKETCH_WORDS, PipelineConfig, created_sketch_model_file,
                                        database_file, gold_file, h5_key, meta_file, pca_model_file,
                                        published_names, queries_file, vectors_file)
-from generator.models.projections import BinWalkModel, PCAModel
+from generator.models.projections import BinWalkModel, PCAModel, TopK
 from generator.outputs.files import atomic_output, atomic_write_text
 from generator.outputs.h5 import h5_output, write_h5
 from generator.outputs.manifests import manifest_texts
@@ -44,8 +44,8 @@ from generator.work.subsets import select_rows
 log = logging.getLogger(__name__)
 
 COPY_ROWS = 65536          # rows copied per step when cutting a subset
-GOLD_BLOCK_ELEMENTS = 2**28  # queries x rows per exact k-NN call: large calls amortise the re-ranking
-HAMMING_BLOCK_ROWS = 16384   # sketches unpacked to 1024 float32 per row for the recall search
+GOLD_BLOCK_ROWS = 2**17     # rows per exact k-NN call: large calls amortise the re-ranking, fixed to bound memory
+RECALL_BLOCK_ROWS = 16384    # queries x rows distances and sort keys per step of the recall search
 
 
 def _progress(total: int, what: str) -> tqdm:
@@ -108,25 +108,35 @@ def write_meta(config: PipelineConfig, parts_folder: Path, out: Path, label: str
             stream.write(meta.meta_lines(columns, kept))
 
 
-# --- projections: from the subset files ----------------------------------------------------
+# --- projections and gold standards: from the subset files ----------------------------------
+#
+# The heavy work is split by row range: each `*_of_rows` function opens its own input files
+# and returns arrays for rows start..stop, so a scheduler (e.g. Dask at full scale) can run
+# them anywhere; the `write_*` functions are the one place that writes each output file.
 
 def _source(out: Path, label: str) -> Path:
     return out / vectors_file("clip768", label)
 
 
-def _blocks(path: Path, key: str, label: str, block_rows: int | None = None) -> Iterable[tuple[int, np.ndarray]]:
+def _ranges(path: Path, key: str, what: str, block_rows: int = BLOCK_ROWS) -> Iterator[tuple[int, int]]:
+    """Row ranges covering a dataset, with progress."""
     rows = h5_shape(path, key)[0]
-    kwargs = {"block_rows": block_rows} if block_rows else {}
-    with _progress(rows, label) as progress:
-        for first, block in h5_blocks(path, key, **kwargs):
-            yield first, block
-            progress.update(len(block))
+    with _progress(rows, what) as progress:
+        for start in range(0, rows, block_rows):
+            stop = min(start + block_rows, rows)
+            yield start, stop
+            progress.update(stop - start)
+
+
+def covariance_of_rows(config: PipelineConfig, out: Path, start: int, stop: int) -> CovarianceAccumulator:
+    """The PCA statistics of rows start..stop of the training subset (merge them with .merge)."""
+    return CovarianceAccumulator(EMBEDDING_DIM).add(read_h5(_source(out, config.pca.train), "emb", start, stop), start)
 
 
 def write_pca_model(config: PipelineConfig, out: Path) -> None:
     accumulator = CovarianceAccumulator(EMBEDDING_DIM)
-    for first, block in _blocks(_source(out, config.pca.train), "emb", f"PCA fit on {config.pca.train}"):
-        accumulator.add(block, first)
+    for start, stop in _ranges(_source(out, config.pca.train), "emb", f"PCA fit on {config.pca.train}"):
+        accumulator = accumulator.merge(covariance_of_rows(config, out, start, stop))
     arrays = {}
     for d in config.pca.dims:
         model = accumulator.fit(d)
@@ -140,18 +150,23 @@ def _pca_model(config: PipelineConfig, out: Path, d: int) -> PCAModel:
     return PCAModel(*(read_h5(path, f"pca{d}/{name}") for name in ("mean", "components", "eigenvalues")))
 
 
+def pca_of_rows(config: PipelineConfig, out: Path, label: str, start: int, stop: int) -> dict[int, np.ndarray]:
+    """{d: float32 (rows, d)} projections of rows start..stop of a subset (or the queries)."""
+    block = read_h5(_source(out, label), "emb", start, stop)
+    return {d: project(_pca_model(config, out, d), block, start) for d in config.pca.dims}
+
+
 def write_pca(config: PipelineConfig, out: Path, label: str) -> None:
     """Every PCA dimension's file of a subset (or the queries) in one pass over its vectors."""
     source = _source(out, label)
     rows = h5_shape(source, "emb")[0]
-    models = {d: _pca_model(config, out, d) for d in config.pca.dims}
     with ExitStack() as stack:
         datasets = {d: stack.enter_context(h5_output(out / vectors_file(f"pca{d}", label),
                                                      {f"pca{d}": ((rows, d), np.float32)}))[f"pca{d}"]
                     for d in config.pca.dims}
-        for first, block in _blocks(source, "emb", f"PCA {label}"):
-            for d, model in models.items():
-                datasets[d][first:first + len(block)] = project(model, block, first)
+        for start, stop in _ranges(source, "emb", f"PCA {label}"):
+            for d, projected in pca_of_rows(config, out, label, start, stop).items():
+                datasets[d][start:stop] = projected
 
 
 def write_sketch_model(config: PipelineConfig, out: Path) -> None:
@@ -171,31 +186,37 @@ def _sketch_model(config: PipelineConfig, out: Path) -> BinWalkModel:
     return BinWalkModel(read_h5(path, "refs"), read_h5(path, "pool"))
 
 
+def sketches_of_rows(config: PipelineConfig, out: Path, label: str, start: int, stop: int) -> np.ndarray:
+    """uint64 (rows, 16) sketches of rows start..stop of a subset (or the queries)."""
+    return sketch(_sketch_model(config, out), read_h5(_source(out, label), "emb", start, stop))
+
+
 def write_hamming(config: PipelineConfig, out: Path, label: str) -> None:
-    model = _sketch_model(config, out)
     source = _source(out, label)
     rows = h5_shape(source, "emb")[0]
     with h5_output(out / vectors_file("hamming", label),
                    {"hamming": ((rows, SKETCH_WORDS), np.uint64)}) as datasets:
-        for first, block in _blocks(source, "emb", f"sketches {label}"):
-            datasets["hamming"][first:first + len(block)] = sketch(model, block)
+        for start, stop in _ranges(source, "emb", f"sketches {label}"):
+            datasets["hamming"][start:stop] = sketches_of_rows(config, out, label, start, stop)
 
 
-# --- gold standards, recall, manifests ----------------------------------------------------
+def gold_of_rows(config: PipelineConfig, out: Path, label: str, start: int, stop: int) -> TopK:
+    """The k_f64 nearest of each query among rows start..stop (merge partial results with merge_topk)."""
+    queries = read_h5(out / queries_file("clip768"), "emb")
+    return exact_knn(queries, read_h5(_source(out, label), "emb", start, stop), start + 1, config.gold.k_f64)
+
 
 def write_gold(config: PipelineConfig, out: Path, label: str) -> None:
-    """Exact k_f64 nearest neighbours, merged over row blocks; the k file is their prefix."""
+    """Exact k_f64 nearest neighbours, merged over row ranges; the k file is their prefix."""
     log.info("%s", blas_report())
-    queries = read_h5(out / queries_file("clip768"), "emb")
     source = _source(out, label)
     rows, k = h5_shape(source, "emb")[0], config.gold.k_f64
     if rows < k:
         raise ProjectError(f"{config.subset(label).origin}: subset '{label}' has {rows:,} rows, "
                            f"fewer than gold k_f64 = {k}")
-    block_rows = max(4096, GOLD_BLOCK_ELEMENTS // len(queries))
-    best = empty_topk(len(queries), k)
-    for first, block in _blocks(source, "emb", f"gold standard {label}", block_rows):
-        best = merge_topk(best, exact_knn(queries, block, first + 1, k), k)
+    best = empty_topk(h5_shape(out / queries_file("clip768"), "emb")[0], k)
+    for start, stop in _ranges(source, "emb", f"gold standard {label}", GOLD_BLOCK_ROWS):
+        best = merge_topk(best, gold_of_rows(config, out, label, start, stop), k)
     knns, dists = best.ids.astype(np.int32), best.dists.astype(np.float32)
     write_h5(out / gold_file(label, f64=True), {"knns": knns, "dists": dists})
     k = config.gold.k
@@ -216,9 +237,10 @@ def write_recall(config: PipelineConfig, out: Path) -> None:
             queries = read_h5(out / vectors_file(kind, QUERIES), key)
             distances = recall.hamming_distances if kind == "hamming" else recall.l2_distances
             started = time.perf_counter()
-            blocks = _blocks(out / vectors_file(kind, spec.label), key, f"recall {kind} {spec.label}",
-                             HAMMING_BLOCK_ROWS if kind == "hamming" else None)
-            found = recall.nearest(queries, blocks, k, distances)
+            path = out / vectors_file(kind, spec.label)
+            ranges = _ranges(path, key, f"recall {kind} {spec.label}", RECALL_BLOCK_ROWS)
+            found = recall.nearest(queries, ((start, read_h5(path, key, start, stop)) for start, stop in ranges),
+                                   k, distances)
             elapsed = time.perf_counter() - started
             writer.writerow([kind, spec.label, "bruteforce", 0.0, round(elapsed, 6), "",
                              recall.recall_at(found, gold, k)])
