@@ -119,10 +119,13 @@ def test_fewer_rows_than_k_leaves_empty_slots():
     assert (result.ids[:, 5:] == 0).all() and np.isinf(result.dists[:, 5:]).all()
 
 
-def test_chunked_screen_equals_one_chunk(data, monkeypatch):
-    """Small row and query chunks exercise the running top rows across many tiles."""
+@pytest.mark.parametrize("workers", [1, 3])
+def test_chunked_screen_equals_one_chunk(data, monkeypatch, workers):
+    """Small row and query chunks exercise the running top rows across many tiles, and
+    rows shared among several workers."""
     queries, objects = data
     whole = exact_knn(queries, objects, 1, 30)
+    monkeypatch.setattr(gold, "blas_threads", lambda: workers)
     monkeypatch.setattr(gold, "ROW_CHUNK", 97)
     monkeypatch.setattr(gold, "ROWS_PER_SLOT", 1)
     monkeypatch.setattr(gold, "QUERY_CHUNK", 13)

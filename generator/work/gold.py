@@ -7,10 +7,10 @@ id. Computing that for every pair would cost a float64 product per pair; instead
 
 1. Screen: float32 similarities of normalised float32 copies with one BLAS product per
    tile, keeping the `slots` best rows of each query (a few more than k).
-2. Prove: every float32 similarity is within `SCREEN_BOUND` of the float64 one (see
-   screen_bound). If t is the k-th best float32 similarity of a query, each of the k rows
-   above t has a float64 similarity >= t - B, so every true neighbour has a float64
-   similarity >= t - B and a float32 one >= t - 2B. The kept rows contain all of them
+2. Prove: every float32 similarity is within B = screen_bound(dim) of the float64 one.
+   If t is the k-th best float32 similarity of a query, each of the k rows above t has
+   a float64 similarity >= t - B, so every true neighbour has a float64 similarity
+   >= t - B and a float32 one >= t - 2B. The kept rows contain all of them
    whenever the best row *not* kept is below t - 2B, which holds when the worst kept row
    is (rows are dropped only below the worst kept one).
 3. Re-rank the kept rows in float64 and sort by (distance, id). A query whose proof fails
@@ -52,7 +52,7 @@ def screen_bound(dim: int) -> float:
       Σ|q̂_i x̂_i| <= |q̂| |x̂| = 1 (Cauchy-Schwarz).
     - Its float32 evaluation adds at most g Σ|q̃_i x̃_i| <= g (1 + θ)(1 + δ).
     - The float64 side is itself within dim * 2^-53 + a few float64 ulps of the exact
-      value: 1e-12 covers it for any dim below 10^3 * 2^40.
+      value: 1e-12 covers it for any dim up to 9,000.
     At dim 768: B = 6.9e-5, so rows within 1.4e-4 of the k-th similarity are re-ranked.
     """
     u = 2.0 ** -24
