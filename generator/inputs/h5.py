@@ -1,15 +1,12 @@
-"""Readers of the pipeline's own HDF5 files: one dataset read in row blocks (SPEC §2 layouts)."""
+"""Readers of the pipeline's own HDF5 files: shapes and row ranges of one dataset (SPEC §2 layouts)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
 
 import h5py
 import numpy as np
 
 from generator.errors import InputError
-
-BLOCK_ROWS = 65536
 
 
 def _dataset(file: h5py.File, path: Path, key: str) -> h5py.Dataset:
@@ -26,16 +23,6 @@ def h5_shape(path: Path, key: str) -> tuple[int, ...]:
 def read_h5(path: Path, key: str, start: int = 0, stop: int | None = None) -> np.ndarray:
     with _open(path) as file:
         return _dataset(file, path, key)[start:stop]
-
-
-def h5_blocks(path: Path, key: str, start: int = 0, stop: int | None = None,
-              block_rows: int = BLOCK_ROWS) -> Iterator[tuple[int, np.ndarray]]:
-    """(first row index, rows) blocks of rows start..stop of a dataset, one block in memory at a time."""
-    with _open(path) as file:
-        dataset = _dataset(file, path, key)
-        stop = len(dataset) if stop is None else stop
-        for first in range(start, stop, block_rows):
-            yield first, dataset[first:min(first + block_rows, stop)]
 
 
 def _open(path: Path) -> h5py.File:

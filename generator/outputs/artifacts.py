@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from generator.errors import ProjectError
 from generator.inputs.binwalk import read_binwalk_model
-from generator.inputs.h5 import BLOCK_ROWS, h5_shape, read_h5
+from generator.inputs.h5 import h5_shape, read_h5
 from generator.inputs.parts import Part, check_parts, read_columns, read_embeddings
 from generator.models.pipeline import (EMBEDDING_DIM, META_COLUMNS, NSFW_COLUMN, QUERIES, RECALL_COLUMNS,
                                        RECALL_FILE, SKETCH_WORDS, PipelineConfig, created_sketch_model_file,
@@ -44,6 +44,7 @@ from generator.work.subsets import select_rows
 log = logging.getLogger(__name__)
 
 COPY_ROWS = 65536          # rows copied per step when cutting a subset
+BLOCK_ROWS = 65536         # rows read per step by PCA and sketches
 GOLD_BLOCK_ROWS = 2**17     # rows per exact k-NN call: large calls amortise the re-ranking, fixed to bound memory
 RECALL_BLOCK_ROWS = 16384    # queries x rows distances and sort keys per step of the recall search
 
