@@ -6,6 +6,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -372,3 +373,12 @@ def test_hamming_with_the_official_model_follows_the_rule_of_spec_section_2(tiny
         np.testing.assert_array_equal(bits.astype(bool)[clear], expected[clear])
         compared += clear.sum()
     assert compared > 0.9 * 200 * 1024
+
+
+def test_the_command_names_an_unknown_subset_without_a_traceback(tiny, tmp_path):
+    _, config_path, parts, _ = tiny
+    run = subprocess.run([sys.executable, "-m", "generator.cli.pipeline", "--config", str(config_path),
+                          "--parts", str(parts), "--out", str(tmp_path), "gold", "10M"],
+                         cwd=REPO, capture_output=True, text=True)
+    assert run.returncode == 1 and run.stderr.startswith("error: '10M' is not a subset of"), run.stderr
+    assert list(tmp_path.iterdir()) == []

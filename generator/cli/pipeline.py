@@ -68,33 +68,23 @@ def run(args) -> int:
     label = getattr(args, "label", None)
     if label is not None:
         _check_label(config, label, allow_queries=STAGES[args.stage][1] == "vectors")
-    stage, parts, out = args.stage, args.parts, args.out
-    if stage == "sample":
-        artifacts.write_sample(config, parts)
-    elif stage == "rules":
-        atomic_write_text(args.to, make_rules(config))
-    elif stage == "check-parts":
-        check_parts(parts, config.parts)
-    elif stage == "subset":
-        artifacts.write_subset(config, parts, out, label)
-    elif stage == "queries":
-        artifacts.write_queries(config, parts, out)
-    elif stage == "meta":
-        artifacts.write_meta(config, parts, out, label)
-    elif stage == "pca-model":
-        artifacts.write_pca_model(config, out)
-    elif stage == "pca":
-        artifacts.write_pca(config, out, label)
-    elif stage == "sketch-model":
-        artifacts.write_sketch_model(config, out)
-    elif stage == "hamming":
-        artifacts.write_hamming(config, out, label)
-    elif stage == "gold":
-        artifacts.write_gold(config, out, label)
-    elif stage == "recall":
-        artifacts.write_recall(config, out)
-    elif stage == "manifests":
-        artifacts.write_manifests(config, out, args.base_url)
+    parts, out = args.parts, args.out
+    stages = {
+        "sample": lambda: artifacts.write_sample(config, parts),
+        "rules": lambda: atomic_write_text(args.to, make_rules(config)),
+        "check-parts": lambda: check_parts(parts, config.parts),
+        "subset": lambda: artifacts.write_subset(config, parts, out, label),
+        "queries": lambda: artifacts.write_queries(config, parts, out),
+        "meta": lambda: artifacts.write_meta(config, parts, out, label),
+        "pca-model": lambda: artifacts.write_pca_model(config, out),
+        "pca": lambda: artifacts.write_pca(config, out, label),
+        "sketch-model": lambda: artifacts.write_sketch_model(config, out),
+        "hamming": lambda: artifacts.write_hamming(config, out, label),
+        "gold": lambda: artifacts.write_gold(config, out, label),
+        "recall": lambda: artifacts.write_recall(config, out),
+        "manifests": lambda: artifacts.write_manifests(config, out, args.base_url),
+    }
+    stages[args.stage]()
     return 0
 
 
