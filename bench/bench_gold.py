@@ -13,14 +13,11 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from generator.work.blas import blas_report  # noqa: E402
-from generator.work.gold import empty_topk, exact_knn, merge_topk  # noqa: E402
+from generator.work.blas import blas_report
+from generator.work.gold import empty_topk, exact_knn, merge_topk
 
 DIM = 768
 
