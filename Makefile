@@ -30,8 +30,22 @@ GROUP ?=
 SUBSET ?=
 MIRROR ?=
 
+# Pipeline inputs (SPEC §5, §6): SAMPLE is where `make sample` writes synthetic parts;
+# PARTS the folder of LAION parts the pipeline reads; OUT where artifacts go; CONFIG the
+# pipeline config; BASE_URL the URL folder written into the URL manifest.
+SAMPLE ?= build/sample/parts
+PARTS ?= $(SAMPLE)
+OUT ?= build/artifacts
+CONFIG ?= data/pipeline-sample.yml
+BASE_URL ?= https://sisap-23-challenge.s3.amazonaws.com/SISAP23-Challenge
+PIPELINE = $(PY) -m generator pipeline --config $(CONFIG) --parts $(PARTS) --out $(OUT)
+PIPELINE_TARGETS := artifacts subsets queries pca hamming gold meta recall manifests
+# The rules of the config's files (one per output, prerequisites the files it reads), written
+# by the pipeline itself; one rules file per config so that switching configs is safe.
+PIPELINE_RULES = $(OUT)/.rules/$(subst /,_,$(CONFIG)).mk
+
 .DEFAULT_GOAL := help
-.PHONY: help env site render serve test bench clean deploy
+.PHONY: help env site render serve test bench clean deploy sample $(PIPELINE_TARGETS)
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  make \1\t/' | expand -t 24
@@ -53,7 +67,6 @@ site: render  ## build the static site into site/ (mkdocs build --strict)
 serve: render  ## live preview of the site on http://127.0.0.1:8000
 	$(BIN)/mkdocs serve
 
-.PHONY: verify download
 verify: $(ENV_STAMP)  ## check the files in DIR against MANIFEST (size, then md5; OK / FAILED per file)
 	$(PY) -m generator verify '$(DIR)' --manifest '$(MANIFEST)' \
 		$(if $(filter 1,$(REQUIRE_ALL)),--require-all) $(if $(filter 1,$(NO_CACHE)),--no-cache)
@@ -67,6 +80,26 @@ test: $(ENV_STAMP)  ## the whole test suite (what CI runs)
 
 bench: $(ENV_STAMP)  ## benchmarks (ratios against reference tools measured in the same run)
 	@set -e; for script in bench/bench_*.py; do $(PY) $$script; done
+
+sample: $(ENV_STAMP)  ## write synthetic LAION parts into SAMPLE (default build/sample/parts)
+	$(PY) -m generator pipeline --config $(CONFIG) --parts $(SAMPLE) sample
+
+ifneq ($(filter $(PIPELINE_TARGETS),$(MAKECMDGOALS)),)
+include $(PIPELINE_RULES)
+endif
+
+$(PIPELINE_RULES): $(CONFIG) generator/work/rules.py generator/models/pipeline.py | $(ENV_STAMP)
+	$(PIPELINE) rules --to $@
+
+artifacts: $(PIPELINE_ALL)  ## run the whole pipeline [PARTS=.. OUT=.. CONFIG=..] (default: the sample)
+subsets: $(PIPELINE_SUBSETS)  ## database subsets (NSFW rule, concatenation)
+queries: $(PIPELINE_QUERIES)  ## the query set from the query part
+pca: $(PIPELINE_PCA)  ## PCA projections of subsets and queries
+hamming: $(PIPELINE_HAMMING)  ## 1024-bit BinWalk sketches of subsets and queries
+gold: $(PIPELINE_GOLD)  ## gold standards (k and k_f64 nearest, exact in float64)
+meta: $(PIPELINE_META)  ## metadata tables meta-<subset>.tsv
+recall: $(PIPELINE_RECALL)  ## projection recall table recall-projections.csv
+manifests: $(PIPELINE_MANIFESTS)  ## md5, size and URL manifests of the artifacts [BASE_URL=..]
 
 clean:  ## remove generated pages, the site and the virtual environment
 	rm -rf site docs/datasets.md docs/assets/generated $(VENV) .pytest_cache .hypothesis

@@ -11,7 +11,7 @@ import sys
 
 from generator.errors import ProjectError
 
-COMMAND_MODULES = ["generator.cli.site", "generator.cli.transfer"]
+COMMAND_MODULES = ["generator.cli.site", "generator.cli.transfer", "generator.cli.pipeline"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,56 @@
+"""Records of the numeric kernels: a fitted PCA, a BinWalk sketch model, a partial top-k."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class PCAModel:
+    """A PCA of L2-normalised vectors (SPEC §2): projection = (x̂ - mean) @ components.
+
+    `components` holds one column per output dimension, by descending eigenvalue, each
+    with its sign fixed so that its entry of largest magnitude is positive.
+    """
+
+    mean: np.ndarray         # float64 (dim,)
+    components: np.ndarray   # float64 (dim, d)
+    eigenvalues: np.ndarray  # float64 (d,)
+
+    @property
+    def dims(self) -> int:
+        return self.components.shape[1]
+
+
+@dataclass(frozen=True)
+class BinWalkModel:
+    """The BinWalk sketch model (SPEC §2): unit reference vectors and their grouping.
+
+    Row g of `pool` lists, as 0-based indices into `refs`, the 64 references whose
+    consecutive distances give the 64 bits of word g.
+    """
+
+    refs: np.ndarray  # float32 (n_refs, dim), unit rows
+    pool: np.ndarray  # int64 (groups, 64)
+
+    @property
+    def groups(self) -> int:
+        return self.pool.shape[0]
+
+
+@dataclass(frozen=True)
+class TopK:
+    """The k nearest objects of each query among the rows seen so far.
+
+    Row i is query i: `ids` are 1-based object ids, `dists` float64 distances,
+    ascending with ties by ascending id. A slot not filled (fewer than k rows seen)
+    holds id 0 and distance +inf, so that it sorts after every real object.
+    """
+
+    ids: np.ndarray    # int64 (q, k)
+    dists: np.ndarray  # float64 (q, k)
+
+    @property
+    def k(self) -> int:
+        return self.ids.shape[1]

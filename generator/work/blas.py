@@ -1,0 +1,47 @@
+"""Which BLAS does the heavy products, and a warning when it is a slow generic build."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from threadpoolctl import threadpool_info
+
+log = logging.getLogger(__name__)
+
+# OpenBLAS kernels chosen when the CPU is not recognised (or is forced down): portable
+# SSE-era or plain C code, several times slower than a kernel for the actual CPU.
+SLOW_KERNELS = {"generic", "prescott", "katmai", "coppermine", "northwood", "banias",
+                "atom", "core2", "penryn", "dunnington", "armv7", "armv8"}
+
+
+def blas_libraries() -> list[dict]:
+    """threadpoolctl's description of every BLAS loaded in this process."""
+    return [info for info in threadpool_info() if info.get("user_api") == "blas"]
+
+
+def blas_threads() -> int:
+    """The most threads any loaded BLAS uses (1 when none is visible)."""
+    return max((int(info.get("num_threads") or 1) for info in blas_libraries()), default=1)
+
+
+def slow_kernels(libraries: list[dict]) -> list[dict]:
+    return [info for info in libraries
+            if str(info.get("architecture", "")).lower() in SLOW_KERNELS]
+
+
+def blas_report(libraries: list[dict] | None = None) -> str:
+    """One line per BLAS (library, version, kernel, threads, file), by default those
+    loaded now; logs a warning for a slow generic kernel or when no BLAS is visible."""
+    libraries = blas_libraries() if libraries is None else libraries
+    if not libraries:
+        log.warning("threadpoolctl finds no BLAS library: matrix products may be slow")
+        return "BLAS: none found by threadpoolctl (import numpy first)"
+    for info in slow_kernels(libraries):
+        log.warning("BLAS %s uses the generic kernel %s: products will be slow "
+                    "(is OPENBLAS_CORETYPE set, or the CPU not recognised?)",
+                    Path(info["filepath"]).name, info.get("architecture"))
+    return "\n".join(
+        f"BLAS: {info.get('internal_api')} {info.get('version')}, kernel "
+        f"{info.get('architecture', 'n/a')}, {info.get('num_threads')} thread(s), "
+        f"{info.get('threading_layer', 'n/a')} threading ({Path(info['filepath']).name})"
+        for info in libraries)

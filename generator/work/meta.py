@@ -1,0 +1,38 @@
+"""Lines of the metadata tables `meta-<subset>.tsv` (SPEC §2).
+
+Fields are escaped so that every object is exactly one line of exactly four fields:
+backslash becomes `\\`, tab `\t`, newline `\n`, carriage return `\r`; a null value is an
+empty field. Reading a field back: replace `\t`, `\n`, `\r`, `\\` by the characters they
+stand for, scanning left to right.
+"""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from generator.models.pipeline import META_COLUMNS
+
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_UNESCAPES = {"\\": "\\", "t": "\t", "n": "\n", "r": "\r"}
+
+
+def escape_field(value: str | None) -> str:
+    return "" if value is None else str(value).translate(_ESCAPES)
+
+
+def unescape_field(field: str) -> str:
+    out, chars = [], iter(field)
+    for char in chars:
+        out.append(_UNESCAPES.get(next(chars, ""), "") if char == "\\" else char)
+    return "".join(out)
+
+
+def header_line() -> str:
+    return "\t".join(META_COLUMNS) + "\n"
+
+
+def meta_lines(columns: Mapping[str, Sequence[str | None]], rows: np.ndarray) -> str:
+    """The lines of the selected rows of one part, in row order."""
+    fields = [columns[name] for name in META_COLUMNS]
+    return "".join("\t".join(escape_field(column[row]) for column in fields) + "\n" for row in rows.tolist())

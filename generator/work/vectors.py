@@ -1,0 +1,43 @@
+"""L2 normalisation of embedding rows, the one definition every kernel shares."""
+from __future__ import annotations
+
+import numpy as np
+
+from generator.errors import ProjectError
+
+
+class DegenerateVectorError(ProjectError):
+    """A row that cannot be normalised: zero norm, or a value that is not finite."""
+
+
+def row_norms64(rows: np.ndarray) -> np.ndarray:
+    """Euclidean norms along the last axis, in float64.
+
+    The sum runs along the contiguous last axis, so numpy reduces each row with the
+    same pairwise order wherever the row sits: equal rows give bit-equal norms, which
+    is what keeps exact ties exact.
+    """
+    wide = np.asarray(rows, dtype=np.float64)
+    return np.sqrt(np.sum(wide * wide, axis=-1))
+
+
+def check_norms(norms: np.ndarray, what: str, first: int) -> None:
+    """Raise DegenerateVectorError naming the first row (numbered from `first`) with a norm
+    that is zero or not finite."""
+    bad = np.flatnonzero(~(np.isfinite(norms) & (norms > 0)))
+    if bad.size:
+        row = int(bad[0])
+        raise DegenerateVectorError(
+            f"{what} {first + row} has norm {float(norms.reshape(-1)[row])!r} and cannot be "
+            f"normalised ({bad.size} such row(s) in this block)")
+
+
+def unit_rows64(rows: np.ndarray, what: str = "row", first: int = 0) -> np.ndarray:
+    """Rows divided by their float64 norm, in float64 (SPEC §2's x̂).
+
+    `what` and `first` name a bad row in the error: e.g. ("object id", 1) or ("query", 1).
+    """
+    wide = np.asarray(rows, dtype=np.float64)
+    norms = row_norms64(wide)
+    check_norms(norms.reshape(-1), what, first)
+    return wide / norms[..., None]

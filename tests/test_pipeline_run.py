@@ -1,0 +1,384 @@
+"""`make artifacts` end to end on tiny synthetic parts: every artifact, its layout, its content
+against plain numpy, determinism, make's up-to-date check, crash safety, bad inputs."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from generator.errors import InputError
+from generator.inputs.parts import check_parts
+from generator.inputs.pipeline_config import read_pipeline_config
+from generator.models.pipeline import (QUERIES, database_file, gold_file, meta_file, npy_path, parquet_path,
+                                       published_names, vectors_file)
+from generator.outputs import artifacts
+from generator.work.checksums import file_md5
+from generator.work.meta import unescape_field
+from generator.work.queries import query_rows
+
+REPO = Path(__file__).resolve().parents[1]
+TINY_CONFIG = """
+sample: {parts: 6, rows: 1000, clusters: 16, seed: 7}
+subsets:
+  - {label: 1500, parts: [1, 2], rule: dev, rows: 1500}
+  - {label: P2, parts: [1, 2], rule: strict}
+  - {label: P5, parts: [1, 5], rule: strict}
+queries: {part: 0, count: 100, seed: 3}
+pca: {dims: [32, 96], train: P5}
+sketches:
+  create: {seed: 1, refs: 1024, sample_rows: 2000}
+gold: {k: 10, k_f64: 50}
+recall: {k: 10}
+"""
+LABELS = ("1500", "P2", "P5")
+TIED_COPIES = {1: [5, 6, 7], 2: [0, 9]}  # part -> rows overwritten with a copy of query 0's vector
+MANIFESTS = ("dataset-files-md5.txt", "dataset-files-size.txt", "dataset-files-bytes.txt",
+             "dataset-files-urls.txt")
+
+LAYOUT = {  # file kind -> (dataset key, dtype, columns)
+    "clip768": ("emb", np.float16, 768), "pca32": ("pca32", np.float32, 32),
+    "pca96": ("pca96", np.float32, 96), "hamming": ("hamming", np.uint64, 16),
+}
+
+
+def make(out: Path, parts: Path, config: Path, *goals: str, **kwargs) -> subprocess.Popen | subprocess.CompletedProcess:
+    command = ["make", "-C", str(REPO), "-j2", *goals, f"PARTS={parts}", f"OUT={out}", f"CONFIG={config}"]
+    return subprocess.run(command, capture_output=True, text=True, **kwargs)
+
+
+def digests(out: Path, names) -> dict[str, str]:
+    return {name: file_md5(out / name) for name in names}
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """Tiny parts (with planted exact ties) and one uninterrupted `make artifacts` of them."""
+    root = tmp_path_factory.mktemp("pipeline")
+    config_path = root / "tiny.yml"
+    config_path.write_text(TINY_CONFIG)
+    config = read_pipeline_config(config_path)
+    parts = root / "parts"
+    artifacts.write_sample(config, parts)
+    query_row = int(query_rows(config.sample.rows, config.queries.count, config.queries.seed)[0])
+    query_vector = np.load(npy_path(parts, 0))[query_row]
+    for number, rows in TIED_COPIES.items():
+        embeddings = np.load(npy_path(parts, number))
+        embeddings[rows] = query_vector
+        np.save(npy_path(parts, number), embeddings)
+    out = root / "out"
+    run = make(out, parts, config_path, "artifacts")
+    assert run.returncode == 0, run.stderr
+    return config, config_path, parts, out
+
+
+def kept(parts: Path, numbers, rule: str, limit: int | None = None) -> np.ndarray:
+    """The plain reference of a subset: rows of the parts the NSFW rule keeps, in order."""
+    rows = []
+    for number in numbers:
+        nsfw = pq.read_table(parquet_path(parts, number), columns=["NSFW"]).column("NSFW").to_pylist()
+        keep = [(v is not None and v != "NSFW") if rule == "strict" else v != "NSFW" for v in nsfw]
+        rows.append(np.load(npy_path(parts, number))[np.asarray(keep)])
+    return np.concatenate(rows)[:limit]
+
+
+def test_every_artifact_has_the_layout_of_spec_section_2(tiny):
+    config, _, _, out = tiny
+    for name in published_names(config):
+        assert (out / name).is_file(), name
+    queries = config.queries.count
+    for label in LABELS + (QUERIES,):
+        with h5py.File(out / vectors_file("clip768", label), "r") as file:
+            rows = file["emb"].shape[0]
+        for kind, (key, dtype, cols) in LAYOUT.items():
+            with h5py.File(out / vectors_file(kind, label), "r") as file:
+                assert list(file.keys()) == [key]
+                expected_dtype = np.float32 if (label, kind) == (QUERIES, "clip768") else dtype
+                assert file[key].dtype == expected_dtype and file[key].shape == (rows, cols)
+                assert dict(file[key].attrs) == {}
+        if label == QUERIES:
+            assert rows == queries
+            continue
+        for f64, k in ((False, config.gold.k), (True, config.gold.k_f64)):
+            with h5py.File(out / gold_file(label, f64), "r") as file:
+                assert sorted(file.keys()) == ["dists", "knns"]
+                assert file["knns"].dtype == np.int32 and file["knns"].shape == (queries, k)
+                assert file["dists"].dtype == np.float32 and file["dists"].shape == (queries, k)
+
+
+def test_manifests_pass_md5sum_and_recall_table_has_the_published_columns(tiny):
+    config, _, _, out = tiny
+    check = subprocess.run(["md5sum", "-c", "dataset-files-md5.txt"], cwd=out, capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert check.stdout.count(": OK") == len(published_names(config))
+    urls = (out / "dataset-files-urls.txt").read_text().split()
+    assert urls[0].startswith("https://") and len(urls) == len(published_names(config))
+    lines = (out / "recall-projections.csv").read_text().splitlines()
+    assert lines[0] == "data,size,algo,buildtime,querytime,params,recall"
+    rows = [line.split(",") for line in lines[1:]]
+    assert {(r[0], r[1]) for r in rows} == {(kind, label) for kind in ("hamming", "pca32", "pca96")
+                                            for label in LABELS}
+    assert all(0 < float(r[6]) <= 1 for r in rows)
+
+
+def test_a_second_run_with_nothing_changed_does_nothing(tiny):
+    _, config_path, parts, out = tiny
+    again = make(out, parts, config_path, "artifacts")
+    assert again.returncode == 0 and "Nothing to be done for 'artifacts'" in again.stdout, again.stdout
+    assert make(out, parts, config_path, "-q", "artifacts").returncode == 0
+
+
+def test_subsets_follow_the_nsfw_rules_and_queries_come_from_part_0(tiny):
+    config, _, parts, out = tiny
+    for spec in config.subsets:
+        with h5py.File(out / database_file("clip768", spec.label), "r") as file:
+            np.testing.assert_array_equal(file["emb"][:], kept(parts, spec.parts, spec.rule, spec.rows))
+    strict = kept(parts, [1, 2], "strict")
+    dev = kept(parts, [1, 2], "dev", 1500)
+    assert not np.array_equal(strict[:1500], dev), "the dev subset must differ from the strict prefix"
+    rows = query_rows(config.sample.rows, config.queries.count, config.queries.seed)
+    with h5py.File(out / vectors_file("clip768", QUERIES), "r") as file:
+        np.testing.assert_array_equal(file["emb"][:], np.load(npy_path(parts, 0))[rows].astype(np.float32))
+
+
+def test_gold_standards_equal_a_float64_brute_force_with_ties_by_lower_id(tiny):
+    config, _, _, out = tiny
+    with h5py.File(out / vectors_file("clip768", QUERIES), "r") as file:
+        queries = file["emb"][:].astype(np.float64)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    for label in LABELS:
+        with h5py.File(out / database_file("clip768", label), "r") as file:
+            objects = file["emb"][:].astype(np.float64)
+        objects /= np.linalg.norm(objects, axis=1, keepdims=True)
+        dists = 1 - queries @ objects.T
+        ids = np.arange(1, len(objects) + 1)
+        order = np.array([np.lexsort((ids, row))[:config.gold.k_f64] for row in dists])
+        for f64, k in ((True, config.gold.k_f64), (False, config.gold.k)):
+            with h5py.File(out / gold_file(label, f64), "r") as file:
+                np.testing.assert_array_equal(file["knns"][:], (order[:, :k] + 1).astype(np.int32))
+                # Equal to float32 rounding: a summation order may turn an exact 0 into -2e-16.
+                np.testing.assert_allclose(file["dists"][:], np.take_along_axis(dists, order[:, :k], 1),
+                                           rtol=0, atol=np.finfo(np.float32).eps)
+    with h5py.File(out / gold_file("P5"), "r") as file:
+        knns, dists = file["knns"][0], file["dists"][0]
+    tied = knns[dists == dists[0]]
+    assert len(tied) >= 2 and np.all(np.diff(tied) > 0), "planted exact ties must come by ascending id"
+
+
+def test_pca_projections_match_a_float64_reference_up_to_sign(tiny):
+    config, _, _, out = tiny
+    with h5py.File(out / database_file("clip768", "P5"), "r") as file:
+        train = file["emb"][:].astype(np.float64)
+    train /= np.linalg.norm(train, axis=1, keepdims=True)
+    mean = train.mean(axis=0)
+    values, vectors = np.linalg.eigh(np.cov(train - mean, rowvar=False))
+    for d in config.pca.dims:
+        components = vectors[:, ::-1][:, :d]
+        for label in ("P2", QUERIES):
+            with h5py.File(out / vectors_file("clip768", label), "r") as file:
+                x = file["emb"][:].astype(np.float64)
+            x /= np.linalg.norm(x, axis=1, keepdims=True)
+            reference = (x - mean) @ components
+            with h5py.File(out / vectors_file(f"pca{d}", label), "r") as file:
+                projected = file[f"pca{d}"][:]
+            signs = np.sign(np.sum(projected * reference, axis=0))
+            np.testing.assert_allclose(projected, reference * signs, atol=2e-5)
+
+
+def test_metadata_tables_hold_one_escaped_line_per_object(tiny):
+    config, _, parts, out = tiny
+    spec = config.subset("P2")
+    table = pq.read_table(parquet_path(parts, 1)).to_pylist() + pq.read_table(parquet_path(parts, 2)).to_pylist()
+    expected = [r for r in table if r["NSFW"] is not None and r["NSFW"] != "NSFW"]
+    lines = (out / meta_file(spec.label)).read_text(encoding="utf-8").split("\n")
+    assert lines[0] == "caption\tNSFW\tLICENSE\turl" and lines[-1] == ""
+    assert len(lines) - 2 == len(expected)
+    assert any("\t" in r["caption"] or "\n" in r["caption"] for r in expected)
+    for line, row in zip(lines[1:], expected):
+        fields = [unescape_field(f) for f in line.split("\t")]
+        assert fields == [row["caption"], row["NSFW"], row["LICENSE"] or "", row["url"]]
+
+
+def test_two_runs_from_scratch_give_identical_md5s(tiny, tmp_path):
+    config, config_path, parts, out = tiny
+    names = published_names(config) + list(MANIFESTS)
+    second = tmp_path / "second"
+    run = make(second, parts, config_path, "artifacts")
+    assert run.returncode == 0, run.stderr
+    assert digests(second, names) == digests(out, names)
+
+
+def test_killed_in_the_middle_and_rerun_gives_the_same_artifacts(tiny, tmp_path):
+    """SIGKILL while a stage writes; no final name ever holds an incomplete file."""
+    config, config_path, parts, out = tiny
+    names = published_names(config) + list(MANIFESTS)
+    reference = digests(out, names)
+    crashed = tmp_path / "crashed"
+    command = ["make", "-C", str(REPO), "-j2", "artifacts", f"PARTS={parts}", f"OUT={crashed}",
+               f"CONFIG={config_path}"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and process.poll() is None:
+            if any(crashed.glob(".laion2B-en-pca*.tmp")):  # a projection is being written
+                break
+            assert_final_files_complete(crashed, reference)
+            time.sleep(0.02)
+        assert process.poll() is None, "the run ended before the kill"
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    assert_final_files_complete(crashed, reference)
+    assert not all((crashed / name).exists() for name in names)
+    rerun = make(crashed, parts, config_path, "artifacts")
+    assert rerun.returncode == 0, rerun.stderr
+    assert digests(crashed, names) == reference
+
+
+def assert_final_files_complete(out: Path, reference: dict[str, str]) -> None:
+    for name, digest in reference.items():
+        try:
+            assert file_md5(out / name) == digest, f"{name} is present but incomplete"
+        except FileNotFoundError:
+            pass
+
+
+# --- bad inputs: a clear error naming the file, and nothing written ------------------------
+
+def damaged_copy(parts: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "parts"
+    shutil.copytree(parts, copy)
+    return copy
+
+
+def save_raw(path: Path, array: np.ndarray) -> None:
+    with open(path, "wb") as stream:
+        np.lib.format.write_array(stream, array, allow_pickle=False)
+
+
+def drop_rows(parts: Path) -> Path:
+    path = npy_path(parts, 2)
+    save_raw(path, np.load(path)[:-1])
+    return path
+
+
+def wrong_dtype(parts: Path) -> Path:
+    path = npy_path(parts, 2)
+    save_raw(path, np.load(path).astype(np.float32))
+    return path
+
+
+def wrong_dimension(parts: Path) -> Path:
+    path = npy_path(parts, 2)
+    save_raw(path, np.load(path)[:, :512])
+    return path
+
+
+def truncated(parts: Path) -> Path:
+    path = npy_path(parts, 2)
+    content = path.read_bytes()
+    path.write_bytes(content[:len(content) // 2])
+    return path
+
+
+def no_nsfw_column(parts: Path) -> Path:
+    path = parquet_path(parts, 2)
+    pq.write_table(pq.read_table(path).drop_columns(["NSFW"]), path)
+    return path
+
+
+def missing_part(parts: Path) -> Path:
+    path = parquet_path(parts, 2)
+    path.unlink()
+    return path
+
+
+@pytest.mark.parametrize("damage, message", [
+    (drop_rows, "not row-aligned"), (wrong_dtype, "expected row-major float16"),
+    (wrong_dimension, "expected (rows, 768)"), (truncated, "truncated"),
+    (no_nsfw_column, "no 'NSFW' column"), (missing_part, "missing")])
+def test_a_bad_part_is_named_and_nothing_is_written(tiny, tmp_path, damage, message):
+    config, _, parts, _ = tiny
+    parts = damaged_copy(parts, tmp_path)
+    damaged = damage(parts)
+    out = tmp_path / "out"
+    with pytest.raises(InputError) as error:
+        artifacts.write_subset(config, parts, out, "P2")
+    assert str(damaged) in str(error.value) and message in str(error.value)
+    with pytest.raises(InputError):
+        artifacts.write_meta(config, parts, out, "P2")
+    assert not out.exists() or list(out.iterdir()) == []
+    with pytest.raises(InputError):
+        check_parts(parts, config.parts)
+
+
+def test_make_reports_a_bad_part_by_name_and_leaves_no_artifact(tiny, tmp_path):
+    _, config_path, parts, _ = tiny
+    parts = damaged_copy(parts, tmp_path)
+    damaged = truncated(parts)
+    out = tmp_path / "out"
+    run = make(out, parts, config_path, "subsets")
+    assert run.returncode != 0
+    assert f"error: {damaged}: is truncated" in run.stderr and "Traceback" not in run.stderr
+    assert [p.name for p in out.iterdir() if not p.name.startswith(".rules")] == []
+
+
+def test_make_names_a_missing_part(tiny, tmp_path):
+    _, config_path, parts, _ = tiny
+    parts = damaged_copy(parts, tmp_path)
+    missing = missing_part(parts)
+    run = make(tmp_path / "out", parts, config_path, "meta")
+    assert run.returncode != 0 and f"{missing}: part file is missing" in run.stderr, run.stderr
+
+
+OFFICIAL_MODEL = REPO.parent / "shared/reference/binwalk/binwalk-model-nrefs=1024-permsize=64.jld2"
+
+
+@pytest.mark.skipif(not OFFICIAL_MODEL.is_file(), reason="the official BinWalk model is not beside the repository")
+def test_hamming_with_the_official_model_follows_the_rule_of_spec_section_2(tiny, tmp_path):
+    """Every bit whose two distances differ by more than 1e-5 is as SPEC §2's rule says."""
+    config, _, _, out = tiny
+    official = tmp_path / "official.yml"
+    official.write_text(TINY_CONFIG.replace("  create: {seed: 1, refs: 1024, sample_rows: 2000}",
+                                            f"  model: {OFFICIAL_MODEL}"))
+    work = tmp_path / "out"
+    work.mkdir()
+    shutil.copy(out / database_file("clip768", "P2"), work)
+    artifacts.write_hamming(read_pipeline_config(official), work, "P2")
+    with h5py.File(OFFICIAL_MODEL, "r") as file:
+        model = file["model"][()]
+        refs = np.asarray(file[model["refs"]["matrix"]], dtype=np.float32)
+        pool = np.asarray(file[model["pool"]], dtype=np.int64) - 1
+    with h5py.File(work / database_file("clip768", "P2"), "r") as file:
+        x = file["emb"][:200].astype(np.float32)
+    with h5py.File(work / vectors_file("hamming", "P2"), "r") as file:
+        words = file["hamming"][:200]
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    compared = 0
+    for g in range(16):
+        v = 1 - x @ refs[pool[g]].T                        # (rows, 64)
+        following = np.roll(v, -1, axis=1)
+        expected = v < following
+        bits = (words[:, g, None] >> np.arange(64, dtype=np.uint64)) & np.uint64(1)
+        clear = np.abs(v - following) > 1e-5
+        np.testing.assert_array_equal(bits.astype(bool)[clear], expected[clear])
+        compared += clear.sum()
+    assert compared > 0.9 * 200 * 1024
+
+
+def test_the_command_names_an_unknown_subset_without_a_traceback(tiny, tmp_path):
+    _, config_path, parts, _ = tiny
+    run = subprocess.run([sys.executable, "-m", "generator", "pipeline", "--config", str(config_path),
+                          "--parts", str(parts), "--out", str(tmp_path), "gold", "10M"],
+                         cwd=REPO, capture_output=True, text=True)
+    assert run.returncode == 1 and run.stderr.startswith("error: '10M' is not a subset of"), run.stderr
+    assert list(tmp_path.iterdir()) == []

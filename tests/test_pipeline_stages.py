@@ -1,0 +1,131 @@
+"""The stages' pure parts on tiny data against plain numpy or Python: NSFW rules and the
+dev cut, the query choice, metadata escaping, brute-force search in projected spaces,
+the make rules, and the atomic HDF5 writer."""
+from __future__ import annotations
+
+import h5py
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+from generator.errors import Origin, ProjectError
+from generator.models.pipeline import SubsetSpec
+from generator.inputs.pipeline_config import read_pipeline_config
+from generator.outputs.h5 import h5_output, write_h5
+from generator.work.meta import escape_field, header_line, meta_lines, unescape_field
+from generator.work.queries import query_rows
+from generator.work.recall import hamming_distances, l2_distances, nearest, recall_at
+from generator.work.rules import make_rules
+from generator.work.subsets import kept_rows, select_rows
+
+NSFW = ["UNLIKELY", None, "NSFW", "UNSURE", None, "UNLIKELY", "NSFW", "UNLIKELY"]
+
+
+def spec(rule: str, rows: int | None = None, parts=(1, 3)) -> SubsetSpec:
+    return SubsetSpec("S", parts[0], parts[1], rule, rows, Origin("pipeline.yml", 4))
+
+
+def test_strict_keeps_present_values_other_than_nsfw_and_dev_drops_only_nsfw():
+    assert kept_rows(NSFW, "strict").tolist() == [0, 3, 5, 7]
+    assert kept_rows(NSFW, "dev").tolist() == [0, 1, 3, 4, 5, 7]
+
+
+def test_a_dev_subset_stops_after_its_rows_and_reads_no_further_part():
+    read = []
+
+    def columns():
+        for part in (1, 2, 3):
+            read.append(part)
+            yield part, NSFW
+
+    selection = list(select_rows(spec("dev", rows=8), columns()))
+    assert [(part, rows.tolist()) for part, rows in selection] == [(1, [0, 1, 3, 4, 5, 7]), (2, [0, 1])]
+    assert read == [1, 2]
+
+
+def test_a_strict_subset_concatenates_every_part():
+    selection = list(select_rows(spec("strict"), ((p, NSFW) for p in (1, 2, 3))))
+    assert [part for part, _ in selection] == [1, 2, 3]
+    assert sum(len(rows) for _, rows in selection) == 12
+
+
+def test_a_dev_subset_larger_than_its_parts_is_an_error_naming_the_config_line():
+    with pytest.raises(ProjectError, match=r"pipeline.yml:4: subset 'S' needs 100 rows .* only 18"):
+        list(select_rows(spec("dev", rows=100), ((p, NSFW) for p in (1, 2, 3))))
+
+
+def test_queries_are_a_seeded_sorted_choice_without_repeats():
+    rows = query_rows(1000, 100, seed=5)
+    assert len(set(rows.tolist())) == 100 and np.all(np.diff(rows) > 0) and rows.max() < 1000
+    np.testing.assert_array_equal(rows, query_rows(1000, 100, seed=5))
+    assert not np.array_equal(rows, query_rows(1000, 100, seed=6))
+    with pytest.raises(ProjectError, match="only 10 rows"):
+        query_rows(10, 11, seed=0)
+
+
+@given(st.one_of(st.none(), st.text()))
+def test_escaped_fields_are_one_tab_free_line_and_read_back(value):
+    field = escape_field(value)
+    assert "\t" not in field and "\n" not in field and "\r" not in field
+    assert unescape_field(field) == ("" if value is None else value)
+
+
+def test_meta_lines_hold_the_four_columns_of_the_selected_rows():
+    columns = {"caption": ["a\tb", "c\nd", 'say "hi" \\ café'], "NSFW": ["UNLIKELY", None, "UNSURE"],
+               "LICENSE": ["?", "?", None], "url": ["u0", "u1", "u2"]}
+    assert header_line() == "caption\tNSFW\tLICENSE\turl\n"
+    assert meta_lines(columns, np.array([0, 2])) == 'a\\tb\tUNLIKELY\t?\tu0\nsay "hi" \\\\ café\tUNSURE\t\tu2\n'
+
+
+def brute_force(queries, objects, distances, k):
+    d = distances(queries, objects)
+    ids = np.arange(1, len(objects) + 1)
+    return np.array([ids[np.lexsort((ids, row))][:k] for row in d])
+
+
+@pytest.mark.parametrize("block_rows", [7, 50, 1000])
+def test_blocked_search_equals_brute_force_in_l2_and_hamming(block_rows):
+    rng = np.random.default_rng(0)
+    for objects, queries, distances in (
+            (rng.standard_normal((300, 8)).astype(np.float32), rng.standard_normal((20, 8)).astype(np.float32),
+             l2_distances),
+            (rng.integers(0, 2**64, (300, 16), dtype=np.uint64), rng.integers(0, 2**64, (20, 16), dtype=np.uint64),
+             hamming_distances)):
+        blocks = ((first, objects[first:first + block_rows]) for first in range(0, len(objects), block_rows))
+        np.testing.assert_array_equal(nearest(queries, blocks, 10, distances),
+                                      brute_force(queries, objects, distances, 10))
+
+
+def test_hamming_distances_are_popcounts_of_xor():
+    rng = np.random.default_rng(1)
+    a, b = rng.integers(0, 2**64, (4, 16), dtype=np.uint64), rng.integers(0, 2**64, (5, 16), dtype=np.uint64)
+    expected = [[sum(bin(int(x) ^ int(y)).count("1") for x, y in zip(r, s)) for s in b] for r in a]
+    assert hamming_distances(a, b).tolist() == expected
+
+
+def test_recall_counts_the_shared_ids_of_the_first_k():
+    found = np.array([[1, 2, 3], [4, 5, 6]])
+    gold = np.array([[3, 2, 9, 1], [7, 8, 9, 4]])
+    assert recall_at(found, gold, 3) == pytest.approx(2 / 6)
+
+
+def test_make_rules_name_every_output_once_with_its_inputs(tmp_path):
+    config = read_pipeline_config("data/pipeline-sample.yml")
+    rules = make_rules(config)
+    assert "PIPELINE_FILE_laion2B_en_clip768v2_n_S3_h5 := $(OUT)/laion2B-en-clip768v2-n=S3.h5" in rules
+    targets = [line.split(":")[0] for line in rules.splitlines() if line.startswith("$(") and ":" in line]
+    assert len(targets) == len(set(targets))
+    assert "$(PIPELINE_FILE_laion2B_en_pca32v2_n_S3_h5) $(PIPELINE_FILE_laion2B_en_pca96v2_n_S3_h5) &:" in rules
+
+
+def test_an_h5_file_appears_only_when_complete(tmp_path):
+    final = tmp_path / "x.h5"
+    with pytest.raises(RuntimeError):
+        with h5_output(final, {"emb": ((10, 4), np.float32)}) as datasets:
+            datasets["emb"][:5] = 1
+            raise RuntimeError("interrupted")
+    assert list(tmp_path.iterdir()) == []
+    write_h5(final, {"knns": np.arange(6, dtype=np.int32).reshape(2, 3)})
+    with h5py.File(final, "r") as file:
+        assert file["knns"].dtype == np.int32 and file["knns"][1, 2] == 5
+    assert [p.name for p in tmp_path.iterdir()] == ["x.h5"]
