@@ -89,7 +89,7 @@ def test_a_small_catalog_is_read_with_origins():
     ("        kind: pca32\n", "", 11, "a file of group 'pca32' lacks the required key 'kind'"),
     ("        kind: pca32", "        kind: pca23", 13, "kind 'pca23' is not defined under 'kinds'"),
     ("        rows: 10M", "        rows: 10m", 14, "rows '10m' is not a subset defined under 'subsets'"),
-    ("  10M: {rows: 10120191}", "  10M: {rows: many}", 2, "rows of subset '10M' must be a positive whole number"),
+    ("  10M: {rows: 10120191}", "  10M: {rows: many}", 2, "rows of subset '10M' must be a whole number of at least 1"),
     ("dtype: float32, cols: 32", "dtype: float32, cols: 32, shape: 2", 5, "unknown key 'shape' in a dataset"),
     ("groups:", "group:", 6, "unknown key 'group' in the catalog"),
     ("    title: 32d PCA", "    title: 32d PCA\n    title: again", 9, "key 'title' is given twice"),

@@ -24,8 +24,8 @@ from generator.outputs import artifacts
 from generator.work.checksums import file_md5
 from generator.work.meta import unescape_field
 from generator.work.queries import query_rows
+from tests.conftest import OFFICIAL_BINWALK, ROOT as REPO
 
-REPO = Path(__file__).resolve().parents[1]
 TINY_CONFIG = """
 sample: {parts: 6, rows: 1000, clusters: 16, seed: 7}
 subsets:
@@ -340,7 +340,7 @@ def test_make_names_a_missing_part(tiny, tmp_path):
     assert run.returncode != 0 and f"{missing}: part file is missing" in run.stderr, run.stderr
 
 
-OFFICIAL_MODEL = REPO.parent / "shared/reference/binwalk/binwalk-model-nrefs=1024-permsize=64.jld2"
+OFFICIAL_MODEL = OFFICIAL_BINWALK
 
 
 @pytest.mark.skipif(not OFFICIAL_MODEL.is_file(), reason="the official BinWalk model is not beside the repository")

@@ -1,7 +1,6 @@
 """The datasets page: rows, descriptions, warnings, commands, strict mode and escaping (SPEC §4)."""
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 from pathlib import Path

@@ -10,8 +10,8 @@ import pytest
 from generator.errors import InputError
 from generator.inputs.binwalk import read_binwalk_model
 from generator.work.sketches import create_binwalk_model, sketch
+from tests.conftest import OFFICIAL_BINWALK as OFFICIAL
 
-OFFICIAL = Path("/work/shared/reference/binwalk/binwalk-model-nrefs=1024-permsize=64.jld2")
 DIM = 768
 CLEAR_MARGIN = 1e-5  # SPEC §2: bits closer than this may differ between correct implementations
 

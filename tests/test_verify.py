@@ -17,9 +17,8 @@ from generator.outputs.manifests import md5_lines, size_lines
 from generator.work.digest_cache import DigestCache
 from generator.work.verify import Status, check_file, plan_checks, run_checks
 from generator.cli.transfer import read_verify_manifests
+from tests.conftest import REFERENCE, ROOT as REPO
 
-REPO = Path(__file__).resolve().parents[1]
-REFERENCE = REPO.parent / "shared" / "reference"
 AN_HOUR_AGO = time.time() - 3600
 
 

@@ -1,98 +1,23 @@
 """Reader of `data/catalog.yml`: the groups, files, file kinds and warnings of the page.
 
-The YAML is read as a node tree so that every key keeps its line: a misspelt or
-missing key is an error naming it and its line, never a silent default.
+Read with `YamlNodes`: a misspelt or missing key is an error naming it and its line.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
-from generator.errors import InputError, Origin, Problem
+from generator.errors import InputError
 from generator.inputs.manifests import read_text
+from generator.inputs.yaml_nodes import YamlNodes, compose
 from generator.models.catalog import (Admonition, Catalog, CatalogFile, DatasetLayout, FileKind, Group,
                               SubsetRows)
 
 ADMONITION_LEVELS = ("note", "info", "warning", "danger")
 
 
-class _Nodes:
-    """Typed access to YAML nodes that records every problem with its line."""
-
-    def __init__(self, path: str):
-        self.path = path
-        self.problems: list[Problem] = []
-
-    def origin(self, node: yaml.Node) -> Origin:
-        return Origin(self.path, node.start_mark.line + 1)
-
-    def fail(self, node: yaml.Node, message: str) -> None:
-        self.problems.append(Problem(self.origin(node), message))
-
-    def mapping(self, node, what: str, required: tuple[str, ...],
-                optional: tuple[str, ...] = ()) -> dict[str, yaml.Node] | None:
-        if not isinstance(node, yaml.MappingNode):
-            self.fail(node, f"{what} must be a mapping of keys to values")
-            return None
-        fields: dict[str, yaml.Node] = {}
-        allowed = required + optional
-        for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
-            if key not in allowed:
-                self.fail(key_node, f"unknown key '{key}' in {what} (allowed: {', '.join(allowed)})")
-            elif key in fields:
-                self.fail(key_node, f"key '{key}' is given twice in {what}")
-            else:
-                fields[key] = value_node
-        for key in required:
-            if key not in fields:
-                self.fail(node, f"{what} lacks the required key '{key}'")
-        return fields
-
-    def pairs(self, node, what: str) -> list[tuple[str, yaml.Node, yaml.Node]]:
-        if not isinstance(node, yaml.MappingNode):
-            self.fail(node, f"{what} must be a mapping")
-            return []
-        seen, pairs = set(), []
-        for key_node, value_node in node.value:
-            key = self.text(key_node, f"a key of {what}")
-            if key in seen:
-                self.fail(key_node, f"'{key}' is defined twice in {what}")
-            seen.add(key)
-            pairs.append((key, key_node, value_node))
-        return pairs
-
-    def sequence(self, node, what: str) -> list[yaml.Node]:
-        if not isinstance(node, yaml.SequenceNode):
-            self.fail(node, f"{what} must be a list")
-            return []
-        return list(node.value)
-
-    def text(self, node, what: str) -> str:
-        if not isinstance(node, yaml.ScalarNode) or not str(node.value).strip():
-            self.fail(node, f"{what} must be a non-empty text")
-            return ""
-        return str(node.value).strip()
-
-    def count(self, node, what: str) -> int:
-        text = self.text(node, what)
-        if not text.isdigit() or int(text) <= 0:
-            self.fail(node, f"{what} must be a positive whole number, not '{text}'")
-            return 0
-        return int(text)
-
-
 def parse_catalog(text: str, path: str) -> Catalog:
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise InputError.at(path, f"not valid YAML: {getattr(exc, 'problem', exc)}",
-                            mark.line + 1 if mark else None) from None
-    if root is None:
-        raise InputError.at(path, "the catalog is empty")
-    nodes = _Nodes(path)
+    root = compose(text, path, "the catalog")
+    nodes = YamlNodes(path)
     top = nodes.mapping(root, "the catalog", ("subsets", "kinds", "groups"), ("warnings",))
     if top is None:
         raise InputError(nodes.problems)
@@ -109,7 +34,7 @@ def read_catalog(path: Path) -> Catalog:
     return parse_catalog(read_text(path), str(path))
 
 
-def _subsets(nodes: _Nodes, node) -> dict[str, SubsetRows]:
+def _subsets(nodes: YamlNodes, node) -> dict[str, SubsetRows]:
     subsets = {}
     for label, _, value in nodes.pairs(node, "subsets") if node is not None else []:
         fields = nodes.mapping(value, f"subset '{label}'", (), ("rows", "about"))
@@ -125,7 +50,7 @@ def _subsets(nodes: _Nodes, node) -> dict[str, SubsetRows]:
     return subsets
 
 
-def _kinds(nodes: _Nodes, node) -> dict[str, FileKind]:
+def _kinds(nodes: YamlNodes, node) -> dict[str, FileKind]:
     kinds = {}
     for kind_id, _, value in nodes.pairs(node, "kinds") if node is not None else []:
         what = f"kind '{kind_id}'"
@@ -148,7 +73,7 @@ def _kinds(nodes: _Nodes, node) -> dict[str, FileKind]:
     return kinds
 
 
-def _warnings(nodes: _Nodes, node) -> tuple[Admonition, ...]:
+def _warnings(nodes: YamlNodes, node) -> tuple[Admonition, ...]:
     warnings = []
     for item in nodes.sequence(node, "warnings"):
         fields = nodes.mapping(item, "a warning", ("id", "level", "title", "text"))
@@ -162,7 +87,7 @@ def _warnings(nodes: _Nodes, node) -> tuple[Admonition, ...]:
     return tuple(warnings)
 
 
-def _groups(nodes: _Nodes, node, subsets: dict[str, SubsetRows],
+def _groups(nodes: YamlNodes, node, subsets: dict[str, SubsetRows],
             kinds: dict[str, FileKind]) -> tuple[Group, ...]:
     groups, seen_names = [], {}
     for item in nodes.sequence(node, "groups") if node is not None else []:

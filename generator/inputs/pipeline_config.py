@@ -8,11 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
 from generator.errors import InputError
-from generator.inputs.catalog import _Nodes
 from generator.inputs.manifests import read_text
+from generator.inputs.yaml_nodes import YamlNodes, compose
 from generator.models.pipeline import (DEV, NSFW_RULES, SKETCH_GROUP, GoldSpec, PCASpec, PipelineConfig, QuerySpec,
                                        SampleSpec, SketchSpec, SubsetSpec)
 
@@ -22,15 +20,8 @@ def read_pipeline_config(path: Path) -> PipelineConfig:
 
 
 def parse_pipeline_config(text: str, path: str) -> PipelineConfig:
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise InputError.at(path, f"not valid YAML: {getattr(exc, 'problem', exc)}",
-                            mark.line + 1 if mark else None) from None
-    if root is None:
-        raise InputError.at(path, "the pipeline config is empty")
-    nodes = _Nodes(path)
+    root = compose(text, path, "the pipeline config")
+    nodes = YamlNodes(path)
     top = nodes.mapping(root, "the pipeline config",
                         ("subsets", "queries", "pca", "sketches", "gold", "recall"), ("sample",))
     if top is None or nodes.problems:
@@ -51,15 +42,7 @@ def parse_pipeline_config(text: str, path: str) -> PipelineConfig:
     return config
 
 
-def _number(nodes: _Nodes, node, what: str, minimum: int = 1) -> int:
-    text = nodes.text(node, what)
-    if not text.isdigit() or int(text) < minimum:
-        nodes.fail(node, f"{what} must be a whole number of at least {minimum}, not '{text}'")
-        return minimum
-    return int(text)
-
-
-def _subsets(nodes: _Nodes, node) -> tuple[SubsetSpec, ...]:
+def _subsets(nodes: YamlNodes, node) -> tuple[SubsetSpec, ...]:
     subsets, seen = [], set()
     for item in nodes.sequence(node, "subsets"):
         fields = nodes.mapping(item, "a subset", ("label", "parts", "rule"), ("rows",))
@@ -76,7 +59,7 @@ def _subsets(nodes: _Nodes, node) -> tuple[SubsetSpec, ...]:
         rule = nodes.text(fields["rule"], f"the rule of {what}")
         if rule not in NSFW_RULES:
             nodes.fail(fields["rule"], f"the rule of {what} must be one of {', '.join(NSFW_RULES)}, not '{rule}'")
-        rows = _number(nodes, fields["rows"], f"rows of {what}") if "rows" in fields else None
+        rows = nodes.count(fields["rows"], f"rows of {what}") if "rows" in fields else None
         if (rule == DEV) != (rows is not None):
             nodes.fail(item, f"{what}: a '{DEV}' subset needs 'rows' (its size); a strict one takes whole parts")
         subsets.append(SubsetSpec(label, first, last, rule, rows, nodes.origin(item)))
@@ -85,31 +68,31 @@ def _subsets(nodes: _Nodes, node) -> tuple[SubsetSpec, ...]:
     return tuple(subsets)
 
 
-def _part_range(nodes: _Nodes, node, what: str) -> tuple[int, int]:
+def _part_range(nodes: YamlNodes, node, what: str) -> tuple[int, int]:
     items = nodes.sequence(node, f"parts of {what}")
     if len(items) != 2:
         nodes.fail(node, f"parts of {what} must be [first, last]")
         return 0, 0
-    first, last = (_number(nodes, item, f"a part number of {what}", minimum=0) for item in items)
+    first, last = (nodes.count(item, f"a part number of {what}", minimum=0) for item in items)
     if last < first:
         nodes.fail(node, f"parts of {what}: the last part {last} comes before the first {first}")
     return first, last
 
 
-def _queries(nodes: _Nodes, node) -> QuerySpec:
+def _queries(nodes: YamlNodes, node) -> QuerySpec:
     fields = nodes.mapping(node, "queries", ("part", "count", "seed")) or {}
     if len(fields) < 3:
         return QuerySpec(0, 1, 0)
-    return QuerySpec(_number(nodes, fields["part"], "the query part", minimum=0),
-                     _number(nodes, fields["count"], "the query count"),
-                     _number(nodes, fields["seed"], "the query seed", minimum=0))
+    return QuerySpec(nodes.count(fields["part"], "the query part", minimum=0),
+                     nodes.count(fields["count"], "the query count"),
+                     nodes.count(fields["seed"], "the query seed", minimum=0))
 
 
-def _pca(nodes: _Nodes, node, labels: set[str]) -> PCASpec:
+def _pca(nodes: YamlNodes, node, labels: set[str]) -> PCASpec:
     fields = nodes.mapping(node, "pca", ("dims", "train")) or {}
     if len(fields) < 2:
         return PCASpec((), "")
-    dims = tuple(_number(nodes, item, "a PCA dimension") for item in nodes.sequence(fields["dims"], "pca dims"))
+    dims = tuple(nodes.count(item, "a PCA dimension") for item in nodes.sequence(fields["dims"], "pca dims"))
     if len(set(dims)) != len(dims):
         nodes.fail(fields["dims"], "pca dims lists a dimension twice")
     train = nodes.text(fields["train"], "the PCA training subset")
@@ -118,7 +101,7 @@ def _pca(nodes: _Nodes, node, labels: set[str]) -> PCASpec:
     return PCASpec(dims, train)
 
 
-def _sketches(nodes: _Nodes, node, folder: Path) -> SketchSpec:
+def _sketches(nodes: YamlNodes, node, folder: Path) -> SketchSpec:
     fields = nodes.mapping(node, "sketches", (), ("model", "create")) or {}
     if ("model" in fields) == ("create" in fields):
         nodes.fail(node, "sketches needs exactly one of 'model' (the official file) or 'create'")
@@ -128,9 +111,9 @@ def _sketches(nodes: _Nodes, node, folder: Path) -> SketchSpec:
     create = nodes.mapping(fields["create"], "sketches create", ("seed", "refs", "sample_rows")) or {}
     if len(create) < 3:
         return SketchSpec(None, 0, 1024, 1)
-    spec = SketchSpec(None, _number(nodes, create["seed"], "the sketch seed", minimum=0),
-                      _number(nodes, create["refs"], "the number of sketch references"),
-                      _number(nodes, create["sample_rows"], "the sketch sample rows"))
+    spec = SketchSpec(None, nodes.count(create["seed"], "the sketch seed", minimum=0),
+                      nodes.count(create["refs"], "the number of sketch references"),
+                      nodes.count(create["sample_rows"], "the sketch sample rows"))
     if spec.refs % SKETCH_GROUP:
         nodes.fail(create["refs"], f"the number of sketch references must be a multiple of {SKETCH_GROUP}")
     if spec.sample_rows < spec.refs:
@@ -138,25 +121,25 @@ def _sketches(nodes: _Nodes, node, folder: Path) -> SketchSpec:
     return spec
 
 
-def _gold(nodes: _Nodes, node) -> GoldSpec:
+def _gold(nodes: YamlNodes, node) -> GoldSpec:
     fields = nodes.mapping(node, "gold", ("k", "k_f64")) or {}
     if len(fields) < 2:
         return GoldSpec(1, 1)
-    k, k_f64 = _number(nodes, fields["k"], "gold k"), _number(nodes, fields["k_f64"], "gold k_f64")
+    k, k_f64 = nodes.count(fields["k"], "gold k"), nodes.count(fields["k_f64"], "gold k_f64")
     if k > k_f64:
         nodes.fail(fields["k"], f"gold k ({k}) must not exceed k_f64 ({k_f64}): the k file is a prefix of it")
     return GoldSpec(k, k_f64)
 
 
-def _recall(nodes: _Nodes, node) -> int:
+def _recall(nodes: YamlNodes, node) -> int:
     fields = nodes.mapping(node, "recall", ("k",)) or {}
-    return _number(nodes, fields["k"], "recall k") if "k" in fields else 1
+    return nodes.count(fields["k"], "recall k") if "k" in fields else 1
 
 
-def _sample(nodes: _Nodes, node) -> SampleSpec:
+def _sample(nodes: YamlNodes, node) -> SampleSpec:
     fields = nodes.mapping(node, "sample", ("parts", "rows", "clusters", "seed")) or {}
     if len(fields) < 4:
         return SampleSpec(1, 1, 1, 0)
-    return SampleSpec(_number(nodes, fields["parts"], "sample parts"), _number(nodes, fields["rows"], "sample rows"),
-                      _number(nodes, fields["clusters"], "sample clusters"),
-                      _number(nodes, fields["seed"], "sample seed", minimum=0))
+    return SampleSpec(nodes.count(fields["parts"], "sample parts"), nodes.count(fields["rows"], "sample rows"),
+                      nodes.count(fields["clusters"], "sample clusters"),
+                      nodes.count(fields["seed"], "sample seed", minimum=0))

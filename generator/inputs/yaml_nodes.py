@@ -1,0 +1,90 @@
+"""Checked access to a YAML document's nodes, for the hand-edited YAML inputs.
+
+A document is read as a node tree, not as plain values, so that every key keeps its
+line: a misspelt, missing or repeated key is a problem naming that line, never a
+silent default. Problems are collected, so one run reports all of them.
+"""
+from __future__ import annotations
+
+import yaml
+
+from generator.errors import InputError, Origin, Problem
+
+
+def compose(text: str, path: str, what: str) -> yaml.Node:
+    """The root node of a YAML text; invalid YAML or an empty document is an InputError."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise InputError.at(path, f"not valid YAML: {getattr(exc, 'problem', exc)}",
+                            mark.line + 1 if mark else None) from None
+    if root is None:
+        raise InputError.at(path, f"{what} is empty")
+    return root
+
+
+class YamlNodes:
+    """Typed access to YAML nodes that records every problem with its line."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.problems: list[Problem] = []
+
+    def origin(self, node: yaml.Node) -> Origin:
+        return Origin(self.path, node.start_mark.line + 1)
+
+    def fail(self, node: yaml.Node, message: str) -> None:
+        self.problems.append(Problem(self.origin(node), message))
+
+    def mapping(self, node, what: str, required: tuple[str, ...],
+                optional: tuple[str, ...] = ()) -> dict[str, yaml.Node] | None:
+        if not isinstance(node, yaml.MappingNode):
+            self.fail(node, f"{what} must be a mapping of keys to values")
+            return None
+        fields: dict[str, yaml.Node] = {}
+        allowed = required + optional
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            if key not in allowed:
+                self.fail(key_node, f"unknown key '{key}' in {what} (allowed: {', '.join(allowed)})")
+            elif key in fields:
+                self.fail(key_node, f"key '{key}' is given twice in {what}")
+            else:
+                fields[key] = value_node
+        for key in required:
+            if key not in fields:
+                self.fail(node, f"{what} lacks the required key '{key}'")
+        return fields
+
+    def pairs(self, node, what: str) -> list[tuple[str, yaml.Node, yaml.Node]]:
+        if not isinstance(node, yaml.MappingNode):
+            self.fail(node, f"{what} must be a mapping")
+            return []
+        seen, pairs = set(), []
+        for key_node, value_node in node.value:
+            key = self.text(key_node, f"a key of {what}")
+            if key in seen:
+                self.fail(key_node, f"'{key}' is defined twice in {what}")
+            seen.add(key)
+            pairs.append((key, key_node, value_node))
+        return pairs
+
+    def sequence(self, node, what: str) -> list[yaml.Node]:
+        if not isinstance(node, yaml.SequenceNode):
+            self.fail(node, f"{what} must be a list")
+            return []
+        return list(node.value)
+
+    def text(self, node, what: str) -> str:
+        if not isinstance(node, yaml.ScalarNode) or not str(node.value).strip():
+            self.fail(node, f"{what} must be a non-empty text")
+            return ""
+        return str(node.value).strip()
+
+    def count(self, node, what: str, minimum: int = 1) -> int:
+        text = self.text(node, what)
+        if not text.isdigit() or int(text) < minimum:
+            self.fail(node, f"{what} must be a whole number of at least {minimum}, not '{text}'")
+            return minimum
+        return int(text)
