@@ -2,13 +2,13 @@
 
 Writes FILES x GIB GiB of random bytes in a temporary folder (removed afterwards),
 reads them once so that both sides see a warm page cache, then times, best of
-REPEATS: one file (verify's hashing vs `md5sum FILE`), and the whole set (verify's
-thread pool vs `md5sum` over the files one after the other). Prints the ratios of
-wall-clock throughput (> 1: verify is faster) next to the targets, and the bytes
-hashed per CPU second of each side, which other processes on the machine do not
-distort.
+REPEATS with the two sides taking turns: one file (verify's hashing vs `md5sum
+FILE`), and the whole set (verify's thread pool vs `md5sum` over the files one
+after the other). Prints the ratios of wall-clock throughput (> 1: verify is
+faster) next to the targets, and the bytes hashed per CPU second of each side,
+which other processes on the machine do not distort.
 
-    .venv/bin/python bench/bench_verify.py [--files 4] [--gib 1] [--repeats 3]
+    .venv/bin/python bench/bench_verify.py [--files 4] [--gib 1] [--repeats 5]
 """
 from __future__ import annotations
 
@@ -51,14 +51,18 @@ def warm(paths: list[Path]) -> None:
                 pass
 
 
-def best_time(action, repeats: int) -> tuple[float, float]:
-    """Best wall-clock time of `action`, and the CPU time (this process and its children) of that run."""
-    runs = []
+def best_times(actions: dict, repeats: int) -> dict:
+    """For each action, its best wall-clock time and the CPU time (process and children) of that run.
+
+    The actions take turns, so that a busy spell of the machine hits both sides alike.
+    """
+    runs = {name: [] for name in actions}
     for _ in range(repeats):
-        cpu_before, start = _cpu_seconds(), time.perf_counter()
-        action()
-        runs.append((time.perf_counter() - start, _cpu_seconds() - cpu_before))
-    return min(runs)
+        for name, action in actions.items():
+            cpu_before, start = _cpu_seconds(), time.perf_counter()
+            action()
+            runs[name].append((time.perf_counter() - start, _cpu_seconds() - cpu_before))
+    return {name: min(times) for name, times in runs.items()}
 
 
 def _cpu_seconds() -> float:
@@ -80,7 +84,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--files", type=int, default=4)
     parser.add_argument("--gib", type=float, default=1.0)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     jobs = min(4, os.cpu_count() or 1)  # the default of `verify --jobs`
     size = int(args.gib * GIB)
@@ -100,10 +104,10 @@ def main() -> int:
         warm(paths)
         checks = [Check(p.name, p, digests[p.name], Origin("md5sum")) for p in paths]
 
-        one_ours = best_time(lambda: verify_hashing(checks[:1], jobs), args.repeats)
-        one_md5sum = best_time(lambda: md5sum(paths[:1]), args.repeats)
-        set_ours = best_time(lambda: verify_hashing(checks, jobs), args.repeats)
-        set_md5sum = best_time(lambda: md5sum(paths), args.repeats)
+        one_ours, one_md5sum = best_times({"ours": lambda: verify_hashing(checks[:1], jobs),
+                                           "md5sum": lambda: md5sum(paths[:1])}, args.repeats).values()
+        set_ours, set_md5sum = best_times({"ours": lambda: verify_hashing(checks, jobs),
+                                           "md5sum": lambda: md5sum(paths)}, args.repeats).values()
 
     mib = size / 1024**2
     rows = [("one file", one_ours, one_md5sum, 1, TARGET_ONE),
