@@ -1,6 +1,7 @@
 """The datasets page: rows, descriptions, warnings, commands, strict mode and escaping (SPEC §4)."""
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -239,3 +240,14 @@ def test_a_bad_recall_line_names_its_line(tmp_path, data_copy):
     assert result.returncode == 1
     assert f"{recall}:17: recall 1.5 is not between 0 and 1" in result.stderr
     assert not (tmp_path / "p.md").exists() and not (tmp_path / "plot.svg").exists()
+
+
+def test_every_make_target_the_page_names_exists(committed_site):
+    """The rebuild and download sections may only name targets that the Makefile has."""
+    named = {target for code in committed_site.page().select("article code")
+             for target in re.findall(r"\bmake ([a-z][a-z-]+)", code.get_text(" "))}
+    assert {"sample", "artifacts", "gold", "manifests", "download", "verify"} <= named
+    help_text = subprocess.run(["make", "--no-print-directory", "-C", str(ROOT), "help"],
+                               capture_output=True, text=True, check=True).stdout
+    listed = set(re.findall(r"^\s+make ([a-z-]+)", help_text, flags=re.MULTILINE))
+    assert named <= listed, named - listed
