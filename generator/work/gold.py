@@ -6,7 +6,7 @@ axis, so that a pair gives the same bits wherever it is computed). Ties go to th
 id. Computing that for every pair would cost a float64 product per pair; instead:
 
 1. Screen: float32 similarities of normalised float32 copies with one BLAS product per
-   tile, keeping the `slots` best rows of each query (a few more than k).
+   tile, keeping the `slots` best rows of each query (k + min(max(16, k/4), 128)).
 2. Prove: every float32 similarity is within B = screen_bound(dim) of the float64 one.
    If t is the k-th best float32 similarity of a query, each of the k rows above t has
    a float64 similarity >= t - B, so every true neighbour has a float64 similarity
@@ -95,7 +95,7 @@ def exact_knn(queries: np.ndarray, block: np.ndarray, first_id: int, k: int) -> 
     if n == 0:
         return empty_topk(len(queries), k)
     k_here = min(k, n)
-    slots = min(n, k_here + max(16, k_here // 4))
+    slots = min(n, k_here + min(max(16, k_here // 4), 128))
     sims, rows = _screen(query_units.astype(np.float32), block, first_id, slots)
 
     kth_best = np.partition(sims, slots - k_here, axis=1)[:, slots - k_here]
@@ -104,17 +104,24 @@ def exact_knn(queries: np.ndarray, block: np.ndarray, first_id: int, k: int) -> 
     proven = (n == slots) | (worst_kept < kth_best - 2 * bound)
 
     # Only rows within 2B of the k-th similarity can be neighbours: re-rank those (in
-    # each chunk of queries, as many per query as the query needing most).
+    # each chunk of queries, as many per query as the query needing most), chunks in
+    # parallel since numpy releases the GIL in every step.
     needed = np.count_nonzero(sims >= (kth_best - 2 * bound)[:, None], axis=1)
     dists = np.empty((len(queries), k_here))
     ids = np.empty((len(queries), k_here), dtype=np.int64)
-    for part in _chunks(np.flatnonzero(proven), max(1, GATHER_BYTES // (slots * block.shape[1] * 8))):
+
+    def rerank(part: np.ndarray) -> None:
         width = int(needed[part].max())
         order = np.argsort(-sims[part], axis=1, kind="stable")[:, :width]
         candidates = np.take_along_axis(rows[part], order, axis=1)
         best = _smallest(_distances64(query_units[part], block[candidates]),
                          candidates + first_id, k_here)
         dists[part], ids[part] = best.dists, best.ids
+
+    parts = list(_chunks(np.flatnonzero(proven),
+                         max(1, GATHER_BYTES // (slots * block.shape[1] * 8))))
+    with ThreadPoolExecutor(max(1, min(blas_threads(), len(parts)))) as pool:
+        list(pool.map(rerank, parts))
     for query in np.flatnonzero(~proven):
         best = _brute_force64(query_units[query], block, first_id, k_here)
         dists[query], ids[query] = best.dists[0], best.ids[0]
@@ -184,31 +191,31 @@ def _keep_best(best_sims: np.ndarray, best_rows: np.ndarray, tile: np.ndarray,
                mask: np.ndarray, first_row: int) -> None:
     """Fold a tile of similarities into the kept rows, in place.
 
-    Only entries above a query's worst kept similarity can enter. While few rows are
-    kept (the first tiles) many do, and the best `slots` of [kept | tile] are taken
-    directly; later only a few do, and just those are scattered into a narrow extension.
-    Either way a row is dropped only if no kept row is below it.
+    Only entries above a query's worst kept similarity can enter, and only its `slots`
+    best in the tile: in the first tiles, where many pass the first test, the second
+    (a partition of values, no index arrays) cuts them down. The entering entries are
+    scattered into a narrow extension and the best `slots` of each row are kept. A row
+    is dropped only if it lies below the worst row kept afterwards.
     """
     slots = best_sims.shape[1]
     np.greater(tile, best_sims.min(axis=1)[:, None], out=mask)
     entering = np.flatnonzero(mask)  # 1-D: far faster than a 2-D nonzero
+    if entering.size > slots * len(tile) // 2 and tile.shape[1] > slots:
+        cut = np.partition(tile, tile.shape[1] - slots, axis=1)[:, tile.shape[1] - slots]
+        mask &= tile >= cut[:, None]
+        entering = np.flatnonzero(mask)
     if entering.size == 0:
         return
     query, column = np.divmod(entering, tile.shape[1])
     counts = np.bincount(query, minlength=len(tile))
     width = int(counts.max())
-    if width >= slots:
-        sims = np.concatenate([best_sims, tile], axis=1)
-        rows = np.concatenate([best_rows, np.broadcast_to(
-            np.arange(first_row, first_row + tile.shape[1]), tile.shape)], axis=1)
-    else:
-        position = slots + np.arange(query.size) - (np.cumsum(counts) - counts)[query]
-        sims = np.full((len(tile), slots + width), -np.inf, dtype=np.float32)
-        rows = np.full((len(tile), slots + width), -1, dtype=np.int64)
-        sims[:, :slots], rows[:, :slots] = best_sims, best_rows
-        sims[query, position] = tile[query, column]
-        rows[query, position] = first_row + column
-    keep = np.argpartition(sims, sims.shape[1] - slots, axis=1)[:, sims.shape[1] - slots:]
+    position = slots + np.arange(query.size) - (np.cumsum(counts) - counts)[query]
+    sims = np.full((len(tile), slots + width), -np.inf, dtype=np.float32)
+    rows = np.full((len(tile), slots + width), -1, dtype=np.int64)
+    sims[:, :slots], rows[:, :slots] = best_sims, best_rows
+    sims[query, position] = tile[query, column]
+    rows[query, position] = first_row + column
+    keep = np.argpartition(sims, width, axis=1)[:, width:]
     best_sims[:] = np.take_along_axis(sims, keep, axis=1)
     best_rows[:] = np.take_along_axis(rows, keep, axis=1)
 
