@@ -65,8 +65,9 @@ def test_sections_are_in_the_order_of_the_spec(committed_site):
 
 
 def command_blocks(soup) -> list[str]:
+    """The download blocks of the page: each fetches a group and checks it with md5sum."""
     return [code.get_text() for code in soup.select("article pre code")
-            if "curl" in code.get_text()]
+            if "md5sum -c <<" in code.get_text()]
 
 
 def test_download_commands_come_from_the_manifests_for_each_group(committed_site, data_copy, tmp_path):
