@@ -1,7 +1,7 @@
 """Gold-standard throughput: exact_knn (float64-exact) against faiss-cpu IndexFlatIP (float32).
 
 Both search the same seeded, clustered database of unit float16 rows: faiss gets its
-float32 normalised copy ready-made (conversion not timed), exact_knn reads the float16
+float32 copy normalised by faiss.normalize_L2 (timed apart, on a line of its own), exact_knn reads the float16
 rows block by block as the pipeline does and merges partial results, conversion
 included. Both are timed block by block, alternating, and the fastest of the repeated
 runs of each block counts, which damps the noise of a shared machine; faiss's time
@@ -84,12 +84,16 @@ def main() -> int:
     pairs = args.queries * args.rows
 
     query_units = unit32(queries)
-    faiss_seconds = ours_seconds = 0.0
+    faiss_seconds = ours_seconds = faiss_loading_seconds = 0.0
     result = empty_topk(args.queries, args.k)
     for start in range(0, args.rows, args.block_rows):
         block = database[start:start + args.block_rows]
+        started = time.perf_counter()
         index = faiss.IndexFlatIP(DIM)
-        index.add(unit32(block))
+        copy = block.astype(np.float32)
+        faiss.normalize_L2(copy)
+        index.add(copy)
+        faiss_loading_seconds += time.perf_counter() - started
         faiss_best = ours_best = float("inf")
         for _ in range(args.repeat):
             started = time.perf_counter()
@@ -120,6 +124,10 @@ def main() -> int:
     print(f"exact_knn float64-exact:   {ours_seconds:8.2f} s  {pairs / ours_seconds:,.0f} pairs/s"
           f"  (blocks of {args.block_rows:,} rows, float16 input)")
     print(f"ratio exact_knn / faiss: {faiss_seconds / ours_seconds:.2f}x (target >= 0.9x)")
+    # The subsets are float16 on disk: faiss needs a normalised float32 copy first, which
+    # exact_knn makes inside its timed call. Shown apart; the target is the ratio above.
+    print(f"  with faiss also timed for making its float32 copy and index "
+          f"({faiss_loading_seconds:.2f} s): {(faiss_seconds + faiss_loading_seconds) / ours_seconds:.2f}x")
     print(f"exact against float64 brute force on {len(checked)} queries: {'yes' if exact else 'NO'}")
     print(f"faiss float32 top-{args.k} agreement with the exact top-{args.k} "
           f"on those queries: {agreement:.5f}")
