@@ -80,11 +80,17 @@ def _size_line(line: str) -> tuple[str, Size]:
     return name.strip(), Size.parse(size)
 
 
+def is_http_url(text: str) -> bool:
+    """Whether `text` is an http(s) URL with a host: the only links the project offers or follows."""
+    parts = urlsplit(text)
+    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
+
+
 def _url_line(line: str) -> tuple[str, str]:
     if any(ch.isspace() for ch in line):
         raise ValueError(f"'{line}' is not a URL (it contains white space)")
     parts = urlsplit(line)
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+    if not is_http_url(line):
         raise ValueError(f"'{line}' is not an http(s) URL; only http and https downloads are accepted")
     name = unquote(parts.path.rsplit("/", 1)[-1])
     if not name:

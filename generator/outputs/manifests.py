@@ -5,7 +5,7 @@ from typing import Iterable
 from urllib.parse import quote
 
 from generator.errors import ProjectError
-from generator.inputs.manifests import BYTES_FILE, MD5_FILE, SIZES_FILE, URLS_FILE
+from generator.inputs.manifests import BYTES_FILE, MD5_FILE, SIZES_FILE, URLS_FILE, is_http_url
 from generator.models.manifests import human_size
 
 
@@ -27,7 +27,7 @@ def size_lines(sizes: Iterable[tuple[str, int]], exact: bool) -> str:
 
 def url_lines(names: Iterable[str], base_url: str) -> str:
     base = base_url.rstrip("/")
-    if not base.lower().startswith(("http://", "https://")):
+    if not is_http_url(base):
         raise ProjectError(f"BASE_URL '{base_url}' is not an http(s) URL")
     return "".join(f"{base}/{quote(_checked_name(name), safe='=')}\n" for name in names)
 

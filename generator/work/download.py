@@ -16,12 +16,12 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Callable, Iterable, Iterator
-from urllib.parse import urlsplit
 
 import requests
 import urllib3
 
 from generator.errors import InputError, Origin, Problem, ProjectError
+from generator.inputs.manifests import is_http_url
 from generator.models.manifests import Entry, ManifestSet
 from generator.work.verify import Check, Status, check_file, check_for
 
@@ -110,8 +110,7 @@ def _escapes(written_name: str) -> bool:
 
 
 def _require_http(url: str, what: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+    if not is_http_url(url):
         raise DownloadError(f"{what} '{url}' is not an http(s) URL; only http and https downloads are accepted")
 
 
