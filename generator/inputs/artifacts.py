@@ -6,6 +6,7 @@ from pathlib import Path
 import h5py
 
 from generator.errors import InputError
+from generator.inputs.h5 import open_h5
 from generator.models.page import ArtifactFacts, DatasetFacts, FileLayout
 from generator.work.checksums import file_md5
 
@@ -21,12 +22,9 @@ def read_layout(path: Path) -> FileLayout:
         with open(path, encoding="utf-8", newline="\n") as stream:
             header = stream.readline().rstrip("\n")
         return FileLayout(datasets=(), columns=tuple(header.split("\t")), source="artifact")
-    try:
-        with h5py.File(path, "r") as h5:
-            datasets = tuple(DatasetFacts(key, str(item.dtype), shape_text(item.shape))
-                             for key, item in h5.items() if isinstance(item, h5py.Dataset))
-    except OSError as exc:
-        raise InputError.at(path, f"not a readable HDF5 file ({exc})") from None
+    with open_h5(path) as h5:
+        datasets = tuple(DatasetFacts(key, str(item.dtype), shape_text(item.shape))
+                         for key, item in h5.items() if isinstance(item, h5py.Dataset))
     return FileLayout(datasets=datasets, columns=(), source="artifact")
 
 

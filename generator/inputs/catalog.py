@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from generator.errors import InputError
-from generator.inputs.manifests import read_text
+from generator.inputs.text import read_text
 from generator.inputs.yaml_nodes import YamlNodes, compose
 from generator.models.catalog import (Admonition, Catalog, CatalogFile, DatasetLayout, FileKind, Group,
                               SubsetRows)

@@ -1,4 +1,4 @@
-"""Readers of the pipeline's own HDF5 files: shapes and row ranges of one dataset (SPEC §2 layouts)."""
+"""Readers of HDF5 files: opening with a clear error, shapes and row ranges of one dataset (SPEC §2)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,16 +16,17 @@ def _dataset(file: h5py.File, path: Path, key: str) -> h5py.Dataset:
 
 
 def h5_shape(path: Path, key: str) -> tuple[int, ...]:
-    with _open(path) as file:
+    with open_h5(path) as file:
         return _dataset(file, path, key).shape
 
 
 def read_h5(path: Path, key: str, start: int = 0, stop: int | None = None) -> np.ndarray:
-    with _open(path) as file:
+    with open_h5(path) as file:
         return _dataset(file, path, key)[start:stop]
 
 
-def _open(path: Path) -> h5py.File:
+def open_h5(path: Path) -> h5py.File:
+    """An HDF5 file opened for reading; a file that is not one is an InputError naming it."""
     try:
         return h5py.File(path, "r")
     except OSError as exc:

@@ -13,6 +13,7 @@ from typing import Callable, Iterator, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from generator.errors import InputError, Origin, Problem
+from generator.inputs.text import read_text
 from generator.models.manifests import Entry, Manifest, ManifestSet, Size
 
 URLS_FILE = "dataset-files-urls.txt"
@@ -108,19 +109,6 @@ def parse_sizes(text: str, path: str) -> Manifest[Size]:
 
 def parse_urls(text: str, path: str) -> Manifest[str]:
     return _parse(text, path, "url", _url_line)
-
-
-def read_text(path: Path) -> str:
-    """An input file's text; an unreadable file or undecodable bytes are an error naming where."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise InputError.at(path, f"cannot be read ({exc.strerror or exc})") from None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise InputError.at(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})", line) from None
 
 
 def read_md5s(path: Path) -> Manifest[str]:

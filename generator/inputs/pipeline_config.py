@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from generator.errors import InputError
-from generator.inputs.manifests import read_text
+from generator.inputs.text import read_text
 from generator.inputs.yaml_nodes import YamlNodes, compose
 from generator.models.pipeline import (DEV, NSFW_RULES, SKETCH_GROUP, GoldSpec, PCASpec, PipelineConfig, QuerySpec,
                                        SampleSpec, SketchSpec, SubsetSpec)

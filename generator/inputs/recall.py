@@ -5,7 +5,7 @@ import csv
 from pathlib import Path
 
 from generator.errors import InputError, Origin, Problem
-from generator.inputs.manifests import read_text
+from generator.inputs.text import read_text
 from generator.models.page import RecallRow, RecallTable
 
 COLUMNS = ("data", "size", "algo", "buildtime", "querytime", "params", "recall")

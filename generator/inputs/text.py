@@ -1,0 +1,19 @@
+"""Reading an input file as text, with errors that name the file and the line."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from generator.errors import InputError
+
+
+def read_text(path: Path) -> str:
+    """An input file's text; an unreadable file or undecodable bytes are an error naming where."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise InputError.at(path, f"cannot be read ({exc.strerror or exc})") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputError.at(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})", line) from None
