@@ -1,1 +1,0 @@
-"""Parsed, validated records: what the readers produce and the work modules consume."""

@@ -1,1 +1,0 @@
-"""Writers of everything the project produces: pages, artifacts, manifests."""

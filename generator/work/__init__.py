@@ -1,1 +1,0 @@
-"""The work: joining inputs into pages, pipeline stages, verification, downloads."""
