@@ -2,24 +2,33 @@
 # environment it needs on first use; Python 3 and make are all a machine needs.
 
 PYTHON ?= python3
+# The theme prints an end-of-life notice on every build; it says nothing about this site.
+export NO_MKDOCS_2_WARNING := 1
 VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 ENV_STAMP := $(VENV)/.installed
 
-# Site inputs: DATA holds the three manifests; STRICT=0 renders despite problems;
-# ARTIFACTS, when set, is a folder of produced files whose layout, size and md5
-# are read and checked against the manifests.
+# The release definition (SPEC §8). Unset, the site and the downloads use the challenge's
+# (data/release.yml) and the pipeline targets the sample's (data/release-sample.yml).
+RELEASE ?=
+SITE_RELEASE = $(or $(RELEASE),data/release.yml)
+PIPELINE_RELEASE = $(or $(RELEASE),data/release-sample.yml)
+
+# Site inputs: DATA holds the three manifests; WORDING the page's texts; STRICT=0 renders
+# despite problems; ARTIFACTS, when set, is a folder of produced files whose layout, size
+# and md5 are read and checked against the manifests. RECALL unset: DATA's recall table,
+# else the committed one.
 DATA ?= data
-CATALOG ?= data/catalog.yml
-RECALL ?= $(DATA)/recall-projections.csv
+WORDING ?= data/page.yml
+RECALL ?=
 STRICT ?= 1
 ARTIFACTS ?=
 
 # Participants' tools: DIR is the folder of downloaded files; MANIFEST the md5
 # manifest verify checks against (size manifests next to it are used too);
 # REQUIRE_ALL=1 fails on files of the manifest missing from DIR; NO_CACHE=1 hashes
-# every file again. download takes FILES (names), GROUP or SUBSET (catalog ids);
+# every file again. download takes FILES (names), GROUP or SUBSET (of the release);
 # MIRROR replaces everything before the file name in each URL.
 DIR ?= downloads
 MANIFEST ?= $(DATA)/dataset-files-md5.txt
@@ -31,21 +40,23 @@ SUBSET ?=
 MIRROR ?=
 
 # Pipeline inputs (SPEC §5, §6): SAMPLE is where `make sample` writes synthetic parts;
-# PARTS the folder of LAION parts the pipeline reads; OUT where artifacts go; CONFIG the
-# pipeline config; BASE_URL the URL folder written into the URL manifest.
+# PARTS the folder of LAION parts the pipeline reads; OUT where artifacts go; BASE_URL the
+# URL folder written into the URL manifest (unset: the release's base_url).
 SAMPLE ?= build/sample/parts
 PARTS ?= $(SAMPLE)
 OUT ?= build/artifacts
-CONFIG ?= data/pipeline-sample.yml
-BASE_URL ?= https://sisap-23-challenge.s3.amazonaws.com/SISAP23-Challenge
-PIPELINE = $(PY) -m generator pipeline --config $(CONFIG) --parts $(PARTS) --out $(OUT)
-PIPELINE_TARGETS := artifacts subsets queries pca hamming gold meta recall manifests
-# The rules of the config's files (one per output, prerequisites the files it reads), written
-# by the pipeline itself; one rules file per config so that switching configs is safe.
-PIPELINE_RULES = $(OUT)/.rules/$(subst /,_,$(CONFIG)).mk
+BASE_URL ?=
+SAMPLE_SITE ?= build/sample-site
+PIPELINE = $(PY) -m generator pipeline --release $(PIPELINE_RELEASE) --parts $(PARTS) --out $(OUT)
+# The make targets of the pipeline's stage table (a test checks the two agree).
+PIPELINE_TARGETS := artifacts subsets queries meta pca hamming gold recall manifests
+# The rules of the release's files (one per output, prerequisites the files it reads),
+# written by the pipeline from its stage table; one rules file per release so that
+# switching releases is safe.
+PIPELINE_RULES = $(OUT)/.rules/$(subst /,_,$(PIPELINE_RELEASE)).mk
 
 .DEFAULT_GOAL := help
-.PHONY: help env site render serve test bench clean deploy sample $(PIPELINE_TARGETS)
+.PHONY: help env site render serve test bench clean deploy sample sample-site verify download $(PIPELINE_TARGETS)
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  make \1\t/' | expand -t 24
@@ -57,9 +68,9 @@ $(ENV_STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test,bench]'
 	touch $@
 
-render: $(ENV_STAMP)  ## generate docs/datasets.md from the catalog and manifests
-	$(PY) -m generator render --data $(DATA) --catalog $(CATALOG) --recall $(RECALL) \
-		--strict $(STRICT) $(if $(ARTIFACTS),--artifacts $(ARTIFACTS))
+render: $(ENV_STAMP)  ## generate docs/datasets.md from the release, its wording and the manifests
+	$(PY) -m generator render --release $(SITE_RELEASE) --wording $(WORDING) --data $(DATA) \
+		--strict $(STRICT) $(if $(RECALL),--recall $(RECALL)) $(if $(ARTIFACTS),--artifacts $(ARTIFACTS))
 
 site: render  ## build the static site into site/ (mkdocs build --strict)
 	$(BIN)/mkdocs build --strict --quiet
@@ -72,7 +83,7 @@ verify: $(ENV_STAMP)  ## check the files in DIR against MANIFEST (size, then md5
 		$(if $(filter 1,$(REQUIRE_ALL)),--require-all) $(if $(filter 1,$(NO_CACHE)),--no-cache)
 
 download: $(ENV_STAMP)  ## resumable, verified download of FILES="..." or GROUP=... or SUBSET=... into DIR
-	$(PY) -m generator download $(FILES) --dir '$(DIR)' --data '$(DATA)' --catalog '$(CATALOG)' \
+	$(PY) -m generator download $(FILES) --dir '$(DIR)' --data '$(DATA)' --release '$(SITE_RELEASE)' \
 		$(if $(GROUP),--group '$(GROUP)') $(if $(SUBSET),--subset '$(SUBSET)') $(if $(MIRROR),--mirror '$(MIRROR)')
 
 test: $(ENV_STAMP)  ## the whole test suite (what CI runs)
@@ -82,24 +93,38 @@ bench: $(ENV_STAMP)  ## benchmarks (ratios against reference tools measured in t
 	@set -e; for script in bench/bench_*.py; do $(PY) $$script; done
 
 sample: $(ENV_STAMP)  ## write synthetic LAION parts into SAMPLE (default build/sample/parts)
-	$(PY) -m generator pipeline --config $(CONFIG) --parts $(SAMPLE) sample
+	$(PY) -m generator pipeline --release $(PIPELINE_RELEASE) --parts $(SAMPLE) sample
 
 ifneq ($(filter $(PIPELINE_TARGETS),$(MAKECMDGOALS)),)
 include $(PIPELINE_RULES)
 endif
 
-$(PIPELINE_RULES): $(CONFIG) generator/work/rules.py generator/models/pipeline.py | $(ENV_STAMP)
+$(PIPELINE_RULES): $(PIPELINE_RELEASE) $(wildcard generator/pipeline/*.py generator/release/*.py) | $(ENV_STAMP)
 	$(PIPELINE) rules --to $@
 
-artifacts: $(PIPELINE_ALL)  ## run the whole pipeline [PARTS=.. OUT=.. CONFIG=..] (default: the sample)
+artifacts: $(PIPELINE_ALL)  ## run the whole pipeline [PARTS=.. OUT=.. RELEASE=..] (default: the sample)
 subsets: $(PIPELINE_SUBSETS)  ## database subsets (NSFW rule, concatenation)
 queries: $(PIPELINE_QUERIES)  ## the query set from the query part
-pca: $(PIPELINE_PCA)  ## PCA projections of subsets and queries
-hamming: $(PIPELINE_HAMMING)  ## 1024-bit BinWalk sketches of subsets and queries
-gold: $(PIPELINE_GOLD)  ## gold standards (k and k_f64 nearest, exact in float64)
 meta: $(PIPELINE_META)  ## metadata tables meta-<subset>.tsv
+pca: $(PIPELINE_PCA)  ## PCA projections of subsets and queries
+hamming: $(PIPELINE_HAMMING)  ## binary BinWalk sketches of subsets and queries
+gold: $(PIPELINE_GOLD)  ## gold standards (exact in float64)
 recall: $(PIPELINE_RECALL)  ## projection recall table recall-projections.csv
-manifests: $(PIPELINE_MANIFESTS)  ## md5, size and URL manifests of the artifacts [BASE_URL=..]
+manifests: $(PIPELINE_MANIFESTS)  ## md5, size and URL manifests of the published bundles [BASE_URL=..]
+
+sample-site: $(ENV_STAMP)  ## sample, artifacts, manifests, then the sample release's site in SAMPLE_SITE
+	$(MAKE) --no-print-directory sample
+	$(MAKE) --no-print-directory artifacts
+	rm -rf '$(SAMPLE_SITE)/docs'
+	mkdir -p '$(SAMPLE_SITE)'
+	cp -R docs '$(SAMPLE_SITE)/docs'
+	rm -rf '$(SAMPLE_SITE)/docs/datasets.md' '$(SAMPLE_SITE)/docs/assets/generated'
+	printf 'INHERIT: %s\ndocs_dir: docs\nsite_dir: site\n' '$(abspath mkdocs.yml)' > '$(SAMPLE_SITE)/mkdocs.yml'
+	$(PY) -m generator render --release $(PIPELINE_RELEASE) --wording $(WORDING) --data $(OUT) \
+		--artifacts $(OUT) --recall $(OUT)/recall-projections.csv --strict $(STRICT) \
+		--out '$(SAMPLE_SITE)/docs/datasets.md' --plot '$(SAMPLE_SITE)/docs/assets/generated/recall-projections.svg'
+	$(BIN)/mkdocs build --strict --quiet -f '$(SAMPLE_SITE)/mkdocs.yml'
+	@echo "the sample release's site is in $(SAMPLE_SITE)/site"
 
 clean:  ## remove generated pages, the site and the virtual environment
 	rm -rf site docs/datasets.md docs/assets/generated $(VENV) .pytest_cache .hypothesis

@@ -18,8 +18,8 @@ import time
 
 import numpy as np
 
-from generator.work.blas import blas_report
-from generator.work.gold import empty_topk, exact_knn, merge_topk
+from generator.pipeline.blas import blas_report
+from generator.pipeline.gold import empty_topk, exact_knn, merge_topk
 
 DIM = 768
 

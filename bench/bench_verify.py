@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_info
 
-from generator.work.checksums import BLOCK_BYTES
-from generator.work.verify import Check, Status, run_checks
+from generator.io.checksums import BLOCK_BYTES
+from generator.transfer.verify import Check, Status, run_checks
 from generator.errors import Origin
 
 GIB = 1024**3

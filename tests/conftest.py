@@ -11,8 +11,8 @@ import pytest
 from bs4 import BeautifulSoup
 
 ROOT = Path(__file__).resolve().parent.parent
-REFERENCE = ROOT.parent / "shared" / "reference"
-OFFICIAL_BINWALK = REFERENCE / "binwalk" / "binwalk-model-nrefs=1024-permsize=64.jld2"
+REFERENCE = ROOT / "tests" / "reference"
+OFFICIAL_BINWALK = ROOT / "data" / "models" / "binwalk" / "binwalk-model-nrefs=1024-permsize=64.jld2"
 
 
 def run_generator(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
@@ -23,7 +23,7 @@ def run_generator(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
 
 @pytest.fixture
 def data_copy(tmp_path: Path) -> Path:
-    """A writable copy of the committed data folder (manifests, catalog, recall CSV)."""
+    """A writable copy of the committed data folder (manifests, release, wording, recall CSV)."""
     target = tmp_path / "data"
     shutil.copytree(ROOT / "data", target)
     return target
@@ -47,14 +47,15 @@ class BuiltSite:
         return [p for p in self.site.rglob("*.html") if "assets" not in p.relative_to(self.site).parts]
 
 
-def build_site(root: Path, data: Path, catalog: Path | None = None, strict: int = 1,
+def build_site(root: Path, data: Path, release: Path | None = None, strict: int = 1,
                extra: list[str] = ()) -> BuiltSite:
     """Renders the page and runs `mkdocs build --strict` in a copy of the project's site sources."""
     root.mkdir(parents=True, exist_ok=True)
     shutil.copy(ROOT / "mkdocs.yml", root / "mkdocs.yml")
     shutil.copytree(ROOT / "docs", root / "docs", dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns("datasets.md", "generated"))
-    render = run_generator("render", "--data", str(data), "--catalog", str(catalog or data / "catalog.yml"),
+    render = run_generator("render", "--data", str(data), "--release", str(release or data / "release.yml"),
+                           "--wording", str(data / "page.yml"),
                            "--strict", str(strict), "--out", str(root / "docs" / "datasets.md"),
                            "--plot", str(root / "docs" / "assets" / "generated" / "recall-projections.svg"), *extra)
     build = None
@@ -71,3 +72,68 @@ def committed_site(tmp_path_factory) -> BuiltSite:
     assert built.render.returncode == 0, built.render.stderr
     assert built.build.returncode == 0, built.build.stderr
     return built
+
+
+# A release of a few small parts that runs through the whole pipeline in seconds: the
+# same kinds of bundle as the sample release, smaller gold standards.
+TINY_RELEASE = """\
+name: Tiny test release
+base_url: http://127.0.0.1:8008/tiny
+sample: {parts: 6, rows: 1000, clusters: 16, seed: 7}
+subsets:
+  - {label: 1500, parts: [1, 2], rule: dev, rows: 1500}
+  - {label: P2, parts: [1, 2], rule: strict}
+  - {label: P5, parts: [1, 5], rule: strict}
+queries: {label: queries, part: 0, count: 100, seed: 3}
+bundles:
+  - id: clip768
+    of: embeddings
+    file: laion2B-en-clip768v2-n={subset}.h5
+    queries_file: public-queries-100-clip768v2.h5
+    datasets: [{key: emb, dtype: float16, cols: 768}]
+    queries_datasets: [{key: emb, dtype: float32, cols: 768}]
+    publish: [P5, P2, 1500, queries]
+  - id: pca32
+    of: pca
+    file: laion2B-en-pca32v2-n={subset}.h5
+    queries_file: public-queries-100-pca32v2.h5
+    datasets: [{key: pca32, dtype: float32, cols: 32}]
+    publish: [P5, P2, 1500, queries]
+  - id: pca96
+    of: pca
+    file: laion2B-en-pca96v2-n={subset}.h5
+    queries_file: public-queries-100-pca96v2.h5
+    datasets: [{key: pca96, dtype: float32, cols: 96}]
+    publish: [P5, P2, 1500, queries]
+  - id: hamming
+    of: sketches
+    file: laion2B-en-hammingv2-n={subset}.h5
+    queries_file: public-queries-100-hammingv2.h5
+    datasets: [{key: hamming, dtype: uint64, cols: 16}]
+    publish: [P5, P2, 1500, queries]
+  - id: gold
+    of: gold
+    file: laion2B-en-public-gold-standard-v2-{subset}.h5
+    datasets: [{key: knns, dtype: int32, cols: 10}, {key: dists, dtype: float32, cols: 10}]
+    publish: [P5, P2, 1500]
+  - id: gold-f64
+    of: gold
+    file: laion2B-en-public-gold-standard-v2-{subset}-F64-IEEE754.h5
+    datasets: [{key: knns, dtype: int32, cols: 50}, {key: dists, dtype: float32, cols: 50}]
+    publish: []
+  - id: meta
+    of: meta
+    file: meta-{subset}.tsv
+    columns: [caption, NSFW, LICENSE, url]
+    publish: [P2, P5]
+pca: {train: P5}
+sketches:
+  create: {seed: 1, sample_rows: 2000}
+recall: {k: 10}
+"""
+
+
+def bundle_name(release, kind_id: str, label: str) -> str:
+    """The file of bundle kind `kind_id` for a subset (or the queries) of `release`."""
+    kind = next(kind for kind in release.kinds if kind.id == kind_id)
+    return release.bundle(kind, label).name

@@ -1,4 +1,5 @@
-"""`render --artifacts`: the layout is read from produced files, which must agree with the manifests."""
+"""`render --artifacts`: the layout is read from produced files, which must agree with the release and the
+manifests."""
 from __future__ import annotations
 
 import hashlib
@@ -46,7 +47,8 @@ def test_a_produced_file_that_disagrees_with_the_manifests_is_reported(tmp_path,
     built = build_site(tmp_path / "strict", data_copy, extra=["--artifacts", str(artifacts)])
     assert built.render.returncode == 1
     problems = built.render.stderr
-    assert f"'{NAME}': {artifacts / NAME} holds datasets [('emb', 'float32')], kind 'pca32'" in problems
+    assert (f"'{NAME}': {artifacts / NAME} holds datasets emb float32 (… × 32), bundle 'pca32' of the release "
+            f"says pca32 float32 (… × 32)") in problems
     assert f"'{NAME}': {artifacts / NAME} has md5 " in problems and "the md5 manifest says 8c0fa4fff523" in problems
     assert "the size manifest says 1.3M" in problems
     assert not (tmp_path / "strict" / "docs" / "datasets.md").exists()

@@ -5,7 +5,7 @@ import logging
 
 import numpy as np
 
-from generator.work.blas import blas_libraries, blas_report
+from generator.pipeline.blas import blas_libraries, blas_report
 
 
 def test_reports_the_blas_numpy_loaded():
@@ -22,7 +22,7 @@ def test_warns_about_a_generic_kernel(caplog):
                "architecture": "Prescott", "num_threads": 2, "threading_layer": "pthreads",
                "filepath": "/lib/libopenblas.so"}
     fast = dict(generic, architecture="Haswell")
-    with caplog.at_level(logging.WARNING, logger="generator.work.blas"):
+    with caplog.at_level(logging.WARNING, logger="generator.pipeline.blas"):
         report = blas_report([generic, fast])
     assert "kernel Prescott" in report and "kernel Haswell" in report
     assert len(caplog.records) == 1
@@ -31,6 +31,6 @@ def test_warns_about_a_generic_kernel(caplog):
 
 
 def test_warns_when_no_blas_is_visible(caplog):
-    with caplog.at_level(logging.WARNING, logger="generator.work.blas"):
+    with caplog.at_level(logging.WARNING, logger="generator.pipeline.blas"):
         assert "none found" in blas_report([])
     assert "no BLAS library" in caplog.records[0].getMessage()

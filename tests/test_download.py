@@ -12,9 +12,10 @@ import pytest
 import requests
 
 from generator.cli import main
-from generator.inputs.manifests import BYTES_FILE, MD5_FILE, URLS_FILE, read_manifest_set
-from generator.outputs.manifests import manifest_texts
-from generator.work.download import RetryPolicy, download, plan_downloads
+from generator.manifests.model import BYTES_FILE, MD5_FILE, URLS_FILE
+from generator.manifests.read import read_manifest_set
+from generator.manifests.write import manifest_texts
+from generator.transfer.download import RetryPolicy, download, plan_downloads
 from tests.http_server import Behaviour, FileServer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -22,27 +23,22 @@ NAME = "laion2B-en-pca32v2-n=100K.h5"
 OTHER = "public-queries-10k-pca32v2.h5"
 GOLD = "laion2B-en-public-gold-standard-v2-100K.h5"
 
-CATALOG = """\
+RELEASE = """\
+name: Download test release
+base_url: http://127.0.0.1:9/unused
 subsets:
-  100K: {rows: 100000}
-  queries: {rows: 10000}
-kinds:
-  pca32:
-    datasets: [{key: pca32, dtype: float32, cols: 32}]
-  gold:
-    datasets: [{key: knns, dtype: int32, cols: 100}]
-groups:
-  - id: pca32
-    title: 32d PCA projections
-    intro: Projections.
-    files:
-      - {name: "laion2B-en-pca32v2-n=100K.h5", description: the 100K subset, kind: pca32, rows: 100K}
-      - {name: public-queries-10k-pca32v2.h5, description: the queries, kind: pca32, rows: queries}
-  - id: gold
-    title: Gold standards
-    intro: Neighbours.
-    files:
-      - {name: laion2B-en-public-gold-standard-v2-100K.h5, description: gold, kind: gold, rows: queries}
+  - {label: 100K, parts: [1, 1], rule: dev, rows: 100000}
+queries: {label: queries, part: 0, count: 10000, seed: 0}
+bundles:
+  - {id: clip768, of: embeddings, file: "emb-{subset}.h5", queries_file: q.h5,
+     datasets: [{key: emb, dtype: float16, cols: 768}], publish: []}
+  - {id: pca32, of: pca, file: "laion2B-en-pca32v2-n={subset}.h5", queries_file: public-queries-10k-pca32v2.h5,
+     datasets: [{key: pca32, dtype: float32, cols: 32}], publish: [100K, queries]}
+  - {id: gold, of: gold, file: "laion2B-en-public-gold-standard-v2-{subset}.h5",
+     datasets: [{key: knns, dtype: int32, cols: 100}, {key: dists, dtype: float32, cols: 100}], publish: [100K]}
+pca: {train: 100K}
+sketches: {create: {seed: 0, sample_rows: 100}}
+recall: {k: 10}
 """
 
 
@@ -62,13 +58,13 @@ def server():
 
 
 def write_data(folder: Path, base_url: str, exact_sizes: bool = True) -> Path:
-    """Manifests (as `make manifests` writes them) and a catalog for CONTENTS served at `base_url`."""
+    """Manifests (as `make manifests` writes them) and a release for CONTENTS served at `base_url`."""
     folder.mkdir(parents=True, exist_ok=True)
     texts = manifest_texts([(n, len(d), hashlib.md5(d).hexdigest()) for n, d in CONTENTS.items()], base_url)
     for filename, text in texts.items():
         if exact_sizes or filename != BYTES_FILE:
             (folder / filename).write_text(text)
-    (folder / "catalog.yml").write_text(CATALOG)
+    (folder / "release.yml").write_text(RELEASE)
     return folder
 
 
@@ -78,8 +74,8 @@ def data(tmp_path, server):
 
 
 def run_download(data: Path, target: Path, *args: str) -> int:
-    return main(["download", *args, "--dir", str(target), "--data", str(data), "--catalog",
-                 str(data / "catalog.yml"), "--cache-dir", str(target.parent / "cache"),
+    return main(["download", *args, "--dir", str(target), "--data", str(data), "--release",
+                 str(data / "release.yml"), "--cache-dir", str(target.parent / "cache"),
                  "--retry-delay", "0.01", "--timeout", "5"])
 
 
@@ -289,15 +285,16 @@ def test_group_subset_and_mirror_select_files_and_servers(server, tmp_path):
     by_group, by_subset = tmp_path / "group", tmp_path / "subset"
     assert run_download(data, by_group, "--group", "pca32", "--mirror", server.base_url + "/") == 0
     assert listing(by_group) == sorted([NAME, OTHER])
-    assert run_download(data, by_subset, "--subset", "queries", "--mirror", server.base_url) == 0
-    assert listing(by_subset) == sorted([OTHER, GOLD])
+    assert run_download(data, by_subset, "--subset", "100K", "--mirror", server.base_url) == 0
+    assert listing(by_subset) == sorted([NAME, GOLD])
 
 
 @pytest.mark.parametrize("args, message", [
     ([], "name the files to download"),
     ([NAME, "--group", "pca32"], "name the files to download"),
-    (["--group", "nope"], "no group 'nope' (groups: pca32, gold)"),
-    (["--subset", "7B"], "no file of subset '7B'"),
+    (["--group", "nope"], "no published bundle in group 'nope' (groups: pca32, gold)"),
+    (["--group", "clip768"], "no published bundle in group 'clip768' (groups: pca32, gold)"),
+    (["--subset", "7B"], "no published bundle of subset '7B' (subsets: 100K, queries)"),
     (["not-listed.h5"], f"{URLS_FILE}: 'not-listed.h5' has no URL in this manifest"),
 ])
 def test_selection_errors_are_one_clear_message(data, tmp_path, capsys, args, message):
@@ -313,7 +310,7 @@ def test_make_download_fetches_files_through_a_mirror(server, tmp_path):
     target = tmp_path / "files"
     env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
     run = subprocess.run(["make", "--no-print-directory", "-C", str(REPO), "download", f"FILES={NAME} {OTHER}",
-                          f"DIR={target}", f"DATA={data}", f"CATALOG={data / 'catalog.yml'}",
+                          f"DIR={target}", f"DATA={data}", f"RELEASE={data / 'release.yml'}",
                           f"MIRROR={server.base_url}"], capture_output=True, text=True, env=env)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "2 of 2 files present and verified" in run.stdout
@@ -325,6 +322,6 @@ def test_help_lists_every_option_with_examples():
     run = subprocess.run([str(REPO / ".venv" / "bin" / "python"), "-m", "generator", "download", "--help"],
                          capture_output=True, text=True, cwd=REPO)
     assert run.returncode == 0
-    for option in ("--group", "--subset", "--dir", "--data", "--catalog", "--mirror", "--attempts",
+    for option in ("--group", "--subset", "--dir", "--data", "--release", "--mirror", "--attempts",
                    "--retry-delay", "--timeout", "examples:"):
         assert option in run.stdout

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from generator.models.projections import TopK
-from generator.work import gold
-from generator.work.gold import empty_topk, exact_knn, merge_topk, screen_bound
-from generator.work.vectors import DegenerateVectorError
+from generator.pipeline.model import TopK
+from generator.pipeline import gold
+from generator.pipeline.gold import empty_topk, exact_knn, merge_topk, screen_bound
+from generator.pipeline.vectors import DegenerateVectorError
 
 DIM = 768
 

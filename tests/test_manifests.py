@@ -6,9 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from generator.errors import InputError, Origin
-from generator.inputs.manifests import (parse_md5s, parse_sizes, parse_urls, read_manifest_set,
+from generator.manifests.read import (parse_md5s, parse_sizes, parse_urls, read_manifest_set,
                                         read_md5s)
-from generator.models.manifests import Size, human_size
+from generator.manifests.model import Size, human_size
 from tests.conftest import REFERENCE
 
 

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from generator.work import pca
-from generator.work.pca import CovarianceAccumulator, project
-from generator.work.vectors import DegenerateVectorError
+from generator.pipeline import pca
+from generator.pipeline.pca import CovarianceAccumulator, project
+from generator.pipeline.vectors import DegenerateVectorError
 
 DIM = 768
 

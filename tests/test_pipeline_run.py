@@ -16,42 +16,28 @@ import pyarrow.parquet as pq
 import pytest
 
 from generator.errors import InputError
-from generator.inputs.parts import check_parts
-from generator.inputs.pipeline_config import read_pipeline_config
-from generator.models.pipeline import (QUERIES, database_file, gold_file, meta_file, npy_path, parquet_path,
-                                       published_names, vectors_file)
-from generator.outputs import artifacts
-from generator.work.checksums import file_md5
-from generator.work.meta import unescape_field
-from generator.work.queries import query_rows
-from tests.conftest import OFFICIAL_BINWALK, ROOT as REPO
+from generator.io.checksums import file_md5
+from generator.pipeline import stages
+from generator.pipeline.meta import unescape_field
+from generator.pipeline.parts import check_parts, npy_path, parquet_path
+from generator.pipeline.queries import query_rows
+from generator.release.read import read_release
+from tests.conftest import OFFICIAL_BINWALK, ROOT as REPO, TINY_RELEASE, bundle_name
 
-TINY_CONFIG = """
-sample: {parts: 6, rows: 1000, clusters: 16, seed: 7}
-subsets:
-  - {label: 1500, parts: [1, 2], rule: dev, rows: 1500}
-  - {label: P2, parts: [1, 2], rule: strict}
-  - {label: P5, parts: [1, 5], rule: strict}
-queries: {part: 0, count: 100, seed: 3}
-pca: {dims: [32, 96], train: P5}
-sketches:
-  create: {seed: 1, refs: 1024, sample_rows: 2000}
-gold: {k: 10, k_f64: 50}
-recall: {k: 10}
-"""
+QUERIES = "queries"
 LABELS = ("1500", "P2", "P5")
 TIED_COPIES = {1: [5, 6, 7], 2: [0, 9]}  # part -> rows overwritten with a copy of query 0's vector
 MANIFESTS = ("dataset-files-md5.txt", "dataset-files-size.txt", "dataset-files-bytes.txt",
              "dataset-files-urls.txt")
 
-LAYOUT = {  # file kind -> (dataset key, dtype, columns)
+LAYOUT = {  # bundle kind -> (dataset key, dtype, columns)
     "clip768": ("emb", np.float16, 768), "pca32": ("pca32", np.float32, 32),
     "pca96": ("pca96", np.float32, 96), "hamming": ("hamming", np.uint64, 16),
 }
 
 
-def make(out: Path, parts: Path, config: Path, *goals: str, **kwargs) -> subprocess.Popen | subprocess.CompletedProcess:
-    command = ["make", "-C", str(REPO), "-j2", *goals, f"PARTS={parts}", f"OUT={out}", f"CONFIG={config}"]
+def make(out: Path, parts: Path, release: Path, *goals: str, **kwargs) -> subprocess.CompletedProcess:
+    command = ["make", "-C", str(REPO), "-j2", *goals, f"PARTS={parts}", f"OUT={out}", f"RELEASE={release}"]
     return subprocess.run(command, capture_output=True, text=True, **kwargs)
 
 
@@ -64,10 +50,10 @@ def tiny(tmp_path_factory):
     """Tiny parts (with planted exact ties) and one uninterrupted `make artifacts` of them."""
     root = tmp_path_factory.mktemp("pipeline")
     config_path = root / "tiny.yml"
-    config_path.write_text(TINY_CONFIG)
-    config = read_pipeline_config(config_path)
+    config_path.write_text(TINY_RELEASE)
+    config = read_release(config_path)
     parts = root / "parts"
-    artifacts.write_sample(config, parts)
+    stages.write_sample(config, parts)
     query_row = int(query_rows(config.sample.rows, config.queries.count, config.queries.seed)[0])
     query_vector = np.load(npy_path(parts, 0))[query_row]
     for number, rows in TIED_COPIES.items():
@@ -92,14 +78,14 @@ def kept(parts: Path, numbers, rule: str, limit: int | None = None) -> np.ndarra
 
 def test_every_artifact_has_the_layout_of_spec_section_2(tiny):
     config, _, _, out = tiny
-    for name in published_names(config):
-        assert (out / name).is_file(), name
+    for bundle in config.bundles():
+        assert (out / bundle.name).is_file(), bundle.name
     queries = config.queries.count
     for label in LABELS + (QUERIES,):
-        with h5py.File(out / vectors_file("clip768", label), "r") as file:
+        with h5py.File(out / bundle_name(config, "clip768", label), "r") as file:
             rows = file["emb"].shape[0]
         for kind, (key, dtype, cols) in LAYOUT.items():
-            with h5py.File(out / vectors_file(kind, label), "r") as file:
+            with h5py.File(out / bundle_name(config, kind, label), "r") as file:
                 assert list(file.keys()) == [key]
                 expected_dtype = np.float32 if (label, kind) == (QUERIES, "clip768") else dtype
                 assert file[key].dtype == expected_dtype and file[key].shape == (rows, cols)
@@ -107,8 +93,8 @@ def test_every_artifact_has_the_layout_of_spec_section_2(tiny):
         if label == QUERIES:
             assert rows == queries
             continue
-        for f64, k in ((False, config.gold.k), (True, config.gold.k_f64)):
-            with h5py.File(out / gold_file(label, f64), "r") as file:
+        for kind, k in (("gold", 10), ("gold-f64", 50)):
+            with h5py.File(out / bundle_name(config, kind, label), "r") as file:
                 assert sorted(file.keys()) == ["dists", "knns"]
                 assert file["knns"].dtype == np.int32 and file["knns"].shape == (queries, k)
                 assert file["dists"].dtype == np.float32 and file["dists"].shape == (queries, k)
@@ -118,9 +104,10 @@ def test_manifests_pass_md5sum_and_recall_table_has_the_published_columns(tiny):
     config, _, _, out = tiny
     check = subprocess.run(["md5sum", "-c", "dataset-files-md5.txt"], cwd=out, capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
-    assert check.stdout.count(": OK") == len(published_names(config))
+    published = [bundle.name for bundle in config.published()]
+    assert check.stdout.splitlines() == [f"{name}: OK" for name in published]
     urls = (out / "dataset-files-urls.txt").read_text().split()
-    assert urls[0].startswith("https://") and len(urls) == len(published_names(config))
+    assert urls == [f"http://127.0.0.1:8008/tiny/{name}" for name in published]
     lines = (out / "recall-projections.csv").read_text().splitlines()
     assert lines[0] == "data,size,algo,buildtime,querytime,params,recall"
     rows = [line.split(",") for line in lines[1:]]
@@ -139,35 +126,35 @@ def test_a_second_run_with_nothing_changed_does_nothing(tiny):
 def test_subsets_follow_the_nsfw_rules_and_queries_come_from_part_0(tiny):
     config, _, parts, out = tiny
     for spec in config.subsets:
-        with h5py.File(out / database_file("clip768", spec.label), "r") as file:
+        with h5py.File(out / bundle_name(config, "clip768", spec.label), "r") as file:
             np.testing.assert_array_equal(file["emb"][:], kept(parts, spec.parts, spec.rule, spec.rows))
     strict = kept(parts, [1, 2], "strict")
     dev = kept(parts, [1, 2], "dev", 1500)
     assert not np.array_equal(strict[:1500], dev), "the dev subset must differ from the strict prefix"
     rows = query_rows(config.sample.rows, config.queries.count, config.queries.seed)
-    with h5py.File(out / vectors_file("clip768", QUERIES), "r") as file:
+    with h5py.File(out / bundle_name(config, "clip768", QUERIES), "r") as file:
         np.testing.assert_array_equal(file["emb"][:], np.load(npy_path(parts, 0))[rows].astype(np.float32))
 
 
 def test_gold_standards_equal_a_float64_brute_force_with_ties_by_lower_id(tiny):
     config, _, _, out = tiny
-    with h5py.File(out / vectors_file("clip768", QUERIES), "r") as file:
+    with h5py.File(out / bundle_name(config, "clip768", QUERIES), "r") as file:
         queries = file["emb"][:].astype(np.float64)
     queries /= np.linalg.norm(queries, axis=1, keepdims=True)
     for label in LABELS:
-        with h5py.File(out / database_file("clip768", label), "r") as file:
+        with h5py.File(out / bundle_name(config, "clip768", label), "r") as file:
             objects = file["emb"][:].astype(np.float64)
         objects /= np.linalg.norm(objects, axis=1, keepdims=True)
         dists = 1 - queries @ objects.T
         ids = np.arange(1, len(objects) + 1)
-        order = np.array([np.lexsort((ids, row))[:config.gold.k_f64] for row in dists])
-        for f64, k in ((True, config.gold.k_f64), (False, config.gold.k)):
-            with h5py.File(out / gold_file(label, f64), "r") as file:
+        order = np.array([np.lexsort((ids, row))[:config.gold_k] for row in dists])
+        for kind, k in (("gold-f64", 50), ("gold", 10)):
+            with h5py.File(out / bundle_name(config, kind, label), "r") as file:
                 np.testing.assert_array_equal(file["knns"][:], (order[:, :k] + 1).astype(np.int32))
                 # Equal to float32 rounding: a summation order may turn an exact 0 into -2e-16.
                 np.testing.assert_allclose(file["dists"][:], np.take_along_axis(dists, order[:, :k], 1),
                                            rtol=0, atol=np.finfo(np.float32).eps)
-    with h5py.File(out / gold_file("P5"), "r") as file:
+    with h5py.File(out / bundle_name(config, "gold", "P5"), "r") as file:
         knns, dists = file["knns"][0], file["dists"][0]
     tied = knns[dists == dists[0]]
     assert len(tied) >= 2 and np.all(np.diff(tied) > 0), "planted exact ties must come by ascending id"
@@ -175,19 +162,19 @@ def test_gold_standards_equal_a_float64_brute_force_with_ties_by_lower_id(tiny):
 
 def test_pca_projections_match_a_float64_reference_up_to_sign(tiny):
     config, _, _, out = tiny
-    with h5py.File(out / database_file("clip768", "P5"), "r") as file:
+    with h5py.File(out / bundle_name(config, "clip768", "P5"), "r") as file:
         train = file["emb"][:].astype(np.float64)
     train /= np.linalg.norm(train, axis=1, keepdims=True)
     mean = train.mean(axis=0)
     values, vectors = np.linalg.eigh(np.cov(train - mean, rowvar=False))
-    for d in config.pca.dims:
+    for d in (32, 96):
         components = vectors[:, ::-1][:, :d]
         for label in ("P2", QUERIES):
-            with h5py.File(out / vectors_file("clip768", label), "r") as file:
+            with h5py.File(out / bundle_name(config, "clip768", label), "r") as file:
                 x = file["emb"][:].astype(np.float64)
             x /= np.linalg.norm(x, axis=1, keepdims=True)
             reference = (x - mean) @ components
-            with h5py.File(out / vectors_file(f"pca{d}", label), "r") as file:
+            with h5py.File(out / bundle_name(config, f"pca{d}", label), "r") as file:
                 projected = file[f"pca{d}"][:]
             signs = np.sign(np.sum(projected * reference, axis=0))
             np.testing.assert_allclose(projected, reference * signs, atol=2e-5)
@@ -198,7 +185,7 @@ def test_metadata_tables_hold_one_escaped_line_per_object(tiny):
     spec = config.subset("P2")
     table = pq.read_table(parquet_path(parts, 1)).to_pylist() + pq.read_table(parquet_path(parts, 2)).to_pylist()
     expected = [r for r in table if r["NSFW"] is not None and r["NSFW"] != "NSFW"]
-    lines = (out / meta_file(spec.label)).read_text(encoding="utf-8").split("\n")
+    lines = (out / bundle_name(config, "meta", spec.label)).read_text(encoding="utf-8").split("\n")
     assert lines[0] == "caption\tNSFW\tLICENSE\turl" and lines[-1] == ""
     assert len(lines) - 2 == len(expected)
     assert any("\t" in r["caption"] or "\n" in r["caption"] for r in expected)
@@ -209,7 +196,7 @@ def test_metadata_tables_hold_one_escaped_line_per_object(tiny):
 
 def test_two_runs_from_scratch_give_identical_md5s(tiny, tmp_path):
     config, config_path, parts, out = tiny
-    names = published_names(config) + list(MANIFESTS)
+    names = [bundle.name for bundle in config.bundles()] + list(MANIFESTS)
     second = tmp_path / "second"
     run = make(second, parts, config_path, "artifacts")
     assert run.returncode == 0, run.stderr
@@ -219,11 +206,11 @@ def test_two_runs_from_scratch_give_identical_md5s(tiny, tmp_path):
 def test_killed_in_the_middle_and_rerun_gives_the_same_artifacts(tiny, tmp_path):
     """SIGKILL while a stage writes; no final name ever holds an incomplete file."""
     config, config_path, parts, out = tiny
-    names = published_names(config) + list(MANIFESTS)
+    names = [bundle.name for bundle in config.bundles()] + list(MANIFESTS)
     reference = digests(out, names)
     crashed = tmp_path / "crashed"
     command = ["make", "-C", str(REPO), "-j2", "artifacts", f"PARTS={parts}", f"OUT={crashed}",
-               f"CONFIG={config_path}"]
+               f"RELEASE={config_path}"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)
     try:
@@ -311,11 +298,12 @@ def test_a_bad_part_is_named_and_nothing_is_written(tiny, tmp_path, damage, mess
     parts = damaged_copy(parts, tmp_path)
     damaged = damage(parts)
     out = tmp_path / "out"
+    run = stages.Run(config, parts, out)
     with pytest.raises(InputError) as error:
-        artifacts.write_subset(config, parts, out, "P2")
+        stages.write_subset(run, "P2")
     assert str(damaged) in str(error.value) and message in str(error.value)
     with pytest.raises(InputError):
-        artifacts.write_meta(config, parts, out, "P2")
+        stages.write_meta(run, "P2")
     assert not out.exists() or list(out.iterdir()) == []
     with pytest.raises(InputError):
         check_parts(parts, config.parts)
@@ -343,24 +331,22 @@ def test_make_names_a_missing_part(tiny, tmp_path):
 OFFICIAL_MODEL = OFFICIAL_BINWALK
 
 
-@pytest.mark.skipif(not OFFICIAL_MODEL.is_file(), reason="the official BinWalk model is not beside the repository")
 def test_hamming_with_the_official_model_follows_the_rule_of_spec_section_2(tiny, tmp_path):
     """Every bit whose two distances differ by more than 1e-5 is as SPEC §2's rule says."""
     config, _, _, out = tiny
     official = tmp_path / "official.yml"
-    official.write_text(TINY_CONFIG.replace("  create: {seed: 1, refs: 1024, sample_rows: 2000}",
-                                            f"  model: {OFFICIAL_MODEL}"))
+    official.write_text(TINY_RELEASE.replace("  create: {seed: 1, sample_rows: 2000}", f"  model: {OFFICIAL_MODEL}"))
     work = tmp_path / "out"
     work.mkdir()
-    shutil.copy(out / database_file("clip768", "P2"), work)
-    artifacts.write_hamming(read_pipeline_config(official), work, "P2")
+    shutil.copy(out / bundle_name(config, "clip768", "P2"), work)
+    stages.write_hamming(stages.Run(read_release(official), tmp_path, work), "P2")
     with h5py.File(OFFICIAL_MODEL, "r") as file:
         model = file["model"][()]
         refs = np.asarray(file[model["refs"]["matrix"]], dtype=np.float32)
         pool = np.asarray(file[model["pool"]], dtype=np.int64) - 1
-    with h5py.File(work / database_file("clip768", "P2"), "r") as file:
+    with h5py.File(work / bundle_name(config, "clip768", "P2"), "r") as file:
         x = file["emb"][:200].astype(np.float32)
-    with h5py.File(work / vectors_file("hamming", "P2"), "r") as file:
+    with h5py.File(work / bundle_name(config, "hamming", "P2"), "r") as file:
         words = file["hamming"][:200]
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     compared = 0
@@ -377,8 +363,10 @@ def test_hamming_with_the_official_model_follows_the_rule_of_spec_section_2(tiny
 
 def test_the_command_names_an_unknown_subset_without_a_traceback(tiny, tmp_path):
     _, config_path, parts, _ = tiny
-    run = subprocess.run([sys.executable, "-m", "generator", "pipeline", "--config", str(config_path),
+    run = subprocess.run([sys.executable, "-m", "generator", "pipeline", "--release", str(config_path),
                           "--parts", str(parts), "--out", str(tmp_path), "gold", "10M"],
                          cwd=REPO, capture_output=True, text=True)
-    assert run.returncode == 1 and run.stderr.startswith("error: '10M' is not a subset of"), run.stderr
+    assert run.returncode == 1, run.stderr
+    assert run.stderr == (f"error: '10M' is not a label stage 'gold' runs for in {config_path} "
+                          "(labels: 1500, P2, P5)\n")
     assert list(tmp_path.iterdir()) == []

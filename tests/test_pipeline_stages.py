@@ -9,20 +9,22 @@ import pytest
 from hypothesis import given, strategies as st
 
 from generator.errors import Origin, ProjectError
-from generator.models.pipeline import SubsetSpec
-from generator.inputs.pipeline_config import read_pipeline_config
-from generator.outputs.h5 import h5_output, write_h5
-from generator.work.meta import escape_field, header_line, meta_lines, unescape_field
-from generator.work.queries import query_rows
-from generator.work.recall import hamming_distances, l2_distances, nearest, recall_at
-from generator.work.rules import make_rules
-from generator.work.subsets import kept_rows, select_rows
+from generator.io.h5 import h5_output, write_h5
+from generator.pipeline.meta import escape_field, header_line, meta_lines, unescape_field
+from generator.pipeline.queries import query_rows
+from generator.pipeline.recall import hamming_distances, l2_distances, nearest, recall_at
+from generator.pipeline.rules import make_rules
+from generator.pipeline.stages import STAGES, TARGETS
+from generator.pipeline.subsets import kept_rows, select_rows
+from generator.release.model import Subset
+from generator.release.read import read_release
+from tests.conftest import ROOT
 
 NSFW = ["UNLIKELY", None, "NSFW", "UNSURE", None, "UNLIKELY", "NSFW", "UNLIKELY"]
 
 
-def spec(rule: str, rows: int | None = None, parts=(1, 3)) -> SubsetSpec:
-    return SubsetSpec("S", parts[0], parts[1], rule, rows, Origin("pipeline.yml", 4))
+def spec(rule: str, rows: int | None = None, parts=(1, 3)) -> Subset:
+    return Subset("S", parts[0], parts[1], rule, rows, None, None, Origin("release.yml", 4))
 
 
 def test_strict_keeps_present_values_other_than_nsfw_and_dev_drops_only_nsfw():
@@ -49,8 +51,8 @@ def test_a_strict_subset_concatenates_every_part():
     assert sum(len(rows) for _, rows in selection) == 12
 
 
-def test_a_dev_subset_larger_than_its_parts_is_an_error_naming_the_config_line():
-    with pytest.raises(ProjectError, match=r"pipeline.yml:4: subset 'S' needs 100 rows .* only 18"):
+def test_a_dev_subset_larger_than_its_parts_is_an_error_naming_the_release_line():
+    with pytest.raises(ProjectError, match=r"release.yml:4: subset 'S' needs 100 rows .* only 18"):
         list(select_rows(spec("dev", rows=100), ((p, NSFW) for p in (1, 2, 3))))
 
 
@@ -70,11 +72,12 @@ def test_escaped_fields_are_one_tab_free_line_and_read_back(value):
     assert unescape_field(field) == ("" if value is None else value)
 
 
-def test_meta_lines_hold_the_four_columns_of_the_selected_rows():
+def test_meta_lines_hold_the_columns_of_the_selected_rows():
     columns = {"caption": ["a\tb", "c\nd", 'say "hi" \\ café'], "NSFW": ["UNLIKELY", None, "UNSURE"],
                "LICENSE": ["?", "?", None], "url": ["u0", "u1", "u2"]}
-    assert header_line() == "caption\tNSFW\tLICENSE\turl\n"
-    assert meta_lines(columns, np.array([0, 2])) == 'a\\tb\tUNLIKELY\t?\tu0\nsay "hi" \\\\ café\tUNSURE\t\tu2\n'
+    names = ("caption", "NSFW", "LICENSE", "url")
+    assert header_line(names) == "caption\tNSFW\tLICENSE\turl\n"
+    assert meta_lines(columns, names, np.array([0, 2])) == 'a\\tb\tUNLIKELY\t?\tu0\nsay "hi" \\\\ café\tUNSURE\t\tu2\n'
 
 
 def brute_force(queries, objects, distances, k):
@@ -110,12 +113,25 @@ def test_recall_counts_the_shared_ids_of_the_first_k():
 
 
 def test_make_rules_name_every_output_once_with_its_inputs(tmp_path):
-    config = read_pipeline_config("data/pipeline-sample.yml")
-    rules = make_rules(config)
+    release = read_release(ROOT / "data" / "release-sample.yml")
+    rules = make_rules(release)
     assert "PIPELINE_FILE_laion2B_en_clip768v2_n_S3_h5 := $(OUT)/laion2B-en-clip768v2-n=S3.h5" in rules
     targets = [line.split(":")[0] for line in rules.splitlines() if line.startswith("$(") and ":" in line]
     assert len(targets) == len(set(targets))
     assert "$(PIPELINE_FILE_laion2B_en_pca32v2_n_S3_h5) $(PIPELINE_FILE_laion2B_en_pca96v2_n_S3_h5) &:" in rules
+    # Every bundle of the release, the recall table and the manifests are made by one rule each.
+    made = {name for stage in STAGES for label in stage.labels(release) for name in stage.outputs(release, label)}
+    assert {b.name for b in release.bundles()} <= made
+    everything = next(line for line in rules.splitlines() if line.startswith("PIPELINE_ALL := ")).split()[2:]
+    assert len(everything) == len(made)
+
+
+def test_the_makefile_offers_exactly_the_make_targets_of_the_stage_table():
+    makefile = (ROOT / "Makefile").read_text()
+    listed = next(line for line in makefile.splitlines() if line.startswith("PIPELINE_TARGETS := ")).split()[2:]
+    assert listed == ["artifacts", *TARGETS]
+    for target in TARGETS:
+        assert f"\n{target}: $(PIPELINE_{target.upper()})  ## " in makefile
 
 
 def test_an_h5_file_appears_only_when_complete(tmp_path):

@@ -8,26 +8,29 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from generator.inputs.parts import check_parts
-from generator.inputs.pipeline_config import parse_pipeline_config
-from generator.models.pipeline import npy_path, parquet_path
-from generator.outputs.artifacts import write_sample
-from generator.work.checksums import file_md5
+from generator.io.checksums import file_md5
+from generator.pipeline.parts import check_parts, npy_path, parquet_path
+from generator.pipeline.stages import write_sample
+from generator.release.read import parse_release
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = """
+name: sample parts only
+base_url: http://127.0.0.1:8008
 sample: {parts: 3, rows: 2000, clusters: 8, seed: 11}
 subsets: [{label: A, parts: [1, 2], rule: strict}]
-queries: {part: 0, count: 10, seed: 0}
-pca: {dims: [32], train: A}
-sketches: {create: {seed: 0, refs: 64, sample_rows: 64}}
-gold: {k: 5, k_f64: 10}
+queries: {label: queries, part: 0, count: 10, seed: 0}
+bundles:
+  - {id: emb, of: embeddings, file: "emb-{subset}.h5", queries_file: q.h5,
+     datasets: [{key: emb, dtype: float16, cols: 768}], publish: [A]}
+pca: {train: A}
+sketches: {create: {seed: 0, sample_rows: 64}}
 recall: {k: 5}
 """
 
 
 def sample(tmp_path: Path, folder: str = "parts") -> Path:
-    config = parse_pipeline_config(CONFIG, str(tmp_path / "sample.yml"))
+    config = parse_release(CONFIG, str(tmp_path / "sample.yml"))
     write_sample(config, tmp_path / folder)
     return tmp_path / folder
 
@@ -76,7 +79,7 @@ def test_the_same_config_gives_the_same_bytes_and_a_rerun_leaves_files_alone(tmp
 def test_make_sample_writes_the_parts(tmp_path):
     config = tmp_path / "sample.yml"
     config.write_text(CONFIG)
-    run = subprocess.run(["make", "-C", str(REPO), "sample", f"SAMPLE={tmp_path / 'out'}", f"CONFIG={config}"],
+    run = subprocess.run(["make", "-C", str(REPO), "sample", f"SAMPLE={tmp_path / 'out'}", f"RELEASE={config}"],
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert len(check_parts(tmp_path / "out", [0, 1, 2])) == 3

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from generator.inputs.catalog import read_catalog
-from generator.inputs.manifests import read_manifest_set
+from generator.manifests.read import read_manifest_set
+from generator.release.read import read_release
 from tests.conftest import ROOT, build_site, run_generator
 
 MD5_PATH = "dataset-files-md5.txt"
@@ -19,13 +19,21 @@ def download_rows(soup):
     return [row for table in soup.select("div.datasets table") for row in table.select("tbody tr")]
 
 
-def test_page_has_one_download_row_per_catalog_file(committed_site):
+def published_groups() -> dict[str, list[str]]:
+    """The names of the published bundles of the committed release, by group, in page order."""
+    groups: dict[str, list[str]] = {}
+    for bundle in read_release(ROOT / "data" / "release.yml").published():
+        groups.setdefault(bundle.group, []).append(bundle.name)
+    return groups
+
+
+def test_page_has_one_download_row_per_published_bundle(committed_site):
     soup = committed_site.page()
     manifests = read_manifest_set(ROOT / "data")
-    catalog_names = [f.name for f in read_catalog(ROOT / "data" / "catalog.yml").files()]
+    names = [name for names in published_groups().values() for name in names]
     rows = download_rows(soup)
-    assert len(rows) == len(catalog_names) == 32
-    for row, name in zip(rows, catalog_names):
+    assert len(rows) == len(names) == 32
+    for row, name in zip(rows, names):
         link = row.select_one("td a")
         assert link.get_text(strip=True) == name
         assert link["href"] == manifests.urls.get(name).value
@@ -51,7 +59,7 @@ def test_descriptions_warnings_and_citation(committed_site):
     assert "the 100M subset" in description and "100K" not in description
     warnings = [a for a in soup.select("div.admonition.warning")]
     caveat = next(a for a in warnings if "100K and 300K" in a.select_one(".admonition-title").get_text())
-    assert "not prefixes of the 10M subset" in caveat.get_text()
+    assert "not prefixes of the 10M, 30M and 100M subsets" in caveat.get_text()
     notes = [a.get_text(" ", strip=True) for a in soup.select("div.admonition.note")]
     assert any("LAION-5B: An open large-scale dataset" in n and "arXiv:2210.08402" in n for n in notes)
     assert soup.select("div.admonition.info")  # where the projection models were trained
@@ -72,13 +80,13 @@ def command_blocks(soup) -> list[str]:
 
 def test_download_commands_come_from_the_manifests_for_each_group(committed_site, data_copy, tmp_path):
     blocks = command_blocks(committed_site.page())
-    catalog = read_catalog(ROOT / "data" / "catalog.yml")
+    groups = published_groups()
     manifests = read_manifest_set(ROOT / "data")
-    assert len(blocks) == len(catalog.groups)
-    for block, group in zip(blocks, catalog.groups):
-        for file in group.files:
-            assert f"curl -fL --retry 5 -C - -o {file.name} {manifests.urls.get(file.name).value}\n" in block
-            assert f"{manifests.md5s.get(file.name).value}  {file.name}\n" in block
+    assert len(blocks) == len(groups)
+    for block, names in zip(blocks, groups.values()):
+        for name in names:
+            assert f"curl -fL --retry 5 -C - -o {name} {manifests.urls.get(name).value}\n" in block
+            assert f"{manifests.md5s.get(name).value}  {name}\n" in block
         assert "md5sum -c" in block
     totals = [h.get_text() for h in committed_site.page().select("article h3") if "(≈" in h.get_text()]
     assert totals[0].startswith("768d CLIP embeddings (≈ 207G)")
@@ -97,9 +105,9 @@ def test_missing_md5_fails_strict_mode_naming_file_and_manifest(data_copy, tmp_p
     md5.write_text("".join(l for l in md5.read_text().splitlines(keepends=True) if "meta-30M.tsv" not in l))
     failed = build_site(tmp_path / "strict", data_copy)
     assert failed.render.returncode == 1
-    catalog_line = next(n for n, l in enumerate((data_copy / "catalog.yml").read_text().splitlines(), 1)
-                        if "name: meta-30M.tsv" in l)
-    assert f"{data_copy / 'catalog.yml'}:{catalog_line}: 'meta-30M.tsv' is not in {md5}" in failed.render.stderr
+    release_line = next(n for n, l in enumerate((data_copy / "release.yml").read_text().splitlines(), 1)
+                        if l == "  - id: meta")
+    assert f"{data_copy / 'release.yml'}:{release_line}: 'meta-30M.tsv' is not in {md5}" in failed.render.stderr
     assert "error: 1 problem(s) in the inputs; nothing was written" in failed.render.stderr
     assert "Traceback" not in failed.render.stderr
     assert not (tmp_path / "strict" / "docs" / "datasets.md").exists()
@@ -109,7 +117,7 @@ def test_missing_md5_fails_strict_mode_naming_file_and_manifest(data_copy, tmp_p
     assert "'meta-30M.tsv' is not in" in lenient.render.stderr
     soup = lenient.page()
     row = next(r for r in download_rows(soup) if r.select_one("code").get_text() == "meta-30M.tsv")
-    assert row.find_all("td")[3].select_one(".missing-value").get_text() == "⚠ no md5"
+    assert row.find_all("td")[3].select_one(".missing-value").get_text() == f"⚠ not in {md5}"
     assert soup.select_one("div.admonition.danger")  # the page says it was built from faulty inputs
     group_warning = soup.select_one("#table-meta").find_previous("div", class_="warning")
     assert "meta-30M.tsv" in group_warning.get_text()
@@ -152,44 +160,49 @@ def test_make_site_strict_and_lenient_through_make(tmp_path, data_copy):
     assert f"'meta-100M.tsv' is not in {md5}" in strict.stderr
     lenient = subprocess.run(make + ["site", f"DATA={data_copy}", "STRICT=0"], capture_output=True, text=True)
     assert lenient.returncode == 0, lenient.stderr
-    assert "⚠ no md5" in (project / "site" / "datasets" / "index.html").read_text()
+    assert f"⚠ not in {md5}" in (project / "site" / "datasets" / "index.html").read_text()
 
 
-HOSTILE_GROUP = """\
+HOSTILE_BUNDLE = """\
   - id: hostile
+    of: pca
+    file: evil name {subset}.h5
+    datasets: [{key: pca8, dtype: float32, cols: 8}]
+    publish: [10M]
+"""
+HOSTILE_WORDING = """\
+  hostile:
     title: <b>Hostile</b> | group
     intro: An intro with <script>alert(1)</script> and a | b and *stars* and [a link](http://h.example/x).
-    files:
-      - name: evil name.h5
-        description: <script>alert(1)</script> a | b <img src=x onerror=alert(3)>
-        kind: pca32
-        rows: 10M
+    database: <script>alert(1)</script> a | b <img src=x onerror=alert(3)>
 """
 
 
 def hostile_inputs(data: Path, url: str) -> None:
-    with open(data / "catalog.yml", "a") as catalog:
-        catalog.write(HOSTILE_GROUP)
+    release = (data / "release.yml").read_text()
+    (data / "release.yml").write_text(release.replace("\n# How the pipeline computes", HOSTILE_BUNDLE + "\n# How the pipeline computes"))
+    wording = (data / "page.yml").read_text()
+    (data / "page.yml").write_text(wording.replace("\n# Admonitions", HOSTILE_WORDING + "\n# Admonitions"))
     with open(data / "dataset-files-urls.txt", "a") as urls:
         urls.write(url + "\n")
     with open(data / "dataset-files-size.txt", "a") as sizes:
-        sizes.write("1.2M evil name.h5\n")
+        sizes.write("1.2M evil name 10M.h5\n")
     with open(data / MD5_PATH, "a") as md5:
-        md5.write("0123456789abcdef0123456789abcdef  evil name.h5\n")
+        md5.write("0123456789abcdef0123456789abcdef  evil name 10M.h5\n")
 
 
 def test_a_javascript_url_is_a_clear_error(data_copy, tmp_path):
-    hostile_inputs(data_copy, "javascript:alert(1)//evil%20name.h5")
+    hostile_inputs(data_copy, "javascript:alert(1)//evil%20name%2010M.h5")
     failed = build_site(tmp_path / "js", data_copy, strict=0)
     assert failed.render.returncode == 1
     line = len((data_copy / "dataset-files-urls.txt").read_text().splitlines())
-    assert (f"{data_copy / 'dataset-files-urls.txt'}:{line}: 'javascript:alert(1)//evil%20name.h5' is not an "
+    assert (f"{data_copy / 'dataset-files-urls.txt'}:{line}: 'javascript:alert(1)//evil%20name%2010M.h5' is not an "
             f"http(s) URL") in failed.render.stderr
     assert not (tmp_path / "js" / "docs" / "datasets.md").exists()
 
 
 def test_hostile_text_is_escaped_and_tables_keep_their_columns(data_copy, tmp_path, committed_site):
-    hostile_inputs(data_copy, "https://h.example/files/evil%20name.h5?a=1&b=\"2\"")
+    hostile_inputs(data_copy, "https://h.example/files/evil%20name%2010M.h5?a=1&b=\"2\"")
     built = build_site(tmp_path / "hostile", data_copy)
     assert built.render.returncode == 0, built.render.stderr
     assert built.build.returncode == 0, built.build.stderr
@@ -204,23 +217,24 @@ def test_hostile_text_is_escaped_and_tables_keep_their_columns(data_copy, tmp_pa
         assert all(len(row.find_all("td")) == 5 for row in table.select("tbody tr"))
     row = soup.select("#table-hostile tbody tr")[0]
     assert row.find_all("td")[1].get_text() == "<script>alert(1)</script> a | b <img src=x onerror=alert(3)>"
-    assert row.select_one("a")["href"] == 'https://h.example/files/evil%20name.h5?a=1&b="2"'
+    assert row.select_one("a")["href"] == 'https://h.example/files/evil%20name%2010M.h5?a=1&b="2"'
     intro = soup.select_one("#table-hostile").find_previous("p").get_text(" ", strip=True)
     assert "<script>alert(1)</script> and a | b and *stars* and [a link](http://h.example/x)." in intro
-    heading = soup.select("article h3")[5 + 1].get_text().rstrip("¶")
+    heading = soup.select("article h3")[6].get_text().rstrip("¶")
     assert heading == "<b>Hostile</b> | group"
-    assert "curl -fL --retry 5 -C - -o 'evil name.h5'" in command_blocks(soup)[-1]
+    assert "curl -fL --retry 5 -C - -o 'evil name 10M.h5'" in command_blocks(soup)[-1]
 
 
 def test_render_help_lists_its_options():
     result = run_generator("render", "--help")
     assert result.returncode == 0
-    for option in ("--data", "--catalog", "--recall", "--artifacts", "--strict", "--out", "--plot"):
+    for option in ("--data", "--release", "--wording", "--recall", "--artifacts", "--strict", "--out", "--plot"):
         assert option in result.stdout
 
 
 @pytest.mark.parametrize("option, target, message", [
-    ("--catalog", "missing.yml", "missing.yml: cannot be read (No such file or directory)"),
+    ("--release", "missing.yml", "missing.yml: cannot be read (No such file or directory)"),
+    ("--wording", "missing.yml", "missing.yml: cannot be read (No such file or directory)"),
     ("--recall", "missing.csv", "missing.csv: cannot be read (No such file or directory)"),
     ("--data", "nowhere", "nowhere/dataset-files-urls.txt: manifest not found"),
 ])

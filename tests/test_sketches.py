@@ -8,14 +8,12 @@ import numpy as np
 import pytest
 
 from generator.errors import InputError
-from generator.inputs.binwalk import read_binwalk_model
-from generator.work.sketches import create_binwalk_model, sketch
+from generator.pipeline.binwalk import read_binwalk_model
+from generator.pipeline.sketches import create_binwalk_model, sketch
 from tests.conftest import OFFICIAL_BINWALK as OFFICIAL
 
 DIM = 768
 CLEAR_MARGIN = 1e-5  # SPEC §2: bits closer than this may differ between correct implementations
-
-needs_official = pytest.mark.skipif(not OFFICIAL.exists(), reason="official BinWalk model not present")
 
 
 def official_raw() -> tuple[np.ndarray, np.ndarray]:
@@ -44,7 +42,6 @@ def vectors(rng: np.random.Generator, n: int) -> np.ndarray:
     return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float16)
 
 
-@needs_official
 def test_official_model_reads_as_h5py_sees_it():
     refs, pool = official_raw()
     model = read_binwalk_model(OFFICIAL)
@@ -53,7 +50,6 @@ def test_official_model_reads_as_h5py_sees_it():
     assert model.refs.shape == (1024, DIM) and model.pool.shape == (16, 64)
 
 
-@needs_official
 def test_sketches_with_the_official_model_match_a_bit_by_bit_reading():
     refs, pool = official_raw()
     rng = np.random.default_rng(11)
@@ -107,7 +103,7 @@ def test_created_model_needs_enough_rows():
 
 
 def test_sketch_in_any_block_split_is_the_same(monkeypatch):
-    from generator.work import sketches
+    from generator.pipeline import sketches
     rng = np.random.default_rng(14)
     sample = vectors(rng, 1100)
     model = create_binwalk_model(sample, seed=1)

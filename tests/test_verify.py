@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 
 from generator.cli import main
-from generator.inputs.manifests import BYTES_FILE, MD5_FILE, SIZES_FILE, read_md5s
-from generator.outputs.manifests import md5_lines, size_lines
-from generator.work.digest_cache import DigestCache
-from generator.work.verify import Status, check_file, plan_checks, run_checks
-from generator.cli.transfer import read_verify_manifests
+from generator.manifests.model import BYTES_FILE, MD5_FILE, SIZES_FILE
+from generator.manifests.read import read_md5s
+from generator.manifests.write import md5_lines, size_lines
+from generator.transfer.digest_cache import DigestCache
+from generator.transfer.verify import Status, check_file, plan_checks, run_checks
+from generator.transfer.commands import read_verify_manifests
 from tests.conftest import REFERENCE, ROOT as REPO
 
 AN_HOUR_AGO = time.time() - 3600

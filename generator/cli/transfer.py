@@ -3,22 +3,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
-import threading
 from pathlib import Path
 
-import requests
-from tqdm import tqdm
-
 from generator.errors import ProjectError
-from generator.inputs.catalog import read_catalog
-from generator.inputs.manifests import BYTES_FILE, MD5_FILE, SIZES_FILE, read_manifest_set, read_md5s, read_sizes
-from generator.models.catalog import Catalog
-from generator.models.manifests import Manifest, ManifestSet
-from generator.work.digest_cache import DigestCache, default_cache_dir
-from generator.work.download import DownloadError, RetryPolicy, download, plan_downloads
-from generator.work.verify import (Status, bytes_to_hash, check_file, passed, plan_checks, run_checks,
-                                   summary)
+from generator.manifests.model import MD5_FILE
+from generator.release.read import read_release
+from generator.transfer.commands import DownloadRequest, download_files, release_names, verify_folder
+from generator.transfer.digest_cache import DigestCache, default_cache_dir
+from generator.transfer.download import RetryPolicy
 
 VERIFY_EXAMPLES = """\
 examples:
@@ -70,17 +62,18 @@ def register(commands) -> None:
 
     fetch = commands.add_parser(
         "download", help="resumable, verified download of bundles listed in the manifests",
-        description="Downloads bundles named in the URL manifest, by name, catalog group or subset.",
+        description="Downloads bundles named in the URL manifest, by name, or every published bundle of a "
+                    "group or subset of the release.",
         epilog=DOWNLOAD_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     fetch.add_argument("names", metavar="NAME", nargs="*", help="file names as listed in the manifests")
-    fetch.add_argument("--group", help="every file of this catalog group (e.g. clip768, pca32, gold)")
-    fetch.add_argument("--subset", help="every catalog file of this subset (e.g. 100K, 10M, queries)")
+    fetch.add_argument("--group", help="every published bundle of this group (e.g. clip768, pca32, gold)")
+    fetch.add_argument("--subset", help="every published bundle of this subset (e.g. 100K, 10M, queries)")
     fetch.add_argument("--dir", type=Path, default=Path("downloads"),
                        help="folder to download into (default: %(default)s)")
     fetch.add_argument("--data", type=Path, default=Path("data"),
                        help="folder of the URL, size and md5 manifests (default: %(default)s)")
-    fetch.add_argument("--catalog", type=Path, default=Path("data") / "catalog.yml",
-                       help="catalog naming the files of each group and subset (default: %(default)s)")
+    fetch.add_argument("--release", type=Path, default=Path("data") / "release.yml",
+                       help="release definition naming the bundles of each group and subset (default: %(default)s)")
     fetch.add_argument("--mirror", help="base URL replacing everything before the file name in each URL")
     fetch.add_argument("--attempts", type=int, default=RetryPolicy.attempts,
                        help="tries per file before giving up (default: %(default)s)")
@@ -101,115 +94,14 @@ def _cache(args) -> DigestCache:
     return DigestCache(args.cache_dir or default_cache_dir())
 
 
-def _save(cache: DigestCache) -> None:
-    """Remembered digests only save time: failing to store them is worth a warning, not a failed check."""
-    try:
-        cache.save()
-    except OSError as exc:
-        print(f"warning: digests not remembered: {cache.path}: {exc.strerror}", file=sys.stderr)
-
-
-def _on_terminal() -> bool:
-    return sys.stderr.isatty()
-
-
-def read_verify_manifests(md5_path: Path) -> ManifestSet:
-    """The md5 manifest, with the size manifests of its folder when they are there."""
-    if not md5_path.is_file():
-        raise ProjectError(f"{md5_path}: manifest not found")
-    sizes = {name: read_sizes(md5_path.parent / name) if (md5_path.parent / name).is_file() else None
-             for name in (SIZES_FILE, BYTES_FILE)}
-    return ManifestSet(urls=Manifest("url", ""),
-                       sizes=sizes[SIZES_FILE] or Manifest("size", str(md5_path.parent / SIZES_FILE)),
-                       md5s=read_md5s(md5_path), exact_sizes=sizes[BYTES_FILE])
-
-
 def run_verify(args) -> int:
-    if not args.dir.is_dir():
-        raise ProjectError(f"{args.dir}: no such folder")
-    manifests = read_verify_manifests(args.manifest)
-    for problem in manifests.md5s.conflicts():
-        print(f"warning: {problem}; checking against the first", file=sys.stderr)
-    plan = plan_checks(manifests, args.dir)
-    if not plan.checks and not args.require_all:
-        raise ProjectError(f"none of the {len(plan.missing)} files of {args.manifest} is in {args.dir}")
-    cache = None if args.no_cache else _cache(args)
-    results = []
-    with tqdm(total=bytes_to_hash(plan.checks, cache), unit="B", unit_scale=True, unit_divisor=1024,
-              desc="md5", disable=not _on_terminal(), file=sys.stderr) as bar:
-        lock = threading.Lock()
-
-        def advance(n: int) -> None:
-            with lock:
-                bar.update(n)
-        try:
-            for result in run_checks(plan.checks, args.jobs, cache, advance):
-                results.append(result)
-                if result.reason:
-                    tqdm.write(f"{result.check.name}: {result.reason}", file=sys.stderr)
-                tqdm.write(result.line, file=sys.stdout)
-        finally:
-            if cache:
-                _save(cache)
-    for name in plan.missing:
-        print(f"{name}: MISSING")
-    print(summary(results, plan.missing))
-    return 0 if passed(results, plan.missing, args.require_all) else 1
+    return verify_folder(args.dir, args.manifest, args.require_all, args.jobs,
+                         None if args.no_cache else _cache(args))
 
 
 def run_download(args) -> int:
-    selections = sum(bool(x) for x in (args.names, args.group, args.subset))
-    if selections != 1:
+    if sum(bool(x) for x in (args.names, args.group, args.subset)) != 1:
         raise ProjectError("name the files to download: FILES (names), GROUP or SUBSET, exactly one of them")
-    manifests = read_manifest_set(args.data)
-    names = args.names or _catalog_names(read_catalog(args.catalog), args.group, args.subset)
-    targets = plan_downloads(names, manifests, args.dir, args.mirror)
-    try:
-        args.dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ProjectError(f"{args.dir}: cannot create the folder ({exc.strerror})") from None
-    cache = _cache(args)
+    names = args.names or release_names(read_release(args.release), args.group, args.subset)
     policy = RetryPolicy(max(1, args.attempts), args.retry_delay, args.timeout)
-    failures = 0
-    with requests.Session() as session:
-        for target in targets:
-            try:
-                _download_one(target, session, policy, cache)
-            except DownloadError as exc:
-                print(f"error: {exc}", file=sys.stderr)
-                print(f"{target.name}: FAILED")
-                failures += 1
-            finally:
-                _save(cache)
-    print(f"{len(targets) - failures} of {len(targets)} files present and verified in {args.dir}")
-    return 1 if failures else 0
-
-
-def _download_one(target, session, policy, cache) -> None:
-    if os.path.lexists(target.path):
-        present = check_file(target.check, cache)
-        if present.status is Status.OK:
-            print(f"{target.name}: OK (already present)")
-            return
-        print(f"{target.name}: present but {present.status.value} ({present.reason}); downloading it again",
-              file=sys.stderr)
-    with tqdm(total=target.check.size, unit="B", unit_scale=True, unit_divisor=1024, desc=target.name,
-              disable=not _on_terminal(), file=sys.stderr) as bar:
-        def show(done: int, total: int | None) -> None:
-            bar.total = total
-            bar.update(done - bar.n)
-        download(target, session, policy, on_position=show)
-    print(f"{target.name}: OK (downloaded from {target.url})")
-
-
-def _catalog_names(catalog: Catalog, group: str | None, subset: str | None) -> list[str]:
-    if group:
-        chosen = [g for g in catalog.groups if g.id == group]
-        if not chosen:
-            raise ProjectError(f"{catalog.path}: no group '{group}' (groups: "
-                               f"{', '.join(g.id for g in catalog.groups)})")
-        return [f.name for f in chosen[0].files]
-    names = [f.name for f in catalog.files() if f.rows.label == subset]
-    if not names:
-        raise ProjectError(f"{catalog.path}: no file of subset '{subset}' (subsets: {', '.join(catalog.subsets)})")
-    return names
+    return download_files(DownloadRequest(names, args.dir, args.data, args.mirror, policy), _cache(args))

@@ -38,6 +38,16 @@ def atomic_write_text(final: Path, text: str) -> None:
         temporary.write_text(text, encoding="utf-8", newline="\n")
 
 
+def write_if_changed(final: Path, content: bytes) -> None:
+    """Writes `content` atomically unless `final` already holds exactly it, so that an
+    unchanged file keeps its modification time (and make has nothing to redo)."""
+    final = Path(final)
+    if final.is_file() and final.stat().st_size == len(content) and final.read_bytes() == content:
+        return
+    with atomic_output(final) as temporary:
+        temporary.write_bytes(content)
+
+
 def _sync_folder(folder: Path) -> None:
     descriptor = os.open(folder, os.O_RDONLY)
     try:

@@ -1,12 +1,29 @@
-"""Readers of HDF5 files: opening with a clear error, shapes and row ranges of one dataset (SPEC §2)."""
+"""HDF5 in and out (SPEC §2 layouts): opening with a clear error, datasets and row ranges,
+and crash-safe, byte-deterministic writing.
+
+A file is written under a temporary name and renamed when complete. Datasets are
+contiguous, carry no attributes and no modification times, so the same content gives
+the same bytes (and md5) on every run.
+"""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator, Mapping
 
 import h5py
 import numpy as np
 
 from generator.errors import InputError
+from generator.io.files import atomic_output
+
+
+def open_h5(path: Path) -> h5py.File:
+    """An HDF5 file opened for reading; a file that is not one is an InputError naming it."""
+    try:
+        return h5py.File(path, "r")
+    except OSError as exc:
+        raise InputError.at(path, f"cannot be read as HDF5 ({exc})") from None
 
 
 def _dataset(file: h5py.File, path: Path, key: str) -> h5py.Dataset:
@@ -25,9 +42,24 @@ def read_h5(path: Path, key: str, start: int = 0, stop: int | None = None) -> np
         return _dataset(file, path, key)[start:stop]
 
 
-def open_h5(path: Path) -> h5py.File:
-    """An HDF5 file opened for reading; a file that is not one is an InputError naming it."""
-    try:
-        return h5py.File(path, "r")
-    except OSError as exc:
-        raise InputError.at(path, f"cannot be read as HDF5 ({exc})") from None
+def h5_datasets(path: Path) -> list[tuple[str, np.dtype, tuple[int, ...]]]:
+    """(key, dtype, shape) of every dataset at the root of an HDF5 file, in stored order."""
+    with open_h5(path) as file:
+        return [(key, item.dtype, item.shape) for key, item in file.items() if isinstance(item, h5py.Dataset)]
+
+
+@contextmanager
+def h5_output(final: Path, layout: Mapping[str, tuple[tuple[int, ...], np.dtype]]
+              ) -> Iterator[dict[str, h5py.Dataset]]:
+    """Yields preallocated datasets {key: (shape, dtype)} to fill in slices."""
+    with atomic_output(Path(final)) as temporary:
+        with h5py.File(temporary, "w", libver="earliest") as file:
+            yield {key: file.create_dataset(key, shape=shape, dtype=dtype, track_times=False)
+                   for key, (shape, dtype) in layout.items()}
+
+
+def write_h5(final: Path, arrays: Mapping[str, np.ndarray]) -> None:
+    """Writes whole arrays (small files: queries, gold standards, models)."""
+    with h5_output(final, {key: (array.shape, array.dtype) for key, array in arrays.items()}) as datasets:
+        for key, array in arrays.items():
+            datasets[key][...] = array

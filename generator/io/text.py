@@ -17,3 +17,16 @@ def read_text(path: Path) -> str:
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise InputError.at(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})", line) from None
+
+
+def read_first_line(path: Path) -> str:
+    """The first line of a UTF-8 text file, without its line end (a TSV header, say)."""
+    try:
+        with open(path, "rb") as stream:
+            data = stream.readline()
+    except OSError as exc:
+        raise InputError.at(path, f"cannot be read ({exc.strerror or exc})") from None
+    try:
+        return data.decode("utf-8-sig").rstrip("\r\n")
+    except UnicodeDecodeError as exc:
+        raise InputError.at(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})", 1) from None

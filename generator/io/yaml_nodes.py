@@ -6,9 +6,16 @@ silent default. Problems are collected, so one run reports all of them.
 """
 from __future__ import annotations
 
+import re
+
 import yaml
 
 from generator.errors import InputError, Origin, Problem
+
+# Counts of rows, parts, dimensions and seeds: far below this, and small enough that a
+# number pasted by mistake (thousands of digits) is refused before it is converted.
+MAXIMUM_COUNT = 10**15
+_DIGITS = re.compile(r"[0-9]{1,16}")
 
 
 def compose(text: str, path: str, what: str) -> yaml.Node:
@@ -19,6 +26,8 @@ def compose(text: str, path: str, what: str) -> yaml.Node:
         mark = getattr(exc, "problem_mark", None)
         raise InputError.at(path, f"not valid YAML: {getattr(exc, 'problem', exc)}",
                             mark.line + 1 if mark else None) from None
+    except RecursionError:
+        raise InputError.at(path, f"{what} is nested too deeply to be read") from None
     if root is None:
         raise InputError.at(path, f"{what} is empty")
     return root
@@ -82,9 +91,11 @@ class YamlNodes:
             return ""
         return str(node.value).strip()
 
-    def count(self, node, what: str, minimum: int = 1) -> int:
+    def count(self, node, what: str, minimum: int = 1, maximum: int = MAXIMUM_COUNT) -> int:
+        """A whole number written in ASCII digits, between `minimum` and `maximum`."""
         text = self.text(node, what)
-        if not text.isdigit() or int(text) < minimum:
-            self.fail(node, f"{what} must be a whole number of at least {minimum}, not '{text}'")
+        if not _DIGITS.fullmatch(text) or not minimum <= int(text) <= maximum:
+            shown = text if len(text) <= 40 else text[:37] + "..."
+            self.fail(node, f"{what} must be a whole number from {minimum} to {maximum:,}, not '{shown}'")
             return minimum
         return int(text)

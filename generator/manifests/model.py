@@ -1,13 +1,28 @@
-"""Records of the manifests: sizes, entries with their origin, one manifest, a folder's set."""
+"""The manifests (SPEC §3): their file names, the URL rule, sizes, entries with their origin, one
+manifest, a folder's set."""
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
+from urllib.parse import urlsplit
 
 from generator.errors import Origin, Problem
 
 T = TypeVar("T")
+
+# The manifest files of a folder (SPEC §3); the bytes manifest is the exact, machine-readable sizes.
+URLS_FILE = "dataset-files-urls.txt"
+SIZES_FILE = "dataset-files-size.txt"
+BYTES_FILE = "dataset-files-bytes.txt"
+MD5_FILE = "dataset-files-md5.txt"
+MANIFEST_FILES = (MD5_FILE, SIZES_FILE, BYTES_FILE, URLS_FILE)
+
+
+def is_http_url(text: str) -> bool:
+    """Whether `text` is an http(s) URL with a host: the only links the project offers or follows."""
+    parts = urlsplit(text)
+    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
 
 _SIZE_VALUE = re.compile(r"^(\d+(?:\.\d+)?)([KMGTPE]?)(i?B)?$", re.IGNORECASE)
 _UNIT_POWER = {"": 0, "K": 1, "M": 2, "G": 3, "T": 4, "P": 5, "E": 6}

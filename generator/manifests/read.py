@@ -13,13 +13,9 @@ from typing import Callable, Iterator, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from generator.errors import InputError, Origin, Problem
-from generator.inputs.text import read_text
-from generator.models.manifests import Entry, Manifest, ManifestSet, Size
-
-URLS_FILE = "dataset-files-urls.txt"
-SIZES_FILE = "dataset-files-size.txt"
-BYTES_FILE = "dataset-files-bytes.txt"
-MD5_FILE = "dataset-files-md5.txt"
+from generator.io.text import read_text
+from generator.manifests.model import (BYTES_FILE, MD5_FILE, SIZES_FILE, URLS_FILE, Entry, Manifest, ManifestSet,
+                                       Size, is_http_url)
 
 T = TypeVar("T")
 
@@ -79,12 +75,6 @@ def _size_line(line: str) -> tuple[str, Size]:
         raise ValueError("not a size line (expected 'SIZE NAME')")
     size, name = match.groups()
     return name.strip(), Size.parse(size)
-
-
-def is_http_url(text: str) -> bool:
-    """Whether `text` is an http(s) URL with a host: the only links the project offers or follows."""
-    parts = urlsplit(text)
-    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
 
 
 def _url_line(line: str) -> tuple[str, str]:

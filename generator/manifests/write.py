@@ -5,8 +5,7 @@ from typing import Iterable
 from urllib.parse import quote
 
 from generator.errors import ProjectError
-from generator.inputs.manifests import BYTES_FILE, MD5_FILE, SIZES_FILE, URLS_FILE, is_http_url
-from generator.models.manifests import human_size
+from generator.manifests.model import BYTES_FILE, MD5_FILE, SIZES_FILE, URLS_FILE, human_size, is_http_url
 
 
 def _checked_name(name: str) -> str:

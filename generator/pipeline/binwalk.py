@@ -13,7 +13,7 @@ import h5py
 import numpy as np
 
 from generator.errors import InputError
-from generator.models.projections import BinWalkModel
+from generator.pipeline.model import BinWalkModel
 
 UNIT_TOLERANCE = 1e-3
 

@@ -27,9 +27,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from generator.models.projections import TopK
-from generator.work.blas import blas_threads
-from generator.work.vectors import check_norms, unit_rows64
+from generator.pipeline.model import TopK
+from generator.pipeline.blas import blas_threads
+from generator.pipeline.vectors import unit_rows32, unit_rows64
 
 ROW_CHUNK = 8192      # rows normalised to float32 at a time (25 MB at 768 dims), at least
 ROWS_PER_SLOT = 16    # ... this many per kept row, so that folding a tile in stays cheap
@@ -43,8 +43,9 @@ def screen_bound(dim: int) -> float:
     u = 2**-24 is float32's unit roundoff and g = dim*u / (1 - dim*u) the classic bound
     on the relative error of a float32 sum of dim terms in any order, FMA or not.
     - Object rows (float16, converted exactly) are normalised in float32: the sum of
-      squares is off by a factor (1 + g) at most, its root by g/2, and the root, the
-      reciprocal and the product add u each, so x̃_i = x̂_i (1 + θ), |θ| <= g/2 + 3u + g².
+      squares is off by a factor (1 + g) at most, its root by g/2, and the root and the
+      division add u each (a reciprocal and a product would add 3u; 3u is kept), so
+      x̃_i = x̂_i (1 + θ), |θ| <= g/2 + 3u + g².
       Rows of other dtypes are normalised in float64 and rounded once: |θ| <= u + 2^-50.
       Add one u for a float64 input rounded to float32 before that: |θ| <= g/2 + 4u + g².
     - Queries are normalised in float64 and rounded: q̃_i = q̂_i (1 + δ), |δ| <= u + 2^-50.
@@ -179,11 +180,7 @@ def _screen_rows(query32: np.ndarray, block: np.ndarray, first_id: int, slots: i
 def _screen_units(chunk: np.ndarray, first_id: int) -> np.ndarray:
     """Float32 unit rows for the screen, within screen_bound's θ of the float64 ones."""
     if chunk.dtype == np.float16:
-        wide = chunk.astype(np.float32)
-        norms = np.sqrt(np.einsum("ij,ij->i", wide, wide))
-        check_norms(norms, "object id", first_id)
-        wide *= (1 / norms)[:, None]
-        return wide
+        return unit_rows32(chunk, "object id", first_id)
     return unit_rows64(chunk, "object id", first_id).astype(np.float32)
 
 

@@ -1,6 +1,6 @@
 """Lines of the metadata tables `meta-<subset>.tsv` (SPEC §2).
 
-Fields are escaped so that every object is exactly one line of exactly four fields:
+Fields are escaped so that every object is exactly one line with one field per column:
 backslash becomes `\\`, tab `\t`, newline `\n`, carriage return `\r`; a null value is an
 empty field. Reading a field back: replace `\t`, `\n`, `\r`, `\\` by the characters they
 stand for, scanning left to right.
@@ -10,8 +10,6 @@ from __future__ import annotations
 from typing import Mapping, Sequence
 
 import numpy as np
-
-from generator.models.pipeline import META_COLUMNS
 
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 _UNESCAPES = {"\\": "\\", "t": "\t", "n": "\n", "r": "\r"}
@@ -28,11 +26,11 @@ def unescape_field(field: str) -> str:
     return "".join(out)
 
 
-def header_line() -> str:
-    return "\t".join(META_COLUMNS) + "\n"
+def header_line(names: Sequence[str]) -> str:
+    return "\t".join(escape_field(name) for name in names) + "\n"
 
 
-def meta_lines(columns: Mapping[str, Sequence[str | None]], rows: np.ndarray) -> str:
-    """The lines of the selected rows of one part, in row order."""
-    fields = [columns[name] for name in META_COLUMNS]
+def meta_lines(columns: Mapping[str, Sequence[str | None]], names: Sequence[str], rows: np.ndarray) -> str:
+    """The lines of the selected rows of one part, in row order, with the columns `names`."""
+    fields = [columns[name] for name in names]
     return "".join("\t".join(escape_field(column[row]) for column in fields) + "\n" for row in rows.tolist())

@@ -1,11 +1,12 @@
-"""Readers of LAION parts (SPEC §2): `img_emb/img_emb_NNNN.npy` and the row-aligned
-`laion2B-en-metadata/metadata_NNNN.parquet`.
+"""LAION parts (SPEC §2): `img_emb/img_emb_NNNN.npy` and the row-aligned
+`laion2B-en-metadata/metadata_NNNN.parquet`, read (and written, for the sample).
 
 `check_parts` reads only headers (npy header and file size, parquet footer), so every
 part of a run is checked before any output is started; each problem names its file.
 """
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -16,9 +17,21 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from generator.errors import InputError, Origin, Problem
-from generator.models.pipeline import EMBEDDING_DIM, NSFW_COLUMN, npy_path, parquet_path
+from generator.io.files import write_if_changed
+from generator.release.model import EMBEDDING_DIM, NSFW_COLUMN
 
 EMBEDDING_DTYPE = np.dtype(np.float16)
+EMBEDDINGS_FOLDER, METADATA_FOLDER = "img_emb", "laion2B-en-metadata"
+
+
+def npy_path(parts: Path, number: int) -> Path:
+    """The embeddings of part `number` in the mirror layout of SPEC §2."""
+    return Path(parts) / EMBEDDINGS_FOLDER / f"img_emb_{number:04d}.npy"
+
+
+def parquet_path(parts: Path, number: int) -> Path:
+    """The metadata of part `number`, row-aligned with its embeddings."""
+    return Path(parts) / METADATA_FOLDER / f"metadata_{number:04d}.parquet"
 
 
 @dataclass(frozen=True)
@@ -108,3 +121,14 @@ def read_columns(part: Part, columns: Iterable[str]) -> dict[str, list]:
     except (pa.ArrowException, OSError) as exc:
         raise InputError.at(part.parquet, f"cannot read columns {', '.join(columns)} ({exc})") from None
     return {name: table.column(name).to_pylist() for name in columns}
+
+
+def write_part(folder: Path, number: int, embeddings: np.ndarray, metadata: pa.Table) -> None:
+    """Writes one part, byte-deterministic; an unchanged file is left alone, so re-running
+    `make sample` gives make nothing to redo."""
+    npy = io.BytesIO()
+    np.save(npy, embeddings, allow_pickle=False)
+    parquet = io.BytesIO()
+    pq.write_table(metadata, parquet)
+    write_if_changed(npy_path(folder, number), npy.getvalue())
+    write_if_changed(parquet_path(folder, number), parquet.getvalue())

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from generator.models.projections import PCAModel
-from generator.work.vectors import unit_rows64
+from generator.pipeline.model import PCAModel
+from generator.pipeline.vectors import unit_rows64
 
 PROJECT_ROWS = 16384  # rows normalised in float64 at a time (100 MB at 768 dims)
 

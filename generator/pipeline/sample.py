@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from generator.models.pipeline import EMBEDDING_DIM, SampleSpec
+from generator.release.model import EMBEDDING_DIM, SampleSettings
 
 NSFW_VALUES = ("UNLIKELY", "UNSURE", "NSFW", None)
 NSFW_SHARES = (0.89, 0.06, 0.03, 0.02)
@@ -29,7 +29,7 @@ LATENT_DIMS, LATENT_DECAY, LATENT_NORM = 200, 0.7, 1.0
 CENTRE_NORM, OFFSET_NORM, NOISE_NORM = 1.0, 0.8, 0.6
 
 
-def _shape(spec: SampleSpec) -> tuple[np.ndarray, np.ndarray]:
+def _shape(spec: SampleSettings) -> tuple[np.ndarray, np.ndarray]:
     """Cluster centres (with the common offset) and latent directions, the same for every part."""
     rng = np.random.default_rng([spec.seed, 0xC1A55])
     centres = rng.standard_normal((spec.clusters, EMBEDDING_DIM))
@@ -39,7 +39,7 @@ def _shape(spec: SampleSpec) -> tuple[np.ndarray, np.ndarray]:
     return centres + OFFSET_NORM * offset / np.linalg.norm(offset), latent
 
 
-def part_embeddings(spec: SampleSpec, number: int) -> np.ndarray:
+def part_embeddings(spec: SampleSettings, number: int) -> np.ndarray:
     """(rows, 768) float16, normalised in float32 and then cast, like the LAION parts."""
     rng = np.random.default_rng([spec.seed, number, 1])
     weights = 1.0 / np.arange(1, spec.clusters + 1)
@@ -53,7 +53,7 @@ def part_embeddings(spec: SampleSpec, number: int) -> np.ndarray:
     return vectors.astype(np.float16)
 
 
-def part_metadata(spec: SampleSpec, number: int) -> pa.Table:
+def part_metadata(spec: SampleSettings, number: int) -> pa.Table:
     """The metadata table of a part, row-aligned with `part_embeddings`."""
     rng = np.random.default_rng([spec.seed, number, 2])
     n = spec.rows

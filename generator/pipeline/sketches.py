@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from generator.models.projections import BinWalkModel
-from generator.work.vectors import check_norms
+from generator.pipeline.model import BinWalkModel
+from generator.pipeline.vectors import unit_rows32
 
 SKETCH_ROWS = 16384  # rows per BLAS call (64 MB of distances for 1024 references)
 WORD = np.dtype("<u8")
@@ -31,15 +31,6 @@ def create_binwalk_model(sample: np.ndarray, n_refs: int = 1024, group_size: int
     refs = unit_rows32(sample[chosen], "sample row", 0)
     pool = rng.permutation(n_refs).reshape(-1, group_size).astype(np.int64)
     return BinWalkModel(refs=refs, pool=pool)
-
-
-def unit_rows32(rows: np.ndarray, what: str = "row", first: int = 0) -> np.ndarray:
-    """Rows normalised in float32, as the original BinWalk code does."""
-    units = np.array(rows, dtype=np.float32)
-    norms = np.sqrt(np.einsum("ij,ij->i", units, units))
-    check_norms(norms, what, first)
-    units /= norms[:, None]
-    return units
 
 
 def sketch(model: BinWalkModel, block: np.ndarray, first_row: int = 0) -> np.ndarray:

@@ -1,52 +1,66 @@
-"""The pipeline's stages (SPEC §2, §6): each reads its inputs, computes with the kernels and
-writes its output files, each from this one place, crash-safe.
+"""The pipeline's stages (SPEC §2, §6) and the one table of them that the command line, the
+make rules and a scheduler read.
 
-Heavy stages stream: a subset is read and written in row blocks, so memory is bounded by a
-block or a part, never by a subset. A stage checks the parts it reads (headers) before it
-starts an output, so a bad part leaves nothing behind.
+Each stage reads its inputs, computes with the kernels and writes its output files, each
+from this one place, crash-safe (temporary name, then rename). Heavy stages stream: a
+subset is read and written in row blocks, so memory is bounded by a block or a part,
+never by a subset. A stage checks the parts it reads (headers) before it starts an output,
+so a bad part leaves nothing behind.
+
+The heavy work is split by row range: each `*_of_rows` function opens its own input files
+and returns arrays for rows start..stop, so a scheduler can run them anywhere; the
+`write_*` functions are the one place that writes each output file.
 """
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import time
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 from tqdm import tqdm
 
 from generator.errors import ProjectError
-from generator.inputs.binwalk import read_binwalk_model
-from generator.inputs.h5 import h5_shape, read_h5
-from generator.inputs.parts import Part, check_parts, read_columns, read_embeddings
-from generator.models.pipeline import (EMBEDDING_DIM, META_COLUMNS, NSFW_COLUMN, QUERIES, RECALL_COLUMNS,
-                                       RECALL_FILE, SKETCH_WORDS, PipelineConfig, created_sketch_model_file,
-                                       database_file, gold_file, h5_key, meta_file, pca_model_file,
-                                       published_names, queries_file, vectors_file)
-from generator.models.projections import BinWalkModel, PCAModel, TopK
-from generator.outputs.files import atomic_output, atomic_write_text
-from generator.outputs.h5 import h5_output, write_h5
-from generator.outputs.manifests import manifest_texts
-from generator.outputs.parts import write_part
-from generator.work import meta, recall
-from generator.work.blas import blas_report
-from generator.work.checksums import file_md5
-from generator.work.gold import empty_topk, exact_knn, merge_topk
-from generator.work.pca import CovarianceAccumulator, project
-from generator.work.queries import query_rows
-from generator.work.sample import part_embeddings, part_metadata
-from generator.work.sketches import create_binwalk_model, sketch
-from generator.work.subsets import select_rows
+from generator.io.checksums import file_md5
+from generator.io.files import atomic_output, atomic_write_text
+from generator.io.h5 import h5_output, h5_shape, read_h5, write_h5
+from generator.manifests.model import MANIFEST_FILES
+from generator.manifests.write import manifest_texts
+from generator.pipeline import meta, recall
+from generator.pipeline.binwalk import read_binwalk_model
+from generator.pipeline.blas import blas_report
+from generator.pipeline.gold import empty_topk, exact_knn, merge_topk
+from generator.pipeline.model import BinWalkModel, PCAModel, TopK
+from generator.pipeline.parts import Part, check_parts, read_columns, read_embeddings, write_part
+from generator.pipeline.pca import CovarianceAccumulator, project
+from generator.pipeline.queries import query_rows
+from generator.pipeline.sample import part_embeddings, part_metadata
+from generator.pipeline.sketches import create_binwalk_model, sketch
+from generator.pipeline.subsets import select_rows
+from generator.release.model import (EMBEDDING_DIM, GOLD, META, NSFW_COLUMN, PCA, SKETCHES, BundleKind,
+                                     DatasetLayout, Layout, Release)
+from generator.release.recall import RECALL_FILE, RecallRow, recall_csv
 
 log = logging.getLogger(__name__)
 
 COPY_ROWS = 65536          # rows copied per step when cutting a subset
 BLOCK_ROWS = 65536         # rows read per step by PCA and sketches
-GOLD_BLOCK_ROWS = 2**17     # rows per exact k-NN call: large calls amortise the re-ranking, fixed to bound memory
-RECALL_BLOCK_ROWS = 16384    # queries x rows distances and sort keys per step of the recall search
+GOLD_BLOCK_ROWS = 2**17    # rows per exact k-NN call: large calls amortise the re-ranking, fixed to bound memory
+RECALL_BLOCK_ROWS = 16384  # queries x rows distances and sort keys per step of the recall search
+
+
+@dataclass(frozen=True)
+class Run:
+    """What every stage is given: the release, the folder of the parts, the folder of the
+    artifacts, and (for the manifests) the URL folder replacing the release's base_url."""
+
+    release: Release
+    parts: Path
+    out: Path
+    base_url: str | None = None
 
 
 def _progress(total: int, what: str) -> tqdm:
@@ -54,12 +68,33 @@ def _progress(total: int, what: str) -> tqdm:
     return tqdm(total=total, desc=what, unit=" rows", unit_scale=True, disable=None, leave=False)
 
 
+def _single(layout: Layout) -> DatasetLayout:
+    return layout.datasets[0]
+
+
+def _gold_datasets(layout: Layout) -> tuple[DatasetLayout, DatasetLayout]:
+    """(ids, distances) of a gold standard's layout: the integer dataset holds the ids."""
+    ids, = [d for d in layout.datasets if np.dtype(d.dtype).kind in "iu"]
+    dists, = [d for d in layout.datasets if d is not ids]
+    return ids, dists
+
+
+def _vectors(run: Run, kind: BundleKind, label: str) -> tuple[Path, str]:
+    """The file and dataset key of a kind's vectors of a subset (or the queries)."""
+    bundle = run.release.bundle(kind, label)
+    return run.out / bundle.name, _single(bundle.layout).key
+
+
+def _embeddings(run: Run, label: str) -> tuple[Path, str]:
+    return _vectors(run, run.release.embeddings, label)
+
+
 # --- the sample ---------------------------------------------------------------------------
 
-def write_sample(config: PipelineConfig, folder: Path) -> None:
-    if config.sample is None:
-        raise ProjectError(f"{config.path} has no 'sample' section: it describes no synthetic parts")
-    spec = config.sample
+def write_sample(release: Release, folder: Path) -> None:
+    if release.sample is None:
+        raise ProjectError(f"{release.path} has no 'sample' section: it describes no synthetic parts")
+    spec = release.sample
     with _progress(spec.parts * spec.rows, "sample parts") as progress:
         for number in range(spec.parts):
             write_part(folder, number, part_embeddings(spec, number), part_metadata(spec, number))
@@ -68,56 +103,53 @@ def write_sample(config: PipelineConfig, folder: Path) -> None:
 
 # --- subsets, queries, metadata: from the parts -----------------------------------------------
 
-def _selection(config: PipelineConfig, parts_folder: Path, label: str,
-               columns: tuple[str, ...] = (NSFW_COLUMN,)) -> Iterator[tuple[tuple[Part, dict], np.ndarray]]:
+def _selection(run: Run, label: str, columns: tuple[str, ...] = (NSFW_COLUMN,)
+               ) -> Iterator[tuple[tuple[Part, dict], np.ndarray]]:
     """((part, its columns), kept row indices) in subset order; parts read one at a time."""
-    spec = config.subset(label)
-    parts = check_parts(parts_folder, spec.parts)
+    spec = run.release.subset(label)
+    parts = check_parts(run.parts, spec.parts)
+    columns = tuple(dict.fromkeys((NSFW_COLUMN,) + columns))
     columns_of = ((part, read_columns(part, columns)) for part in parts)
     return select_rows(spec, (((part, cols), cols[NSFW_COLUMN]) for part, cols in columns_of))
 
 
-def write_subset(config: PipelineConfig, parts_folder: Path, out: Path, label: str) -> None:
+def write_subset(run: Run, label: str) -> None:
     """Two passes: count the kept rows, then copy them into the preallocated dataset."""
-    rows = sum(len(kept) for _, kept in _selection(config, parts_folder, label))
-    final = out / database_file("clip768", label)
-    with h5_output(final, {"emb": ((rows, EMBEDDING_DIM), np.float16)}) as datasets, \
+    rows = sum(len(kept) for _, kept in _selection(run, label))
+    final, key = _embeddings(run, label)
+    dtype = _single(run.release.embeddings.layout).dtype
+    with h5_output(final, {key: ((rows, EMBEDDING_DIM), dtype)}) as datasets, \
             _progress(rows, f"subset {label}") as progress:
         position = 0
-        for (part, _), kept in _selection(config, parts_folder, label):
+        for (part, _), kept in _selection(run, label):
             for first in range(0, len(kept), COPY_ROWS):
                 chunk = kept[first:first + COPY_ROWS]
-                datasets["emb"][position:position + len(chunk)] = read_embeddings(part, chunk)
+                datasets[key][position:position + len(chunk)] = read_embeddings(part, chunk)
                 position += len(chunk)
                 progress.update(len(chunk))
     log.info("%s: %d rows", final.name, rows)
 
 
-def write_queries(config: PipelineConfig, parts_folder: Path, out: Path) -> None:
-    spec = config.queries
-    (part,) = check_parts(parts_folder, [spec.part])
+def write_queries(run: Run) -> None:
+    spec = run.release.queries
+    (part,) = check_parts(run.parts, [spec.part])
     rows = query_rows(part.rows, spec.count, spec.seed)
-    write_h5(out / queries_file("clip768"), {"emb": read_embeddings(part, rows).astype(np.float32)})
+    final, key = _embeddings(run, spec.label)
+    dtype = _single(run.release.bundle(run.release.embeddings, spec.label).layout).dtype
+    write_h5(final, {key: read_embeddings(part, rows).astype(dtype)})
 
 
-def write_meta(config: PipelineConfig, parts_folder: Path, out: Path, label: str) -> None:
-    final = out / meta_file(label)
-    selection = _selection(config, parts_folder, label, META_COLUMNS)
-    with atomic_output(final) as temporary, open(temporary, "w", encoding="utf-8", newline="") as stream:
-        stream.write(meta.header_line())
-        for (_, columns), kept in selection:
-            stream.write(meta.meta_lines(columns, kept))
+def write_meta(run: Run, label: str) -> None:
+    for kind in run.release.kinds_of(META):
+        names = kind.layout.columns
+        with atomic_output(run.out / kind.file_name(label)) as temporary, \
+                open(temporary, "w", encoding="utf-8", newline="") as stream:
+            stream.write(meta.header_line(names))
+            for (_, columns), kept in _selection(run, label, names):
+                stream.write(meta.meta_lines(columns, names, kept))
 
 
 # --- projections and gold standards: from the subset files ----------------------------------
-#
-# The heavy work is split by row range: each `*_of_rows` function opens its own input files
-# and returns arrays for rows start..stop, so a scheduler (e.g. Dask at full scale) can run
-# them anywhere; the `write_*` functions are the one place that writes each output file.
-
-def _source(out: Path, label: str) -> Path:
-    return out / vectors_file("clip768", label)
-
 
 def _ranges(path: Path, key: str, what: str, block_rows: int = BLOCK_ROWS) -> Iterator[tuple[int, int]]:
     """Row ranges covering a dataset, with progress."""
@@ -129,133 +161,296 @@ def _ranges(path: Path, key: str, what: str, block_rows: int = BLOCK_ROWS) -> It
             progress.update(stop - start)
 
 
-def covariance_of_rows(config: PipelineConfig, out: Path, start: int, stop: int) -> CovarianceAccumulator:
+def covariance_of_rows(run: Run, start: int, stop: int) -> CovarianceAccumulator:
     """The PCA statistics of rows start..stop of the training subset (merge them with .merge)."""
-    return CovarianceAccumulator(EMBEDDING_DIM).add(read_h5(_source(out, config.pca.train), "emb", start, stop), start)
+    path, key = _embeddings(run, run.release.pca_train)
+    return CovarianceAccumulator(EMBEDDING_DIM).add(read_h5(path, key, start, stop), start)
 
 
-def write_pca_model(config: PipelineConfig, out: Path) -> None:
+def write_pca_model(run: Run) -> None:
     accumulator = CovarianceAccumulator(EMBEDDING_DIM)
-    for start, stop in _ranges(_source(out, config.pca.train), "emb", f"PCA fit on {config.pca.train}"):
-        accumulator = accumulator.merge(covariance_of_rows(config, out, start, stop))
+    path, key = _embeddings(run, run.release.pca_train)
+    for start, stop in _ranges(path, key, f"PCA fit on {run.release.pca_train}"):
+        accumulator = accumulator.merge(covariance_of_rows(run, start, stop))
     arrays = {}
-    for d in config.pca.dims:
+    for d in _pca_dims(run.release):
         model = accumulator.fit(d)
         arrays.update({f"pca{d}/mean": model.mean, f"pca{d}/components": model.components,
                        f"pca{d}/eigenvalues": model.eigenvalues})
-    write_h5(out / pca_model_file(config), arrays)
+    write_h5(run.out / run.release.pca_model_file(), arrays)
 
 
-def _pca_model(config: PipelineConfig, out: Path, d: int) -> PCAModel:
-    path = out / pca_model_file(config)
+def _pca_dims(release: Release) -> list[int]:
+    return [kind.layout.cols for kind in release.kinds_of(PCA)]
+
+
+def _pca_model(run: Run, d: int) -> PCAModel:
+    path = run.out / run.release.pca_model_file()
     return PCAModel(*(read_h5(path, f"pca{d}/{name}") for name in ("mean", "components", "eigenvalues")))
 
 
-def pca_of_rows(config: PipelineConfig, out: Path, label: str, start: int, stop: int) -> dict[int, np.ndarray]:
+def _kinds_for(release: Release, computation: str, label: str) -> list[BundleKind]:
+    """The kinds of a computation that have a file for `label` (the queries need a queries_file)."""
+    return [kind for kind in release.kinds_of(computation)
+            if label != release.queries.label or kind.queries_file is not None]
+
+
+def pca_of_rows(run: Run, label: str, start: int, stop: int) -> dict[int, np.ndarray]:
     """{d: float32 (rows, d)} projections of rows start..stop of a subset (or the queries)."""
-    block = read_h5(_source(out, label), "emb", start, stop)
-    return {d: project(_pca_model(config, out, d), block, start) for d in config.pca.dims}
+    block = read_h5(*_embeddings(run, label), start, stop)
+    return {kind.layout.cols: project(_pca_model(run, kind.layout.cols), block, start)
+            for kind in _kinds_for(run.release, PCA, label)}
 
 
-def write_pca(config: PipelineConfig, out: Path, label: str) -> None:
-    """Every PCA dimension's file of a subset (or the queries) in one pass over its vectors."""
-    source = _source(out, label)
-    rows = h5_shape(source, "emb")[0]
+def write_pca(run: Run, label: str) -> None:
+    """Every PCA file of a subset (or the queries) in one pass over its vectors."""
+    source, source_key = _embeddings(run, label)
+    rows = h5_shape(source, source_key)[0]
     with ExitStack() as stack:
-        datasets = {d: stack.enter_context(h5_output(out / vectors_file(f"pca{d}", label),
-                                                     {f"pca{d}": ((rows, d), np.float32)}))[f"pca{d}"]
-                    for d in config.pca.dims}
-        for start, stop in _ranges(source, "emb", f"PCA {label}"):
-            for d, projected in pca_of_rows(config, out, label, start, stop).items():
+        datasets = {}
+        for kind in _kinds_for(run.release, PCA, label):
+            path, key = _vectors(run, kind, label)
+            layout = _single(run.release.bundle(kind, label).layout)
+            output = stack.enter_context(h5_output(path, {key: ((rows, layout.cols), layout.dtype)}))
+            datasets[layout.cols] = output[key]
+        for start, stop in _ranges(source, source_key, f"PCA {label}"):
+            for d, projected in pca_of_rows(run, label, start, stop).items():
                 datasets[d][start:stop] = projected
 
 
-def write_sketch_model(config: PipelineConfig, out: Path) -> None:
-    spec = config.sketches
-    sample = read_h5(_source(out, config.pca.train), "emb", 0, spec.sample_rows)
-    if len(sample) < spec.refs:
-        raise ProjectError(f"{config.path}: the sketch model needs {spec.refs} reference rows but the "
-                           f"training subset '{config.pca.train}' has only {len(sample)}")
-    model = create_binwalk_model(sample, n_refs=spec.refs, seed=spec.seed)
-    write_h5(out / created_sketch_model_file(config), {"refs": model.refs, "pool": model.pool})
+def write_sketch_model(run: Run) -> None:
+    release = run.release
+    settings = release.sketches
+    sample = read_h5(*_embeddings(run, release.pca_train), 0, settings.sample_rows)
+    if len(sample) < release.sketch_refs:
+        raise ProjectError(f"{release.path}: the sketch model needs {release.sketch_refs} reference rows but "
+                           f"the training subset '{release.pca_train}' has only {len(sample)}")
+    model = create_binwalk_model(sample, n_refs=release.sketch_refs, seed=settings.seed)
+    write_h5(run.out / release.created_sketch_model_file(), {"refs": model.refs, "pool": model.pool})
 
 
-def _sketch_model(config: PipelineConfig, out: Path) -> BinWalkModel:
-    if config.sketches.model is not None:
-        return read_binwalk_model(config.sketches.model)
-    path = out / created_sketch_model_file(config)
+def _sketch_model(run: Run) -> BinWalkModel:
+    release = run.release
+    if release.sketches.model is not None:
+        model = read_binwalk_model(release.sketches.model)
+        if model.groups * 64 != release.sketch_refs:
+            raise ProjectError(f"{release.sketches.model}: the model has {model.groups} groups of 64 references, "
+                               f"but the sketches of {release.path} have {release.sketch_refs // 64} words")
+        return model
+    path = run.out / release.created_sketch_model_file()
     return BinWalkModel(read_h5(path, "refs"), read_h5(path, "pool"))
 
 
-def sketches_of_rows(config: PipelineConfig, out: Path, label: str, start: int, stop: int) -> np.ndarray:
-    """uint64 (rows, 16) sketches of rows start..stop of a subset (or the queries)."""
-    return sketch(_sketch_model(config, out), read_h5(_source(out, label), "emb", start, stop))
+def sketches_of_rows(run: Run, label: str, start: int, stop: int) -> np.ndarray:
+    """uint64 (rows, words) sketches of rows start..stop of a subset (or the queries)."""
+    return sketch(_sketch_model(run), read_h5(*_embeddings(run, label), start, stop))
 
 
-def write_hamming(config: PipelineConfig, out: Path, label: str) -> None:
-    source = _source(out, label)
-    rows = h5_shape(source, "emb")[0]
-    with h5_output(out / vectors_file("hamming", label),
-                   {"hamming": ((rows, SKETCH_WORDS), np.uint64)}) as datasets:
-        for start, stop in _ranges(source, "emb", f"sketches {label}"):
-            datasets["hamming"][start:stop] = sketches_of_rows(config, out, label, start, stop)
+def write_hamming(run: Run, label: str) -> None:
+    source, source_key = _embeddings(run, label)
+    rows = h5_shape(source, source_key)[0]
+    for kind in _kinds_for(run.release, SKETCHES, label):
+        path, key = _vectors(run, kind, label)
+        layout = _single(run.release.bundle(kind, label).layout)
+        with h5_output(path, {key: ((rows, layout.cols), layout.dtype)}) as datasets:
+            for start, stop in _ranges(source, source_key, f"sketches {label}"):
+                datasets[key][start:stop] = sketches_of_rows(run, label, start, stop)
 
 
-def gold_of_rows(config: PipelineConfig, out: Path, label: str, start: int, stop: int) -> TopK:
-    """The k_f64 nearest of each query among rows start..stop (merge partial results with merge_topk)."""
-    queries = read_h5(out / queries_file("clip768"), "emb")
-    return exact_knn(queries, read_h5(_source(out, label), "emb", start, stop), start + 1, config.gold.k_f64)
+def gold_of_rows(run: Run, label: str, start: int, stop: int) -> TopK:
+    """The nearest (as many as the largest gold standard holds) of each query among rows
+    start..stop (merge partial results with merge_topk)."""
+    queries = read_h5(*_embeddings(run, run.release.queries.label))
+    return exact_knn(queries, read_h5(*_embeddings(run, label), start, stop), start + 1, run.release.gold_k)
 
 
-def write_gold(config: PipelineConfig, out: Path, label: str) -> None:
-    """Exact k_f64 nearest neighbours, merged over row ranges; the k file is their prefix."""
+def write_gold(run: Run, label: str) -> None:
+    """Exact nearest neighbours, merged over row ranges; each gold file holds a prefix of them."""
     log.info("%s", blas_report())
-    source = _source(out, label)
-    rows, k = h5_shape(source, "emb")[0], config.gold.k_f64
+    release = run.release
+    source, key = _embeddings(run, label)
+    rows, k = h5_shape(source, key)[0], release.gold_k
     if rows < k:
-        raise ProjectError(f"{config.subset(label).origin}: subset '{label}' has {rows:,} rows, "
-                           f"fewer than gold k_f64 = {k}")
-    best = empty_topk(h5_shape(out / queries_file("clip768"), "emb")[0], k)
-    for start, stop in _ranges(source, "emb", f"gold standard {label}", GOLD_BLOCK_ROWS):
-        best = merge_topk(best, gold_of_rows(config, out, label, start, stop), k)
-    knns, dists = best.ids.astype(np.int32), best.dists.astype(np.float32)
-    write_h5(out / gold_file(label, f64=True), {"knns": knns, "dists": dists})
-    k = config.gold.k
-    write_h5(out / gold_file(label), {"knns": np.ascontiguousarray(knns[:, :k]),
-                                      "dists": np.ascontiguousarray(dists[:, :k])})
+        raise ProjectError(f"{release.subset(label).origin}: subset '{label}' has {rows:,} rows, "
+                           f"fewer than the {k} neighbours of its gold standard")
+    queries = h5_shape(*_embeddings(run, release.queries.label))[0]
+    best = empty_topk(queries, k)
+    for start, stop in _ranges(source, key, f"gold standard {label}", GOLD_BLOCK_ROWS):
+        best = merge_topk(best, gold_of_rows(run, label, start, stop), k)
+    for kind in release.kinds_of(GOLD):
+        ids, dists = _gold_datasets(kind.layout)
+        write_h5(run.out / kind.file_name(label),
+                 {layout.key: np.ascontiguousarray(values[:, :layout.cols]).astype(layout.dtype)
+                  for layout, values in ((ids, best.ids), (dists, best.dists))})
 
 
-def write_recall(config: PipelineConfig, out: Path) -> None:
+def write_recall(run: Run) -> None:
     """The recall CSV. It holds measured query times, so unlike the bundles it differs run to run."""
-    k = config.recall_k
-    table = io.StringIO()
-    writer = csv.writer(table, lineterminator="\n")
-    writer.writerow(RECALL_COLUMNS)
-    for spec in config.subsets:
-        gold = read_h5(out / gold_file(spec.label), "knns")
-        for kind in sorted(config.projections):
-            key = h5_key(kind)
-            queries = read_h5(out / vectors_file(kind, QUERIES), key)
-            distances = recall.hamming_distances if kind == "hamming" else recall.l2_distances
+    release = run.release
+    k, gold_kind = release.recall_k, release.recall_gold
+    ids_key = _gold_datasets(gold_kind.layout)[0].key
+    rows = []
+    for label in release.labels:
+        gold = read_h5(run.out / gold_kind.file_name(label), ids_key)
+        for kind in sorted(_projections(release), key=lambda kind: kind.id):
+            queries = read_h5(*_vectors(run, kind, release.queries.label))
+            distances = recall.hamming_distances if kind.of == SKETCHES else recall.l2_distances
             started = time.perf_counter()
-            path = out / vectors_file(kind, spec.label)
-            ranges = _ranges(path, key, f"recall {kind} {spec.label}", RECALL_BLOCK_ROWS)
+            path, key = _vectors(run, kind, label)
+            ranges = _ranges(path, key, f"recall {kind.id} {label}", RECALL_BLOCK_ROWS)
             found = recall.nearest(queries, ((start, read_h5(path, key, start, stop)) for start, stop in ranges),
                                    k, distances)
             elapsed = time.perf_counter() - started
-            writer.writerow([kind, spec.label, "bruteforce", 0.0, round(elapsed, 6), "",
-                             recall.recall_at(found, gold, k)])
-    atomic_write_text(out / RECALL_FILE, table.getvalue())
+            rows.append(RecallRow(kind.id, label, "bruteforce", 0.0, round(elapsed, 6), "",
+                                  recall.recall_at(found, gold, k)))
+    atomic_write_text(run.out / RECALL_FILE, recall_csv(rows))
 
 
-def write_manifests(config: PipelineConfig, out: Path, base_url: str) -> None:
-    """md5, size (human and exact) and URL manifests of every bundle, as `md5sum -c` reads them in `out`."""
-    names = published_names(config)
+def _projections(release: Release) -> list[BundleKind]:
+    """The kinds the recall table scores: projections with a queries file to search with."""
+    return [kind for kind in release.kinds_of(PCA) + release.kinds_of(SKETCHES) if kind.queries_file]
+
+
+def write_manifests(run: Run) -> None:
+    """md5, size (human and exact) and URL manifests of every published bundle, as `md5sum -c`
+    reads them in the artifacts folder."""
+    names = [bundle.name for bundle in run.release.published()]
     records = []
-    with tqdm(total=sum((out / name).stat().st_size for name in names), desc="md5", unit="B",
+    with tqdm(total=sum((run.out / name).stat().st_size for name in names), desc="md5", unit="B",
               unit_scale=True, disable=None, leave=False) as progress:
         for name in names:
-            path = out / name
+            path = run.out / name
             records.append((name, path.stat().st_size, file_md5(path, progress.update)))
-    for file_name, text in manifest_texts(records, base_url).items():
-        atomic_write_text(out / file_name, text)
+    for file_name, text in manifest_texts(records, run.base_url or run.release.base_url).items():
+        atomic_write_text(run.out / file_name, text)
+
+
+# --- the stage table -----------------------------------------------------------------------
+
+SUBSETS, VECTORS, ONCE = "subset", "vectors", "once"
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What a stage reads: part numbers of the parts folder, files of the artifacts folder,
+    and other files (the official sketch model)."""
+
+    parts: tuple[int, ...] = ()
+    out: tuple[str, ...] = ()
+    files: tuple[Path, ...] = ()
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage: the command `pipeline NAME [LABEL]`, the make rules of its files and the
+    make target (`target`) that builds them. `scope` says what LABEL is: a subset, a subset
+    or the queries, or nothing (`once`); `labels` lists the labels a release runs it for."""
+
+    name: str
+    help: str
+    target: str
+    scope: str
+    labels: Callable[[Release], list[str | None]]
+    outputs: Callable[[Release, str | None], list[str]]
+    needs: Callable[[Release, str | None], Needs]
+    run: Callable[[Run, str | None], None]
+
+
+def _all_subsets(release: Release) -> list[str | None]:
+    return list(release.labels)
+
+
+def _vector_labels(computation: str) -> Callable[[Release], list[str | None]]:
+    def labels(release: Release) -> list[str | None]:
+        return [label for label in release.labels + [release.queries.label]
+                if _kinds_for(release, computation, label)]
+    return labels
+
+
+def _once_if(condition: Callable[[Release], bool]) -> Callable[[Release], list[str | None]]:
+    return lambda release: [None] if condition(release) else []
+
+
+def _files(release: Release, computation: str, label: str) -> list[str]:
+    return [release.bundle(kind, label).name for kind in _kinds_for(release, computation, label)]
+
+
+def _sketch_needs(release: Release, label: str) -> Needs:
+    source = release.embeddings_file(label)
+    if release.sketches.model is not None:
+        return Needs(out=(source,), files=(release.sketches.model,))
+    return Needs(out=(release.created_sketch_model_file(), source))
+
+
+def _recall_needs(release: Release, _label) -> Needs:
+    files = [name for kind in _projections(release)
+             for name in [release.bundle(kind, label).name for label in release.labels + [release.queries.label]]]
+    return Needs(out=tuple(files + [release.recall_gold.file_name(label) for label in release.labels]))
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage("subset", "cut a database subset from the parts: NSFW rule, concatenation", "subsets", SUBSETS,
+          _all_subsets, lambda r, label: [r.embeddings_file(label)],
+          lambda r, label: Needs(parts=tuple(r.subset(label).parts)),
+          lambda run, label: write_subset(run, label)),
+    Stage("queries", "take the query vectors from the query part", "queries", ONCE,
+          _once_if(lambda r: True), lambda r, _: [r.embeddings_file(r.queries.label)],
+          lambda r, _: Needs(parts=(r.queries.part,)),
+          lambda run, _: write_queries(run)),
+    Stage("meta", "write the metadata tables of a subset", "meta", SUBSETS,
+          lambda r: _all_subsets(r) if r.kinds_of(META) else [],
+          lambda r, label: [kind.file_name(label) for kind in r.kinds_of(META)],
+          lambda r, label: Needs(parts=tuple(r.subset(label).parts)),
+          lambda run, label: write_meta(run, label)),
+    Stage("pca-model", "fit the PCA model on the training subset", "pca", ONCE,
+          _once_if(lambda r: bool(r.kinds_of(PCA))), lambda r, _: [r.pca_model_file()],
+          lambda r, _: Needs(out=(r.embeddings_file(r.pca_train),)),
+          lambda run, _: write_pca_model(run)),
+    Stage("pca", "project a subset (or the queries) with the PCA model", "pca", VECTORS,
+          _vector_labels(PCA), lambda r, label: _files(r, PCA, label),
+          lambda r, label: Needs(out=(r.pca_model_file(), r.embeddings_file(label))),
+          lambda run, label: write_pca(run, label)),
+    Stage("sketch-model", "create a BinWalk model from the training subset (release 'sketches: create')",
+          "hamming", ONCE,
+          _once_if(lambda r: bool(r.kinds_of(SKETCHES)) and r.sketches.model is None),
+          lambda r, _: [r.created_sketch_model_file()],
+          lambda r, _: Needs(out=(r.embeddings_file(r.pca_train),)),
+          lambda run, _: write_sketch_model(run)),
+    Stage("hamming", "compute the binary sketches of a subset (or the queries)", "hamming", VECTORS,
+          _vector_labels(SKETCHES), lambda r, label: _files(r, SKETCHES, label), _sketch_needs,
+          lambda run, label: write_hamming(run, label)),
+    Stage("gold", "compute the gold standards of a subset (exact, float64)", "gold", SUBSETS,
+          lambda r: _all_subsets(r) if r.kinds_of(GOLD) else [],
+          lambda r, label: [kind.file_name(label) for kind in r.kinds_of(GOLD)],
+          lambda r, label: Needs(out=(r.embeddings_file(label), r.embeddings_file(r.queries.label))),
+          lambda run, label: write_gold(run, label)),
+    Stage("recall", "write the projection recall table recall-projections.csv", "recall", ONCE,
+          _once_if(lambda r: bool(_projections(r))), lambda r, _: [RECALL_FILE], _recall_needs,
+          lambda run, _: write_recall(run)),
+    Stage("manifests", "write the md5, size and URL manifests of every published bundle", "manifests", ONCE,
+          _once_if(lambda r: True), lambda r, _: list(MANIFEST_FILES),
+          lambda r, _: Needs(out=tuple(b.name for b in r.published())),
+          lambda run, _: write_manifests(run)),
+)
+
+# The make targets of the stages, in the order `make help` lists them; `artifacts` is all of them.
+TARGETS = tuple(dict.fromkeys(stage.target for stage in STAGES))
+
+
+def stage(name: str) -> Stage:
+    for candidate in STAGES:
+        if candidate.name == name:
+            return candidate
+    raise KeyError(name)
+
+
+def run_stage(run: Run, name: str, label: str | None) -> None:
+    """Runs one stage for one label, after checking the label is one the release runs it for."""
+    chosen = stage(name)
+    labels = chosen.labels(run.release)
+    if label not in labels:
+        if chosen.scope == ONCE:
+            raise ProjectError(f"stage '{name}' has nothing to do for {run.release.path}")
+        raise ProjectError(f"'{label}' is not a label stage '{name}' runs for in {run.release.path} "
+                           f"(labels: {', '.join(str(lbl) for lbl in labels)})")
+    chosen.run(run, label)

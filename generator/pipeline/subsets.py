@@ -6,7 +6,7 @@ from typing import Iterable, Iterator, Sequence, TypeVar
 import numpy as np
 
 from generator.errors import ProjectError
-from generator.models.pipeline import DEV, STRICT, SubsetSpec
+from generator.release.model import DEV, STRICT, Subset
 
 P = TypeVar("P")
 
@@ -22,7 +22,7 @@ def kept_rows(nsfw: Sequence[str | None], rule: str) -> np.ndarray:
     return np.flatnonzero(np.asarray(keep, dtype=bool))
 
 
-def select_rows(spec: SubsetSpec, nsfw_columns: Iterable[tuple[P, Sequence[str | None]]]
+def select_rows(spec: Subset, nsfw_columns: Iterable[tuple[P, Sequence[str | None]]]
                 ) -> Iterator[tuple[P, np.ndarray]]:
     """(part, row indices) in subset order, from (part, NSFW column) pairs given in part order.
 

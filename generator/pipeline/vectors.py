@@ -1,4 +1,4 @@
-"""L2 normalisation of embedding rows, the one definition every kernel shares."""
+"""L2 normalisation of embedding rows, in float64 and in float32: the one definition every kernel shares."""
 from __future__ import annotations
 
 import numpy as np
@@ -41,3 +41,13 @@ def unit_rows64(rows: np.ndarray, what: str = "row", first: int = 0) -> np.ndarr
     norms = row_norms64(wide)
     check_norms(norms.reshape(-1), what, first)
     return wide / norms[..., None]
+
+
+def unit_rows32(rows: np.ndarray, what: str = "row", first: int = 0) -> np.ndarray:
+    """Rows normalised in float32, as the original BinWalk code does: the float32 copy is
+    divided by its float32 norm. `what` and `first` name a bad row in the error."""
+    units = np.array(rows, dtype=np.float32)
+    norms = np.sqrt(np.einsum("ij,ij->i", units, units))
+    check_norms(norms, what, first)
+    units /= norms[:, None]
+    return units

@@ -1,14 +1,57 @@
-"""Reader of the projection recall CSV (SPEC §2): the published figures or the pipeline's."""
+"""The projection recall table (SPEC §2): the CSV the pipeline writes and the page shows,
+with the columns of the published figures (data,size,algo,buildtime,querytime,params,recall).
+"""
 from __future__ import annotations
 
 import csv
+import io
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
 from generator.errors import InputError, Origin, Problem
-from generator.inputs.text import read_text
-from generator.models.page import RecallRow, RecallTable
+from generator.io.text import read_text
 
+RECALL_FILE = "recall-projections.csv"
 COLUMNS = ("data", "size", "algo", "buildtime", "querytime", "params", "recall")
+
+
+@dataclass(frozen=True)
+class RecallRow:
+    """One line: recall of brute force in projection `data` on subset `size`, and its times in seconds."""
+
+    data: str
+    size: str
+    algo: str
+    buildtime: float
+    querytime: float
+    params: str
+    recall: float
+
+
+@dataclass(frozen=True)
+class RecallTable:
+    path: str
+    rows: tuple[RecallRow, ...]
+
+    def projections(self) -> list[str]:
+        return list(dict.fromkeys(row.data for row in self.rows))
+
+    def subsets(self) -> list[str]:
+        return list(dict.fromkeys(row.size for row in self.rows))
+
+    def cell(self, projection: str, subset: str) -> RecallRow | None:
+        return next((r for r in self.rows if r.data == projection and r.size == subset), None)
+
+
+def recall_csv(rows: Iterable[RecallRow]) -> str:
+    """The CSV text of `rows`, header first."""
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for row in rows:
+        writer.writerow([row.data, row.size, row.algo, row.buildtime, row.querytime, row.params, row.recall])
+    return text.getvalue()
 
 
 def parse_recall(text: str, path: str) -> RecallTable:

@@ -3,12 +3,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import h5py
-
 from generator.errors import InputError
-from generator.inputs.h5 import open_h5
-from generator.models.page import ArtifactFacts, DatasetFacts, FileLayout
-from generator.work.checksums import file_md5
+from generator.io.checksums import file_md5
+from generator.io.h5 import h5_datasets
+from generator.io.text import read_first_line
+from generator.site.model import ArtifactFacts, DatasetFacts, FileLayout
 
 
 def shape_text(shape: tuple) -> str:
@@ -19,12 +18,8 @@ def read_layout(path: Path) -> FileLayout:
     """Datasets of an HDF5 file (key, dtype, shape), or the header columns of a TSV table."""
     path = Path(path)
     if path.suffix == ".tsv":
-        with open(path, encoding="utf-8", newline="\n") as stream:
-            header = stream.readline().rstrip("\n")
-        return FileLayout(datasets=(), columns=tuple(header.split("\t")), source="artifact")
-    with open_h5(path) as h5:
-        datasets = tuple(DatasetFacts(key, str(item.dtype), shape_text(item.shape))
-                         for key, item in h5.items() if isinstance(item, h5py.Dataset))
+        return FileLayout(datasets=(), columns=tuple(read_first_line(path).split("\t")), source="artifact")
+    datasets = tuple(DatasetFacts(key, str(dtype), shape_text(shape)) for key, dtype, shape in h5_datasets(path))
     return FileLayout(datasets=datasets, columns=(), source="artifact")
 
 

@@ -1,11 +1,13 @@
-"""Records of the datasets page: what the templates render, joined from catalog and manifests."""
+"""Records of the datasets page: what the template renders, joined from the release, its
+wording, the manifests and (where present) the produced artifacts."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from generator.errors import Problem
-from generator.models.catalog import Admonition
-from generator.models.manifests import Size, human_size
+from generator.manifests.model import Size, human_size
+from generator.release.model import Admonition, Release
+from generator.release.recall import RecallTable
 
 
 @dataclass(frozen=True)
@@ -19,7 +21,7 @@ class DatasetFacts:
 
 @dataclass(frozen=True)
 class FileLayout:
-    """A file's layout and where it was learnt: `catalog` or `artifact` (read from the file)."""
+    """A file's layout and where it was learnt: `release` or `artifact` (read from the file)."""
 
     datasets: tuple[DatasetFacts, ...]
     columns: tuple[str, ...]
@@ -27,14 +29,46 @@ class FileLayout:
 
 
 @dataclass(frozen=True)
+class ArtifactFacts:
+    """What a produced file says about itself: its layout, byte size and md5."""
+
+    path: str
+    layout: FileLayout
+    bytes: int
+    md5: str
+
+
+# The cells of a download row a problem can concern.
+URL, DESCRIPTION, SIZE, MD5, LAYOUT = "url", "description", "size", "md5", "layout"
+
+
+@dataclass(frozen=True)
+class CellProblem:
+    """A problem shown in one cell of a row (`field`), with its short reason."""
+
+    field: str
+    reason: str
+    problem: Problem
+
+
+@dataclass(frozen=True)
 class PageRow:
     name: str
+    subset: str
     description: str
     url: str | None
     size: Size | None
     md5: str | None
     layout: FileLayout
-    problems: tuple[Problem, ...]
+    cell_problems: tuple[CellProblem, ...]
+
+    @property
+    def problems(self) -> tuple[Problem, ...]:
+        return tuple(cell.problem for cell in self.cell_problems)
+
+    def reasons(self, field: str) -> list[str]:
+        """Why the cell `field` is marked ⚠ (empty when it is not)."""
+        return [cell.reason for cell in self.cell_problems if cell.field == field]
 
 
 @dataclass(frozen=True)
@@ -59,47 +93,19 @@ class PageGroup:
 
 
 @dataclass(frozen=True)
-class RecallRow:
-    """One line of the projection recall CSV (columns data,size,algo,buildtime,querytime,params,recall)."""
+class SubsetCut:
+    """How one subset (or the query set) is cut, as section 2 of the page tells it."""
 
-    data: str
-    size: str
-    algo: str
-    buildtime: float
-    querytime: float
-    params: str
-    recall: float
-
-
-@dataclass(frozen=True)
-class RecallTable:
-    path: str
-    rows: tuple[RecallRow, ...]
-
-    def projections(self) -> list[str]:
-        return list(dict.fromkeys(row.data for row in self.rows))
-
-    def subsets(self) -> list[str]:
-        return list(dict.fromkeys(row.size for row in self.rows))
-
-    def cell(self, projection: str, subset: str) -> RecallRow | None:
-        return next((r for r in self.rows if r.data == projection and r.size == subset), None)
+    label: str
+    text: str
 
 
 @dataclass(frozen=True)
 class Page:
+    release: Release
+    cuts: tuple[SubsetCut, ...]
     groups: tuple[PageGroup, ...]
     warnings: tuple[Admonition, ...]
     recall: RecallTable
     recall_plot: str | None
     problems: tuple[Problem, ...]
-
-
-@dataclass(frozen=True)
-class ArtifactFacts:
-    """What a produced file says about itself: its layout, byte size and md5."""
-
-    path: str
-    layout: FileLayout
-    bytes: int
-    md5: str

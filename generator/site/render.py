@@ -8,9 +8,9 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup, escape
 
-from generator.models.manifests import human_size
-from generator.models.page import Page
-from generator.outputs.files import atomic_write_text
+from generator.io.files import atomic_write_text
+from generator.manifests.model import human_size
+from generator.site.model import Page
 
 # Python-Markdown's backslash escapes (a character outside this set would keep its backslash);
 # `>` is left to HTML escaping, which turns it into an entity Markdown does not read.
@@ -34,7 +34,7 @@ def fenced_text(value) -> Markup:
 
 
 def environment() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.PackageLoader("generator", "templates"), autoescape=True,
+    env = jinja2.Environment(loader=jinja2.PackageLoader("generator.site", "templates"), autoescape=True,
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     env.filters.update(md=markdown_text, shell=shell_word, shell_raw=fenced_text, human=human_size)
     return env

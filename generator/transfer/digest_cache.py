@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.outputs.files import atomic_write_text
+from generator.io.files import atomic_write_text
 
 CACHE_FILE = "md5-digests.json"
 _FORMAT = 1

@@ -21,9 +21,8 @@ import requests
 import urllib3
 
 from generator.errors import InputError, Origin, Problem, ProjectError
-from generator.inputs.manifests import is_http_url
-from generator.models.manifests import Entry, ManifestSet
-from generator.work.verify import Check, Status, check_file, check_for
+from generator.manifests.model import Entry, ManifestSet, is_http_url
+from generator.transfer.verify import Check, Status, check_file, check_for
 
 CHUNK_BYTES = 1024 * 1024
 HEAD_BYTES = 512

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from generator.errors import Origin
-from generator.models.manifests import ManifestSet
-from generator.work.checksums import file_md5
-from generator.work.digest_cache import DigestCache, FileStamp
+from generator.manifests.model import ManifestSet
+from generator.io.checksums import file_md5
+from generator.transfer.digest_cache import DigestCache, FileStamp
 
 
 class Status(Enum):

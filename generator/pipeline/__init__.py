@@ -1,0 +1,6 @@
+"""The build pipeline (SPEC §2, §6): from the LAION parts to every bundle of a release.
+
+Reading (parts, the official BinWalk model), the numeric kernels (subsets, queries, PCA,
+sketches, gold standards, recall, metadata, the synthetic sample) and the stages that
+stream blocks of rows through them and write each output file.
+"""
