@@ -65,7 +65,7 @@ PIPELINE_TARGETS := artifacts subsets queries meta pca hamming gold recall manif
 PIPELINE_RULES = $(OUT)/.rules/$(subst /,_,$(PIPELINE_RELEASE)).mk
 
 .DEFAULT_GOAL := help
-.PHONY: help env site render serve test bench clean deploy sample sample-site verify download $(PIPELINE_TARGETS)
+.PHONY: help env site render serve test bench clean deploy linkcheck sample sample-site verify download $(PIPELINE_TARGETS)
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  make \1\t/' | expand -t 24
@@ -85,6 +85,9 @@ render: $(ENV_STAMP)  ## generate docs/datasets.md, its index and manifests from
 # Not --quiet: with it, mkdocs counts no warning and --strict fails on none.
 site: render  ## build the static site into site/ (mkdocs build --strict)
 	$(BIN)/mkdocs build --strict
+
+linkcheck: $(ENV_STAMP)  ## HEAD every download link of the page and compare its size with the manifests (online)
+	$(PY) -m generator linkcheck --release $(SITE_RELEASE) --data $(DATA)
 
 serve: render  ## live preview of the site on http://127.0.0.1:8000
 	$(BIN)/mkdocs serve

@@ -1,4 +1,5 @@
-"""`render`: the datasets page from the release, its wording, the manifests and the recall table."""
+"""`render`: the datasets page from the release, its wording, the manifests and the recall table;
+`linkcheck`: every download link of the page answers with the stated size."""
 from __future__ import annotations
 
 import argparse
@@ -51,6 +52,31 @@ def register(commands) -> None:
                         help="where the site is published: the page's download commands read "
                              "SITE_URL/datasets.json (default: %(default)s, where `make serve` serves it)")
     parser.set_defaults(run=run)
+
+    links = commands.add_parser(
+        "linkcheck", formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="HEAD every download link of the page and compare its size with the manifests",
+        description="Sends a HEAD request to the URL of every published bundle (a GET whose body is not "
+                    "read where a server refuses HEAD) and compares its Content-Length with the exact size "
+                    "manifest (dataset-files-bytes.txt, or byte counts in dataset-files-size.txt), else with "
+                    "the du -h size. One line per link, then a summary; exit status 0 only when every link "
+                    "answers 200 with the stated size. It reaches the real servers: run it by hand or on a "
+                    "schedule, not in the tests.",
+        epilog="examples:\n  python -m generator linkcheck\n  python -m generator linkcheck --data /tmp/new-manifests")
+    links.add_argument("--release", type=Path, default=Path("data/release.yml"),
+                       help="the release definition naming the published bundles (default: %(default)s)")
+    links.add_argument("--data", type=Path, default=Path("data"),
+                       help="folder holding the manifests (default: %(default)s)")
+    links.add_argument("--timeout", type=float, default=30.0,
+                       help="seconds to wait for each answer (default: %(default)s)")
+    links.add_argument("--jobs", type=int, default=8, help="requests at the same time (default: %(default)s)")
+    links.set_defaults(run=run_linkcheck)
+
+
+def run_linkcheck(args: argparse.Namespace) -> int:
+    from generator.site.linkcheck import check_links  # loaded on use, like render's
+
+    return check_links(args.release, args.data, args.timeout, args.jobs)
 
 
 def run(args: argparse.Namespace) -> int:
