@@ -22,10 +22,10 @@ def test_the_workflows_pass_actionlint():
 
 
 def test_actionlint_reports_a_broken_workflow(tmp_path):
-    """The check is real: a step output that does not exist and YAML that GitHub cannot read."""
+    """The check is real: a step name with an unquoted colon is YAML that GitHub cannot read."""
     broken = tmp_path / "broken.yml"
     broken.write_text("on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
-                      "      - name: Build (strict: yes)\n        run: echo ${{ steps.nothing.outputs.url }}\n")
+                      "      - name: Build (strict: yes)\n        run: make site\n")
     run = actionlint(broken)
     assert run.returncode == 1
     assert "could not parse as YAML" in run.stdout
