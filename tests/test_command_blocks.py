@@ -109,3 +109,20 @@ def test_a_block_fails_when_one_of_its_files_is_spoilt(blocks, loopback_site, tm
         for name in block.names():
             if name != spoilt:
                 assert f"{name}: OK\n" in run.stdout, (block.tabs, name)
+
+
+def test_the_check_of_everything_you_have_fetches_the_manifest_and_checks_what_is_there(loopback_site, tmp_path):
+    block = loopback_site.built.page().select_one("#check-everything-you-have").find_next("pre").get_text()
+    assert block.startswith(f"curl -fLO {loopback_site.site_url}/dataset-files-md5.txt\n")
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    names = [b.name for b in loopback_site.release.published()][::10]
+    for name in names:
+        shutil.copy(loopback_site.files / name, folder / name)
+    passed = subprocess.run(["bash", "-c", block], cwd=folder, capture_output=True, text=True)
+    assert passed.returncode == 0, passed.stderr
+    assert passed.stdout.splitlines() == [f"{name}: OK" for name in names]
+
+    (folder / names[1]).write_bytes(b"spoilt")
+    failed = subprocess.run(["bash", "-c", block], cwd=folder, capture_output=True, text=True)
+    assert failed.returncode == 1 and f"{names[1]}: FAILED" in failed.stdout
