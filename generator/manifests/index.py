@@ -49,10 +49,6 @@ class IndexEntry:
     datasets: tuple[IndexDataset, ...] = ()
     columns: tuple[str, ...] = ()
 
-    @property
-    def format(self) -> str:
-        return TSV if self.columns else HDF5
-
 
 @dataclass(frozen=True)
 class DatasetIndex:
