@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from bs4 import BeautifulSoup
 
+from generator.errors import ProjectError
 from generator.site.build import PageInputs, StrictModeFailure, render_site_page
 
 MD5, SIZES, URLS = "dataset-files-md5.txt", "dataset-files-size.txt", "dataset-files-urls.txt"
@@ -136,3 +137,11 @@ def test_a_bad_line_naming_no_published_file_is_listed_at_the_top(data_copy, tmp
     top = markdown.split("## About", 1)[0]
     assert '!!! danger "This page was built from inputs with 1 problem(s)"' in top
     assert "not an md5 line" in top and "not an md5 line" in report
+
+
+def test_a_site_url_that_is_not_http_is_one_clear_error(data_copy, tmp_path):
+    inputs = PageInputs(release=data_copy / "release.yml", wording=data_copy / "page.yml", data=data_copy,
+                        out=tmp_path / "datasets.md", plot=tmp_path / "plot.svg", site_url="javascript:alert(1)")
+    with pytest.raises(ProjectError, match=r"^SITE_URL 'javascript:alert\(1\)' is not an http\(s\) URL$"):
+        render_site_page(inputs, io.StringIO())
+    assert not (tmp_path / "datasets.md").exists()
