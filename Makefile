@@ -24,6 +24,15 @@ WORDING ?= data/page.yml
 RECALL ?=
 STRICT ?= 1
 ARTIFACTS ?=
+# Where the site and the project's repository are published (mkdocs.yml reads both from the
+# environment; the page's download commands read SITE_URL/datasets.json). Unset: the site as
+# `make serve` serves it, and no repository link.
+SITE_URL ?=
+REPO_URL ?=
+export SITE_URL REPO_URL
+# The files `make site` writes into docs/ beside the page (they are published with it).
+PUBLISHED = docs/datasets.json docs/dataset-files-md5.txt docs/dataset-files-size.txt \
+	docs/dataset-files-bytes.txt docs/dataset-files-urls.txt
 
 # Participants' tools: DIR is the folder of downloaded files; MANIFEST the md5
 # manifest verify checks against (size manifests next to it are used too);
@@ -56,7 +65,7 @@ PIPELINE_TARGETS := artifacts subsets queries meta pca hamming gold recall manif
 PIPELINE_RULES = $(OUT)/.rules/$(subst /,_,$(PIPELINE_RELEASE)).mk
 
 .DEFAULT_GOAL := help
-.PHONY: help env site render serve test bench clean deploy sample sample-site verify download $(PIPELINE_TARGETS)
+.PHONY: help env site render serve test bench clean deploy linkcheck sample sample-site verify download $(PIPELINE_TARGETS)
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  make \1\t/' | expand -t 24
@@ -68,12 +77,17 @@ $(ENV_STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test,bench]'
 	touch $@
 
-render: $(ENV_STAMP)  ## generate docs/datasets.md from the release, its wording and the manifests
+render: $(ENV_STAMP)  ## generate docs/datasets.md, its index and manifests from the release, wording and manifests
 	$(PY) -m generator render --release $(SITE_RELEASE) --wording $(WORDING) --data $(DATA) \
-		--strict $(STRICT) $(if $(RECALL),--recall $(RECALL)) $(if $(ARTIFACTS),--artifacts $(ARTIFACTS))
+		--strict $(STRICT) $(if $(RECALL),--recall $(RECALL)) $(if $(ARTIFACTS),--artifacts $(ARTIFACTS)) \
+		$(if $(SITE_URL),--site-url '$(SITE_URL)')
 
+# Not --quiet: with it, mkdocs counts no warning and --strict fails on none.
 site: render  ## build the static site into site/ (mkdocs build --strict)
-	$(BIN)/mkdocs build --strict --quiet
+	$(BIN)/mkdocs build --strict
+
+linkcheck: $(ENV_STAMP)  ## HEAD every download link of the page and compare its size with the manifests (online)
+	$(PY) -m generator linkcheck --release $(SITE_RELEASE) --data $(DATA)
 
 serve: render  ## live preview of the site on http://127.0.0.1:8000
 	$(BIN)/mkdocs serve
@@ -118,16 +132,17 @@ sample-site: $(ENV_STAMP)  ## sample, artifacts, manifests, then the sample rele
 	rm -rf '$(SAMPLE_SITE)/docs'
 	mkdir -p '$(SAMPLE_SITE)'
 	cp -R docs '$(SAMPLE_SITE)/docs'
-	rm -rf '$(SAMPLE_SITE)/docs/datasets.md' '$(SAMPLE_SITE)/docs/assets/generated'
+	rm -rf '$(SAMPLE_SITE)/docs/datasets.md' '$(SAMPLE_SITE)/docs/assets/generated' $(PUBLISHED:docs/%='$(SAMPLE_SITE)/docs/%')
 	printf 'INHERIT: %s\ndocs_dir: docs\nsite_dir: site\n' '$(abspath mkdocs.yml)' > '$(SAMPLE_SITE)/mkdocs.yml'
 	$(PY) -m generator render --release $(PIPELINE_RELEASE) --wording $(WORDING) --data $(OUT) \
 		--artifacts $(OUT) --recall $(OUT)/recall-projections.csv --strict $(STRICT) \
-		--out '$(SAMPLE_SITE)/docs/datasets.md' --plot '$(SAMPLE_SITE)/docs/assets/generated/recall-projections.svg'
-	$(BIN)/mkdocs build --strict --quiet -f '$(SAMPLE_SITE)/mkdocs.yml'
+		--out '$(SAMPLE_SITE)/docs/datasets.md' --plot '$(SAMPLE_SITE)/docs/assets/generated/recall-projections.svg' \
+		$(if $(SITE_URL),--site-url '$(SITE_URL)')
+	$(BIN)/mkdocs build --strict -f '$(SAMPLE_SITE)/mkdocs.yml'
 	@echo "the sample release's site is in $(SAMPLE_SITE)/site"
 
 clean:  ## remove generated pages, the site and the virtual environment
-	rm -rf site docs/datasets.md docs/assets/generated $(VENV) .pytest_cache .hypothesis
+	rm -rf site docs/datasets.md docs/assets/generated $(PUBLISHED) $(VENV) .pytest_cache .hypothesis
 
 deploy: site  ## publish site/ to the gh-pages branch of the origin remote
 	$(BIN)/ghp-import --no-jekyll --push --force site

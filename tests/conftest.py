@@ -40,7 +40,7 @@ class BuiltSite:
         return self.root / "site"
 
     def page(self, name: str = "datasets") -> BeautifulSoup:
-        return BeautifulSoup((self.site / name / "index.html").read_text(encoding="utf-8"), "html.parser")
+        return BeautifulSoup((self.site / f"{name}.html").read_text(encoding="utf-8"), "html.parser")
 
     def html_files(self) -> list[Path]:
         """Every HTML page the build generated, the theme's own assets excluded."""
@@ -53,14 +53,15 @@ def build_site(root: Path, data: Path, release: Path | None = None, strict: int 
     root.mkdir(parents=True, exist_ok=True)
     shutil.copy(ROOT / "mkdocs.yml", root / "mkdocs.yml")
     shutil.copytree(ROOT / "docs", root / "docs", dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns("datasets.md", "generated"))
+                    ignore=shutil.ignore_patterns("datasets.md", "generated", "datasets.json", "dataset-files-*.txt"))
     render = run_generator("render", "--data", str(data), "--release", str(release or data / "release.yml"),
                            "--wording", str(data / "page.yml"),
                            "--strict", str(strict), "--out", str(root / "docs" / "datasets.md"),
                            "--plot", str(root / "docs" / "assets" / "generated" / "recall-projections.svg"), *extra)
     build = None
     if render.returncode == 0:
-        build = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet",
+        # Not --quiet: with it, mkdocs counts no warning and --strict fails on none.
+        build = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict",
                                 "-f", str(root / "mkdocs.yml")], cwd=root, capture_output=True, text=True)
     return BuiltSite(root, render, build)
 
@@ -137,3 +138,71 @@ def bundle_name(release, kind_id: str, label: str) -> str:
     """The file of bundle kind `kind_id` for a subset (or the queries) of `release`."""
     kind = next(kind for kind in release.kinds if kind.id == kind_id)
     return release.bundle(kind, label).name
+
+
+@dataclass
+class LoopbackSite:
+    """The committed release's site built from tiny files served on 127.0.0.1: `root` is served at
+    `url`; the files are under files/, the built site under site/ (URLs, sizes and md5s of the
+    manifests are those of the tiny files)."""
+
+    root: Path
+    url: str
+    built: BuiltSite
+    release: object
+
+    @property
+    def files(self) -> Path:
+        return self.root / "files"
+
+    @property
+    def site_url(self) -> str:
+        return f"{self.url}/site"
+
+
+def tiny_bundles(folder: Path, names: list[str]) -> dict[str, bytes]:
+    """A small, distinct content for each name, written into `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    contents = {name: f"{name}\n".encode() * (3 + number % 5) for number, name in enumerate(names)}
+    for name, content in contents.items():
+        (folder / name).write_bytes(content)
+    return contents
+
+
+@pytest.fixture(scope="session")
+def loopback_site(tmp_path_factory) -> LoopbackSite:
+    import functools
+    import hashlib
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import quote
+
+    from generator.release.read import read_release
+
+    class QuietHandler(SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    class QuietServer(ThreadingHTTPServer):
+        def handle_error(self, request, client_address):
+            pass  # a client that hangs up early (a tool refusing an HTML page) is no server error
+
+    root = tmp_path_factory.mktemp("loopback")
+    server = QuietServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(root)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    release = read_release(ROOT / "data" / "release.yml")
+    contents = tiny_bundles(root / "files", [bundle.name for bundle in release.published()])
+    data = root / "data"
+    shutil.copytree(ROOT / "data", data)
+    (data / "dataset-files-urls.txt").write_text("".join(f"{url}/files/{quote(n)}\n" for n in contents))
+    (data / "dataset-files-md5.txt").write_text("".join(f"{hashlib.md5(c).hexdigest()}  {n}\n"
+                                                        for n, c in contents.items()))
+    (data / "dataset-files-size.txt").write_text("".join(f"{len(c)} {n}\n" for n, c in contents.items()))
+    built = build_site(root / "build", data, extra=["--site-url", f"{url}/site/"])
+    assert built.build is not None and built.build.returncode == 0, built.render.stderr + (
+        built.build.stderr if built.build else "")
+    (root / "site").symlink_to(built.site)
+    yield LoopbackSite(root, url, built, release)
+    server.shutdown()
+    server.server_close()

@@ -1,12 +1,17 @@
-"""The built site in a real browser: Debian's Chromium driven by Playwright, over loopback HTTP."""
+"""The built site in a real browser: Debian's Chromium driven by Playwright, over loopback HTTP (and
+from disk). Screenshots go to $TEST_ARTIFACTS, else build/test-artifacts/."""
 from __future__ import annotations
 
 import functools
+import os
 import shutil
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
+
+from tests.conftest import ROOT
 
 CHROMIUM = shutil.which("chromium")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed "
@@ -15,6 +20,7 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is n
 # Without these, Chromium tries to reach Google's services, which a closed network refuses.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SCREENSHOTS = Path(os.environ.get("TEST_ARTIFACTS") or ROOT / "build" / "test-artifacts")
 
 
 class QuietHandler(SimpleHTTPRequestHandler):
@@ -43,47 +49,139 @@ def browser():
         browser.close()
 
 
-def open_page(browser, url):
-    page = browser.new_page()
+def open_page(browser, url, width=1400, scheme="light", **context):
+    """A page in a fresh context (the theme remembers a chosen colour scheme per context); every
+    console error, page error and failed request is collected."""
+    page = browser.new_context(viewport={"width": width, "height": 900}, color_scheme=scheme, **context).new_page()
     problems = []
     page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
     page.on("pageerror", lambda error: problems.append(str(error)))
     page.on("requestfailed", lambda request: problems.append(f"request failed: {request.url}"))
-    response = page.goto(url, wait_until="networkidle")
+    response = page.goto(url, wait_until="load")
     assert response.status == 200
     return page, problems
 
 
-def test_datasets_page_shows_its_tables_without_console_errors(browser, site_url):
-    page, problems = open_page(browser, f"{site_url}/datasets/")
-    tables = page.locator("div.datasets table")
-    assert tables.count() == 6
-    for index in range(tables.count()):
-        assert tables.nth(index).is_visible()
+def close(page):
+    page.context.close()
+
+
+# What must hold of the page's layout, measured in the browser: for every table, its width and
+# that of the nearest box that scrolls sideways (or the article); for every md5 and dataset shape,
+# whether it is cut or broken over lines; which recall plot shows.
+MEASURE = """() => {
+  const article = document.querySelector('article');
+  const scroller = el => { for (let e = el.parentElement; e && e !== article; e = e.parentElement) {
+      const o = getComputedStyle(e).overflowX; if (o === 'auto' || o === 'scroll') return e; } return article; };
+  return {
+    page: [document.documentElement.scrollWidth, document.documentElement.clientWidth],
+    tables: [...article.querySelectorAll('table')].map(t => { const s = scroller(t);
+      return {id: t.id, width: t.getBoundingClientRect().width, box: s.clientWidth, scrolls: s !== article,
+              boxLeft: s.getBoundingClientRect().left, boxRight: s.getBoundingClientRect().right}; }),
+    md5s: [...article.querySelectorAll('code.md5')].map(c => ({text: c.textContent, lines: c.getClientRects().length,
+              cut: c.scrollWidth > c.clientWidth + 1})),
+    shapes: [...article.querySelectorAll('.dataset')].map(s => [s.textContent, s.getClientRects().length]),
+    plots: [...article.querySelectorAll('img.recall-plot')].map(i => [i.getAttribute('src'), i.naturalWidth,
+              i.getBoundingClientRect().width > 0 && getComputedStyle(i).display !== 'none']),
+    scheme: document.body.getAttribute('data-md-color-scheme'),
+  };
+}"""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_nothing_is_cut_at_any_width_and_the_plot_follows_the_scheme(browser, site_url, scheme):
+    page, problems = open_page(browser, f"{site_url}/datasets.html", scheme=scheme)
     assert page.locator("div.datasets table tbody tr").count() == 32
-    assert page.locator("div.recall table").is_visible()
     assert page.locator(".admonition.warning").first.is_visible()
-    assert page.locator("img[src*='recall-projections.svg']").evaluate("img => img.naturalWidth") > 0
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for width in (800, 1400, 1920):
+        page.set_viewport_size({"width": width, "height": 900})
+        seen = page.evaluate(MEASURE)
+        assert seen["page"][0] <= seen["page"][1], f"the page scrolls sideways at {width} px"
+        assert len(seen["tables"]) == 8
+        for table in seen["tables"]:
+            # A table fits its box, or that box scrolls sideways and stays inside the window.
+            fits = table["width"] <= table["box"] + 1
+            assert fits or (table["scrolls"] and table["boxLeft"] >= 0 and table["boxRight"] <= width), (width, table)
+            if width >= 1400:
+                assert fits, (width, table)
+        assert len(seen["md5s"]) == 32
+        for md5 in seen["md5s"]:
+            assert len(md5["text"]) == 32 and md5["lines"] == 1 and not md5["cut"], (width, md5)
+        assert seen["shapes"] and all(lines == 1 for _, lines in seen["shapes"]), (width, seen["shapes"])
+        assert seen["scheme"] == {"light": "default", "dark": "slate"}[scheme]
+        shown = [src for src, natural, visible in seen["plots"] if visible and natural > 0]
+        assert shown == [f"assets/generated/recall-projections{'-dark' if scheme == 'dark' else ''}.svg"
+                         f"#only-{scheme}"], seen["plots"]
+        for anchor in ("gold-standards", "recall-of-the-projections"):
+            page.evaluate(f"document.getElementById('{anchor}').scrollIntoView()")
+            page.screenshot(path=SCREENSHOTS / f"datasets-{width}-{scheme}-{anchor}.png")
     assert problems == []
-    page.close()
+    close(page)
 
 
-def test_md5_selects_whole_and_code_blocks_have_copy_buttons(browser, site_url):
-    page, problems = open_page(browser, f"{site_url}/datasets/")
+def visible_code(tabbed_set) -> str:
+    return tabbed_set.locator("pre code:visible").first.inner_text()
+
+
+def test_tabs_switch_linked_across_the_page_and_copy_copies_the_chosen_block(browser, site_url):
+    page, problems = open_page(browser, f"{site_url}/datasets.html",
+                               permissions=["clipboard-read", "clipboard-write"])
+    by_subset = page.locator("#by-subset ~ .tabbed-set").first
+    by_group = page.locator("#by-group ~ .tabbed-set").first
+    assert visible_code(by_subset).startswith("curl -fL --retry 5 -C - -o laion2B-en-clip768v2-n=100K.h5 ")
+    by_subset.locator("label", has_text="10M").first.click()
+    by_subset.locator("label:visible", has_text="pca32").first.click()
+    by_subset.locator("label:visible", has_text="wget").first.click()
+    chosen = visible_code(by_subset)
+    assert chosen.startswith("wget -c -O laion2B-en-pca32v2-n=10M.h5 https://")
+    assert "  laion2B-en-public-gold-standard-v2-10M.h5\nEND_OF_MD5" in chosen
+    # Linked tabs: the representation and the tool chosen once hold for the group blocks too.
+    assert visible_code(by_group).startswith("wget -c -O laion2B-en-pca32v2-n=100M.h5 ")
+    page.locator("#by-subset").scroll_into_view_if_needed()
+    page.screenshot(path=SCREENSHOTS / "datasets-1400-light-commands.png")
+
+    by_subset.locator("pre:visible button[data-md-type=copy]").first.click()
+    assert page.evaluate("navigator.clipboard.readText()").strip() == chosen.strip()
+
     md5 = page.locator("code.md5").first
     md5.click()
     assert page.evaluate("() => window.getSelection().toString()") == md5.inner_text()
-    assert page.locator("pre button[data-md-type=copy]").count() >= 6
+    assert page.locator("pre button[data-md-type=copy]").count() >= 120
     assert problems == []
-    page.close()
+    close(page)
+
+
+def test_the_datasets_page_is_one_click_from_home_and_from_it_to_download_and_verify(browser, site_url):
+    """At 800 px, where the header shows no tabs, links in the pages lead on."""
+    page, problems = open_page(browser, f"{site_url}/index.html", width=800)
+    page.locator("article a[href='datasets.html']:visible").first.click()
+    page.wait_for_url("**/datasets.html")
+    page.locator("article a[href='verify.html']:visible").first.click()
+    page.wait_for_url("**/verify.html")
+    assert page.locator("article a[href='datasets.html']:visible").count() > 0
+    assert problems == []
+    close(page)
+
+
+def test_the_site_works_opened_from_disk(browser, committed_site):
+    """From file://, with the header's tabs of a wide window."""
+    page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+    page.goto((committed_site.site / "index.html").as_uri())
+    page.locator(".md-tabs a", has_text="Datasets").click()
+    page.wait_for_url("**/datasets.html")
+    assert page.locator("div.datasets table tbody tr").count() == 32
+    assert page.locator("img.recall-plot:visible").evaluate("img => img.naturalWidth") > 0
+    page.locator(".md-tabs a", has_text="Download and verify").click()
+    page.wait_for_url("**/verify.html")
+    close(page)
 
 
 def test_every_page_loads_and_search_finds_a_bundle(browser, site_url):
-    for path in ("/", "/verify/"):
-        page, problems = open_page(browser, site_url + path)
-        assert problems == [], path
-        page.close()
-    page, problems = open_page(browser, f"{site_url}/")
+    page, problems = open_page(browser, f"{site_url}/verify.html")
+    assert problems == []
+    close(page)
+    page, problems = open_page(browser, f"{site_url}/index.html")
     search = page.locator(".md-search__input")
     search.click()
     # Typed key by key: the theme's search reacts to key events, not to a value set at once.
@@ -91,4 +189,4 @@ def test_every_page_loads_and_search_finds_a_bundle(browser, site_url):
     page.wait_for_selector(".md-search-result__item", timeout=10_000)
     assert page.locator(".md-search-result__item").count() > 0
     assert problems == []
-    page.close()
+    close(page)

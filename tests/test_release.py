@@ -217,6 +217,12 @@ warnings:
     level: warning
     title: Careful with {dev_subsets}
     text: They differ.
+links:
+  blog: https://laion.example/blog
+  paper: https://arxiv.example/abs/1
+  metadata: https://hub.example/laion
+  parts: https://mirror.example/laion2B-en/
+  evaluation: https://code.example/evaluation
 """
 
 

@@ -28,7 +28,7 @@ def sample_site(tmp_path_factory):
 
 
 def rows(site: Path) -> dict[str, list]:
-    soup = BeautifulSoup((site / "datasets" / "index.html").read_text(encoding="utf-8"), "html.parser")
+    soup = BeautifulSoup((site / "datasets.html").read_text(encoding="utf-8"), "html.parser")
     table_rows = [row for table in soup.select("div.datasets table") for row in table.select("tbody tr")]
     return {row.select_one("td code").get_text(): row.find_all("td") for row in table_rows}
 

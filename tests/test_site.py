@@ -6,11 +6,14 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import h5py
+import numpy as np
 import pytest
 
 from generator.manifests.read import read_manifest_set
 from generator.release.read import read_release
-from tests.conftest import ROOT, build_site, run_generator
+from tests.conftest import ROOT, build_site, bundle_name, run_generator
+from tests.page_blocks import command_blocks
 
 MD5_PATH = "dataset-files-md5.txt"
 
@@ -72,52 +75,98 @@ def test_sections_are_in_the_order_of_the_spec(committed_site):
                         "Rebuilding everything from the original parts"]
 
 
-def command_blocks(soup) -> list[str]:
-    """The download blocks of the page: each fetches a group and checks it with md5sum."""
-    return [code.get_text() for code in soup.select("article pre code")
-            if "md5sum -c <<" in code.get_text()]
-
-
-def test_download_commands_come_from_the_manifests_for_each_group(committed_site, data_copy, tmp_path):
-    blocks = command_blocks(committed_site.page())
-    groups = published_groups()
+def test_download_blocks_per_subset_and_group_come_from_the_release_and_manifests(committed_site):
+    release = read_release(ROOT / "data" / "release.yml")
     manifests = read_manifest_set(ROOT / "data")
-    assert len(blocks) == len(groups)
-    for block, names in zip(blocks, groups.values()):
-        for name in names:
-            assert f"curl -fL --retry 5 -C - -o {name} {manifests.urls.get(name).value}\n" in block
-            assert f"{manifests.md5s.get(name).value}  {name}\n" in block
-        assert "md5sum -c" in block
-    totals = [h.get_text() for h in committed_site.page().select("article h3") if "(≈" in h.get_text()]
-    assert totals[0].startswith("768d CLIP embeddings (≈ 207G)")
+    blocks = command_blocks(committed_site.page())
+    queries = release.queries.label
+    representations = [kind.id for kind in release.kinds if kind.queries_file and kind.publish]
+    expected = {}
+    for label in release.labels + [queries]:
+        for kind in representations:
+            extra = [] if label == queries else [bundle_name(release, kind, queries),
+                                                 bundle_name(release, "gold", label)]
+            expected[("By subset", label, kind)] = [bundle_name(release, kind, label)] + extra
+    for group, names in published_groups().items():
+        expected[("By group", group)] = names
+    found = {}
+    for block in blocks:
+        found.setdefault((block.section, *block.tabs[:-1]), []).append(block)
+    assert list(found) == list(expected)
+    for key, names in expected.items():
+        assert [b.tool for b in found[key]] == ["curl", "wget", "aria2c", "laion2b"], key
+        for block in found[key]:
+            assert block.names() == names, (key, block.tool)
+            for name in names:
+                url, md5 = manifests.urls.get(name).value, manifests.md5s.get(name).value
+                assert f"{md5}  {name}" in block.md5_lines()
+                assert {"curl": f"curl -fL --retry 5 -C - -o {name} {url}\n", "wget": f"wget -c -O {name} {url}\n",
+                        "aria2c": f"{url}\n  out={name}\n  checksum=md5={md5}\n",
+                        "laion2b": f"  {name}"}[block.tool] in block.text, (key, block.tool)
+            assert block.text.rstrip("\n").endswith("END_OF_MD5")
+    assert found[("By subset", "10M", "clip768")][0].summary.startswith("768d CLIP embeddings for 10M: 3 files, ≈ 16G:")
+    assert found[("By group", "clip768")][0].summary.startswith("768d CLIP embeddings : 6 files, ≈ 207G:")
+    laion2b = found[("By group", "gold")][3].text
+    assert laion2b.startswith("laion2b download --index http://127.0.0.1:8000/datasets.json --dir . \\\n")
 
-    # Change an md5 in the manifest: the command block follows.
+
+def test_commands_follow_a_changed_md5_and_the_site_url(data_copy, tmp_path):
     md5 = data_copy / MD5_PATH
     md5.write_text(md5.read_text().replace("257b9eb3f7f25776e0d33b22451b7b32", "0" * 32))
-    rebuilt = build_site(tmp_path / "changed", data_copy)
+    rebuilt = build_site(tmp_path / "changed", data_copy, extra=["--site-url", "https://sisap.example.org/laion/"])
     assert rebuilt.render.returncode == 0, rebuilt.render.stderr
-    block = command_blocks(rebuilt.page())[0]
-    assert "00000000000000000000000000000000  public-queries-10k-clip768v2.h5" in block
+    blocks = command_blocks(rebuilt.page())
+    queries = [b for b in blocks if b.tabs[:2] == ("queries", "clip768")]
+    assert all(b.md5_lines() == ["00000000000000000000000000000000  public-queries-10k-clip768v2.h5"] for b in queries)
+    assert "--index https://sisap.example.org/laion/datasets.json " in queries[3].text
+    assert "00000000000000000000000000000000  public-queries-10k-clip768v2.h5\n" in (
+        rebuilt.site / "dataset-files-md5.txt").read_text()
 
 
-def test_missing_md5_fails_strict_mode_naming_file_and_manifest(data_copy, tmp_path):
+def test_every_kind_of_problem_fails_strict_mode_and_is_marked_with_strict_0(data_copy, tmp_path):
+    """A missing entry, a malformed line, a non-http URL, a name with two values and a produced file
+    that disagrees, all at once: strict mode names each and writes nothing; STRICT=0 builds the
+    site with each cell marked."""
     md5 = data_copy / MD5_PATH
-    md5.write_text("".join(l for l in md5.read_text().splitlines(keepends=True) if "meta-30M.tsv" not in l))
-    failed = build_site(tmp_path / "strict", data_copy)
+    md5.write_text("".join(l for l in md5.read_text().splitlines(keepends=True) if "meta-30M.tsv" not in l)
+                   + "ffffffffffffffffffffffffffffffff  laion2B-en-public-gold-standard-v2-10M.h5\n")
+    sizes = data_copy / "dataset-files-size.txt"
+    sizes.write_text(sizes.read_text().replace(" 18G meta-100M.tsv", " 18Q meta-100M.tsv"))
+    urls = data_copy / "dataset-files-urls.txt"
+    urls.write_text(urls.read_text().replace("https://sisap-23-challenge.s3.amazonaws.com/SISAP23-Challenge/"
+                                             "laion2B-en-hammingv2-n=100K.h5", "file:///etc/laion2B-en-hammingv2-n=100K.h5"))
+    artifacts = tmp_path / "artifacts"
+    artifacts.mkdir()
+    with h5py.File(artifacts / "public-queries-10k-pca32v2.h5", "w") as h5:
+        h5.create_dataset("emb", data=np.zeros((10_000, 32), dtype=np.float32), track_times=False)
+    failed = build_site(tmp_path / "strict", data_copy, extra=["--artifacts", str(artifacts)])
     assert failed.render.returncode == 1
     release_line = next(n for n, l in enumerate((data_copy / "release.yml").read_text().splitlines(), 1)
                         if l == "  - id: meta")
-    assert f"{data_copy / 'release.yml'}:{release_line}: 'meta-30M.tsv' is not in {md5}" in failed.render.stderr
-    assert "error: 1 problem(s) in the inputs; nothing was written" in failed.render.stderr
+    for problem in (f"{data_copy / 'release.yml'}:{release_line}: 'meta-30M.tsv' is not in {md5}",
+                    f"{sizes}:32: '18Q' is not a size", f"{urls}:23: 'file:///etc/laion2B-en-hammingv2-n=100K.h5' is "
+                    f"not an http(s) URL", f"{md5}:32: 'laion2B-en-public-gold-standard-v2-10M.h5' is listed twice",
+                    f"'public-queries-10k-pca32v2.h5': {artifacts / 'public-queries-10k-pca32v2.h5'} holds datasets emb"):
+        assert problem in failed.render.stderr
+    assert "error: 7 problem(s) in the inputs; nothing was written" in failed.render.stderr
     assert "Traceback" not in failed.render.stderr
     assert not (tmp_path / "strict" / "docs" / "datasets.md").exists()
 
-    lenient = build_site(tmp_path / "lenient", data_copy, strict=0)
+    lenient = build_site(tmp_path / "lenient", data_copy, strict=0, extra=["--artifacts", str(artifacts)])
     assert lenient.render.returncode == 0 and lenient.build.returncode == 0, lenient.build and lenient.build.stderr
     assert "'meta-30M.tsv' is not in" in lenient.render.stderr
     soup = lenient.page()
-    row = next(r for r in download_rows(soup) if r.select_one("code").get_text() == "meta-30M.tsv")
-    assert row.find_all("td")[3].select_one(".missing-value").get_text() == f"⚠ not in {md5}"
+    rows = {r.select_one("code").get_text(): r.find_all("td") for r in download_rows(soup)}
+    marks = {(name, column): [m.get_text() for m in cells[column].select(".missing-value")]
+             for name, cells in rows.items() for column in range(5)}
+    assert marks[("meta-30M.tsv", 3)] == [f"⚠ not in {md5}"]
+    assert marks[("meta-100M.tsv", 2)][0].startswith(f"⚠ {sizes}:32: '18Q' is not a size")
+    assert marks[("laion2B-en-hammingv2-n=100K.h5", 0)][0].startswith(f"⚠ {urls}:23: 'file:///etc/")
+    assert rows["laion2B-en-hammingv2-n=100K.h5"][0].select_one("a") is None
+    assert marks[("laion2B-en-public-gold-standard-v2-10M.h5", 3)] == [
+        f"⚠ listed twice with different values in {md5}"]
+    assert marks[("public-queries-10k-pca32v2.h5", 4)][0].startswith("⚠ the file built here holds datasets emb")
+    assert sum(len(m) for m in marks.values()) == 7
     assert soup.select_one("div.admonition.danger")  # the page says it was built from faulty inputs
     group_warning = soup.select_one("#table-meta").find_previous("div", class_="warning")
     assert "meta-30M.tsv" in group_warning.get_text()
@@ -151,7 +200,7 @@ def test_make_site_strict_and_lenient_through_make(tmp_path, data_copy):
     ok = subprocess.run(make + ["site"], capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     assert len(download_rows(__import__("bs4").BeautifulSoup(
-        (project / "site" / "datasets" / "index.html").read_text(), "html.parser"))) == 32
+        (project / "site" / "datasets.html").read_text(), "html.parser"))) == 32
 
     md5 = data_copy / MD5_PATH
     md5.write_text(md5.read_text().replace("meta-100M.tsv", "meta-100M-old.tsv"))
@@ -160,7 +209,7 @@ def test_make_site_strict_and_lenient_through_make(tmp_path, data_copy):
     assert f"'meta-100M.tsv' is not in {md5}" in strict.stderr
     lenient = subprocess.run(make + ["site", f"DATA={data_copy}", "STRICT=0"], capture_output=True, text=True)
     assert lenient.returncode == 0, lenient.stderr
-    assert f"⚠ not in {md5}" in (project / "site" / "datasets" / "index.html").read_text()
+    assert f"⚠ not in {md5}" in (project / "site" / "datasets.html").read_text()
 
 
 HOSTILE_BUNDLE = """\
@@ -191,16 +240,6 @@ def hostile_inputs(data: Path, url: str) -> None:
         md5.write("0123456789abcdef0123456789abcdef  evil name 10M.h5\n")
 
 
-def test_a_javascript_url_is_a_clear_error(data_copy, tmp_path):
-    hostile_inputs(data_copy, "javascript:alert(1)//evil%20name%2010M.h5")
-    failed = build_site(tmp_path / "js", data_copy, strict=0)
-    assert failed.render.returncode == 1
-    line = len((data_copy / "dataset-files-urls.txt").read_text().splitlines())
-    assert (f"{data_copy / 'dataset-files-urls.txt'}:{line}: 'javascript:alert(1)//evil%20name%2010M.h5' is not an "
-            f"http(s) URL") in failed.render.stderr
-    assert not (tmp_path / "js" / "docs" / "datasets.md").exists()
-
-
 def test_hostile_text_is_escaped_and_tables_keep_their_columns(data_copy, tmp_path, committed_site):
     hostile_inputs(data_copy, "https://h.example/files/evil%20name%2010M.h5?a=1&b=\"2\"")
     built = build_site(tmp_path / "hostile", data_copy)
@@ -222,7 +261,9 @@ def test_hostile_text_is_escaped_and_tables_keep_their_columns(data_copy, tmp_pa
     assert "<script>alert(1)</script> and a | b and *stars* and [a link](http://h.example/x)." in intro
     heading = soup.select("article h3")[6].get_text().rstrip("¶")
     assert heading == "<b>Hostile</b> | group"
-    assert "curl -fL --retry 5 -C - -o 'evil name 10M.h5'" in command_blocks(soup)[-1]
+    hostile = [b for b in command_blocks(soup) if b.tabs[0] == "hostile"]
+    assert "curl -fL --retry 5 -C - -o 'evil name 10M.h5'" in hostile[0].text
+    assert "  'evil name 10M.h5'\n" in hostile[3].text and "  out=evil name 10M.h5\n" in hostile[2].text
 
 
 def test_render_help_lists_its_options():
@@ -236,7 +277,7 @@ def test_render_help_lists_its_options():
     ("--release", "missing.yml", "missing.yml: cannot be read (No such file or directory)"),
     ("--wording", "missing.yml", "missing.yml: cannot be read (No such file or directory)"),
     ("--recall", "missing.csv", "missing.csv: cannot be read (No such file or directory)"),
-    ("--data", "nowhere", "nowhere/dataset-files-urls.txt: manifest not found"),
+    ("--data", "nowhere", "nowhere: the manifests folder does not exist"),
 ])
 def test_missing_inputs_are_one_clear_message(tmp_path, option, target, message):
     out = tmp_path / "datasets.md"

@@ -6,21 +6,28 @@ import os
 from pathlib import Path
 
 from generator.errors import ProjectError
+from generator.manifests.index import index_manifests
 from generator.manifests.model import MD5_FILE
 from generator.release.read import read_release
-from generator.transfer.commands import DownloadRequest, download_files, release_names, verify_folder
+from generator.transfer.commands import DownloadRequest, download_files, release_names, select_names, verify_folder
 from generator.transfer.digest_cache import DigestCache, default_cache_dir
 from generator.transfer.download import RetryPolicy
+from generator.transfer.remote import load_index
 
 VERIFY_EXAMPLES = """\
 examples:
   python -m generator verify downloads
   python -m generator verify downloads --manifest data/dataset-files-md5.txt --require-all
   python -m generator verify /data/laion --no-cache --jobs 4
+  laion2b verify /data/laion --index https://SITE/datasets.json
+  laion2b verify /data/laion --manifest https://SITE/dataset-files-md5.txt
 
 Each file of the manifest found in DIR (by its base name) is checked: its size
 first when a size manifest next to the md5 manifest (dataset-files-bytes.txt, or a
-plain byte count in dataset-files-size.txt) knows the exact bytes, then its md5.
+plain byte count in dataset-files-size.txt) or the index knows the exact bytes,
+then its md5. The index (--index) and the md5 manifest (--manifest) are read from
+an http(s) URL, such as the datasets site's, or from a file; an md5 manifest read
+from a URL is checked by md5 alone.
 One line per file on standard output, as `md5sum -c` prints them ('name: OK',
 'name: FAILED', 'name: FAILED open or read'), the reason of each failure on
 standard error, a 'name: MISSING' line for each file of the manifest not in DIR,
@@ -34,7 +41,11 @@ examples:
   python -m generator download laion2B-en-clip768v2-n=300K.h5 public-queries-10k-clip768v2.h5
   python -m generator download --group pca32 --dir /data/laion
   python -m generator download --subset 10M --mirror https://mirror.example.org/laion2b
+  laion2b download --index https://SITE/datasets.json --subset 10M --dir data
 
+The files, their URLs, sizes and md5s come from the manifests of --data and the
+groups and subsets from --release; or all of them from the index the datasets
+site publishes (--index URL), which needs no checkout of this project.
 Each file is written to DIR/NAME.part; an interrupted download resumes from it
 (HTTP Range) and transient failures are retried. The file gets its final name only
 when its size and md5 match the manifests; a file already present and verified is
@@ -46,11 +57,17 @@ is present and verified."""
 def register(commands) -> None:
     verify = commands.add_parser(
         "verify", help="check files in a folder against the md5 manifest (size first, then md5)",
-        description="Checks the files of DIR against an md5 manifest.", epilog=VERIFY_EXAMPLES,
+        description="Checks the files of DIR against an md5 manifest, or against the index of the "
+                    "datasets site.", epilog=VERIFY_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     verify.add_argument("dir", metavar="DIR", type=Path, help="the folder holding the downloaded files")
-    verify.add_argument("--manifest", type=Path, default=Path("data") / MD5_FILE,
-                        help="md5 manifest in any format `md5sum -c` reads (default: %(default)s)")
+    source = verify.add_mutually_exclusive_group()
+    source.add_argument("--manifest", default=str(Path("data") / MD5_FILE),
+                        help="md5 manifest in any format `md5sum -c` reads, a file or an http(s) URL "
+                             "(default: %(default)s)")
+    source.add_argument("--index", metavar="URL_OR_FILE",
+                        help="check against the index datasets.json of the datasets site instead (md5 and "
+                             "exact sizes)")
     verify.add_argument("--require-all", action="store_true",
                         help="fail when a file of the manifest is missing from DIR")
     _add_cache_options(verify)
@@ -74,6 +91,9 @@ def register(commands) -> None:
                        help="folder of the URL, size and md5 manifests (default: %(default)s)")
     fetch.add_argument("--release", type=Path, default=Path("data") / "release.yml",
                        help="release definition naming the bundles of each group and subset (default: %(default)s)")
+    fetch.add_argument("--index", metavar="URL_OR_FILE",
+                       help="the index datasets.json of the datasets site (an http(s) URL or a file): files, "
+                            "URLs, sizes, md5s, groups and subsets, instead of --data and --release")
     fetch.add_argument("--mirror", help="base URL replacing everything before the file name in each URL")
     fetch.add_argument("--attempts", type=int, default=RetryPolicy.attempts,
                        help="tries per file before giving up (default: %(default)s)")
@@ -95,13 +115,19 @@ def _cache(args) -> DigestCache:
 
 
 def run_verify(args) -> int:
-    return verify_folder(args.dir, args.manifest, args.require_all, args.jobs,
-                         None if args.no_cache else _cache(args))
+    return verify_folder(args.dir, args.index or args.manifest, args.require_all, args.jobs,
+                         None if args.no_cache else _cache(args), index=bool(args.index))
 
 
 def run_download(args) -> int:
     if sum(bool(x) for x in (args.names, args.group, args.subset)) != 1:
         raise ProjectError("name the files to download: FILES (names), GROUP or SUBSET, exactly one of them")
-    names = args.names or release_names(read_release(args.release), args.group, args.subset)
+    if args.index:
+        index = load_index(args.index)
+        names = args.names or select_names(index.bundles, args.group, args.subset, args.index)
+        manifests = index_manifests(index)
+    else:
+        names = args.names or release_names(read_release(args.release), args.group, args.subset)
+        manifests = None
     policy = RetryPolicy(max(1, args.attempts), args.retry_delay, args.timeout)
-    return download_files(DownloadRequest(names, args.dir, args.data, args.mirror, policy), _cache(args))
+    return download_files(DownloadRequest(names, args.dir, args.data, args.mirror, policy, manifests), _cache(args))

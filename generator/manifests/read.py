@@ -8,6 +8,7 @@ twice with different values) are returned as `Problem`s for the caller to judge.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Callable, Iterator, TypeVar
 from urllib.parse import unquote, urlsplit
@@ -137,3 +138,66 @@ def read_manifest_set(folder: Path) -> ManifestSet:
     if problems:
         raise InputError(problems)
     return ManifestSet(exact_sizes=exact, **loaded)
+
+
+# --- reading despite unreadable lines ------------------------------------------------------
+# A page rendered with STRICT=0 shows what the manifests do say and marks the rest, so this
+# reader keeps every readable line and returns the others as problems, each with the file it
+# seems to be about (so that the page can mark that file's row).
+
+@dataclass(frozen=True)
+class UnreadableLine:
+    """A manifest line (or a whole manifest) left out; `name` is the file it seems to name."""
+
+    kind: str
+    name: str | None
+    problem: Problem
+
+
+_PARSERS = {"url": parse_urls, "size": parse_sizes, "md5": parse_md5s}
+
+
+def _probable_name(kind: str, line: str) -> str | None:
+    """The basename an unreadable line most likely names: a URL's last segment, what stands
+    in the parentheses of a BSD line, else the text after the first blank."""
+    if kind == "url":
+        return unquote(urlsplit(line).path.rsplit("/", 1)[-1]) or None
+    bsd = re.match(r"^MD5 ?\((.+)\)", line)
+    written = bsd.group(1) if bsd else (line.split(None, 1)[1:] or [""])[0]
+    return _basename(written.strip().lstrip("*")) or None
+
+
+def parse_leniently(text: str, path: str, kind: str) -> tuple[Manifest, tuple[UnreadableLine, ...]]:
+    """The manifest of every readable line, and the unreadable ones (blanked out and parsed again,
+    so that line numbers stay those of the file)."""
+    parse = _PARSERS[kind]
+    try:
+        return parse(text, path), ()
+    except InputError as exc:
+        bad = {problem.origin.line: problem for problem in exc.problems}
+    lines = text.split("\n")
+    kept = "\n".join("" if number in bad else line for number, line in enumerate(lines, start=1))
+    unreadable = tuple(UnreadableLine(kind, _probable_name(kind, lines[number - 1].strip()), problem)
+                       for number, problem in bad.items())
+    return parse(kept, path), unreadable
+
+
+def _read_leniently(path: Path, kind: str) -> tuple[Manifest, tuple[UnreadableLine, ...]]:
+    if not path.is_file():
+        return Manifest(kind, str(path)), (UnreadableLine(kind, None, Problem(Origin(str(path)), "manifest not found")),)
+    try:
+        text = read_text(path)
+    except InputError as exc:
+        return Manifest(kind, str(path)), tuple(UnreadableLine(kind, None, problem) for problem in exc.problems)
+    return parse_leniently(text, str(path), kind)
+
+
+def read_manifest_set_leniently(folder: Path) -> tuple[ManifestSet, tuple[UnreadableLine, ...]]:
+    """What `read_manifest_set` reads, never failing on the manifests' content: a missing or
+    unreadable manifest counts as empty, an unreadable line is left out, and each is returned."""
+    folder = Path(folder)
+    urls, sizes, md5s = (_read_leniently(folder / name, kind) for name, kind in
+                         ((URLS_FILE, "url"), (SIZES_FILE, "size"), (MD5_FILE, "md5")))
+    exact = _read_leniently(folder / BYTES_FILE, "size") if (folder / BYTES_FILE).is_file() else (None, ())
+    manifests = ManifestSet(urls=urls[0], sizes=sizes[0], md5s=md5s[0], exact_sizes=exact[0])
+    return manifests, urls[1] + sizes[1] + md5s[1] + exact[1]

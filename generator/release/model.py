@@ -272,6 +272,22 @@ class GroupWording:
 
 
 @dataclass(frozen=True)
+class Links:
+    """Where the page points (http(s) URLs): LAION-5B's announcement, paper and metadata, the
+    mirror folder of the original parts (holding img_emb/ and laion2B-en-metadata/), and the
+    challenge's evaluation scripts."""
+
+    blog: str
+    paper: str
+    metadata: str
+    parts: str
+    evaluation: str
+
+
+LINK_NAMES = ("blog", "paper", "metadata", "parts", "evaluation")
+
+
+@dataclass(frozen=True)
 class Wording:
     """The texts of the datasets page (data/page.yml), with placeholders still in them."""
 
@@ -280,3 +296,4 @@ class Wording:
     queries_phrase: str
     groups: dict[str, GroupWording]
     warnings: tuple[Admonition, ...]
+    links: Links

@@ -21,6 +21,7 @@ from generator.release.model import (COMPUTATIONS, DEV, EMBEDDING_DIM, EMBEDDING
                                      SKETCHES, SUBSET_PLACEHOLDER, Admonition, BundleKind, DatasetLayout,
                                      GroupWording, Layout, QuerySet, Release, SampleSettings, SketchSettings, Subset,
                                      Wording)
+from generator.release.model import LINK_NAMES, Links
 from generator.release.wording import DESCRIPTION_NAMES, GLOBAL_NAMES, SUBSET_NAMES, placeholders
 
 _LABEL = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -336,7 +337,7 @@ def read_wording(path: Path) -> Wording:
 def parse_wording(text: str, path: str) -> Wording:
     root = compose(text, path, "the page wording")
     nodes = YamlNodes(path)
-    top = nodes.mapping(root, "the page wording", ("subsets", "queries", "groups"), ("warnings",))
+    top = nodes.mapping(root, "the page wording", ("subsets", "queries", "groups", "links"), ("warnings",))
     if top is None or nodes.problems:
         raise InputError(nodes.problems)
     phrases = nodes.mapping(top["subsets"], "subsets", NSFW_RULES) or {}
@@ -347,10 +348,20 @@ def parse_wording(text: str, path: str) -> Wording:
         subset_phrases=subset_phrases,
         queries_phrase=_template(nodes, top["queries"], "the queries phrase", GLOBAL_NAMES),
         groups=_groups(nodes, top["groups"]),
-        warnings=_warnings(nodes, top["warnings"]) if "warnings" in top else ())
+        warnings=_warnings(nodes, top["warnings"]) if "warnings" in top else (),
+        links=_links(nodes, top["links"]))
     if nodes.problems:
         raise InputError(nodes.problems)
     return wording
+
+
+def _links(nodes: YamlNodes, node) -> Links:
+    fields = nodes.mapping(node, "links", LINK_NAMES) or {}
+    urls = {name: nodes.text(fields[name], f"the link '{name}'") if name in fields else "" for name in LINK_NAMES}
+    for name, url in urls.items():
+        if url and not is_http_url(url):
+            nodes.fail(fields[name], f"the link '{name}' '{url}' is not an http(s) URL")
+    return Links(**urls)
 
 
 def _template(nodes: YamlNodes, node, what: str, allowed: frozenset[str]) -> str:

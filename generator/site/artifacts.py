@@ -19,7 +19,8 @@ def read_layout(path: Path) -> FileLayout:
     path = Path(path)
     if path.suffix == ".tsv":
         return FileLayout(datasets=(), columns=tuple(read_first_line(path).split("\t")), source="artifact")
-    datasets = tuple(DatasetFacts(key, str(dtype), shape_text(shape)) for key, dtype, shape in h5_datasets(path))
+    datasets = tuple(DatasetFacts(key, str(dtype), tuple(shape), shape_text(shape))
+                     for key, dtype, shape in h5_datasets(path))
     return FileLayout(datasets=datasets, columns=(), source="artifact")
 
 

@@ -8,14 +8,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from generator.errors import ProjectError
-from generator.manifests.read import read_manifest_set
+from generator.errors import InputError, ProjectError
+from generator.manifests.model import is_http_url
+from generator.manifests.read import read_manifest_set_leniently
 from generator.release.read import read_release, read_wording
 from generator.release.recall import RECALL_FILE, RecallTable, read_recall
 from generator.release.wording import Texts
 from generator.site.artifacts import read_artifacts
 from generator.site.join import build_page
-from generator.site.plot import write_recall_plot
+from generator.site.plot import dark_variant, write_recall_plot
+from generator.site.publish import published_files, write_published
 from generator.site.render import write_page
 
 
@@ -26,13 +28,16 @@ class StrictModeFailure(ProjectError):
 @dataclass(frozen=True)
 class PageInputs:
     """Where the page's inputs are and where it goes. `recall` None: the recall table of
-    `data`, else `fallback_recall` (the committed figures)."""
+    `data`, else `fallback_recall` (the committed figures). `site_url` is where the site is
+    published (the page's commands read the index from there); the index and the manifests are
+    written beside the page."""
 
     release: Path
     wording: Path
     data: Path
     out: Path
     plot: Path
+    site_url: str
     recall: Path | None = None
     fallback_recall: Path | None = None
     artifacts: Path | None = None
@@ -51,15 +56,21 @@ def recall_source(inputs: PageInputs) -> Path | None:
 def render_site_page(inputs: PageInputs, report: TextIO = sys.stderr) -> str:
     """Writes the page (and plot); returns a one-line summary. StrictModeFailure when strict
     and anything is wrong, with nothing written."""
+    if not is_http_url(inputs.site_url):
+        raise ProjectError(f"SITE_URL '{inputs.site_url}' is not an http(s) URL")
     release = read_release(inputs.release)
     texts = Texts(release, read_wording(inputs.wording))
-    manifests = read_manifest_set(inputs.data)
+    if not inputs.data.is_dir():
+        raise InputError.at(inputs.data, "the manifests folder does not exist")
+    manifests, unreadable = read_manifest_set_leniently(inputs.data)
     source = recall_source(inputs)
     recall = read_recall(source) if source else RecallTable("", ())
     artifacts = (read_artifacts(inputs.artifacts, [b.name for b in release.published()])
                  if inputs.artifacts else None)
-    plot_link = Path(os.path.relpath(inputs.plot, inputs.out.parent)).as_posix()
-    page = build_page(release, texts, manifests, recall, artifacts, plot_link if recall.rows else None)
+    plots = tuple(Path(os.path.relpath(plot, inputs.out.parent)).as_posix()
+                  for plot in (inputs.plot, dark_variant(inputs.plot)))
+    page = build_page(release, texts, manifests, recall, inputs.site_url, artifacts,
+                      plots if recall.rows else None, unreadable)
     for problem in page.problems:
         print(problem, file=report)
     if page.problems and inputs.strict:
@@ -67,7 +78,9 @@ def render_site_page(inputs: PageInputs, report: TextIO = sys.stderr) -> str:
                                 f"(STRICT=0 renders the page with warnings in place of bad values)")
     if recall.rows:
         write_recall_plot(recall, release.recall_k, inputs.plot)
-    write_page(page, inputs.out)
+    published = published_files(page)
+    write_published(published, inputs.out.parent)
+    write_page(page, inputs.out, sorted(published))
     files = sum(len(g.rows) for g in page.groups)
-    return (f"wrote {inputs.out}: {files} files in {len(page.groups)} groups of {release.name}"
-            + (f", {len(page.problems)} problem(s) shown as warnings" if page.problems else ""))
+    return (f"wrote {inputs.out} and {', '.join(sorted(published))}: {files} files in {len(page.groups)} groups "
+            f"of {release.name}" + (f", {len(page.problems)} problem(s) shown as warnings" if page.problems else ""))

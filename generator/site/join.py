@@ -1,10 +1,10 @@
 """The join of the release's published bundles × manifests (× produced artifacts) into the rows
 of the datasets page.
 
-Pure: every input is already read. Each problem SPEC §4 lists (a missing URL, size or md5;
-a name with two different values; an artifact that disagrees with the manifest or with the
-layout of the release) is attached to its row with the file and line a maintainer should
-look at.
+Pure: every input is already read. Each problem SPEC §4 lists (a missing URL, size or md5; an
+unreadable manifest line; a name with two different values; an artifact that disagrees with the
+manifest or with the layout of the release) is attached to the cell it concerns, with the file
+and line a maintainer should look at.
 """
 from __future__ import annotations
 
@@ -12,18 +12,19 @@ from dataclasses import replace
 
 from generator.errors import Problem
 from generator.manifests.model import ManifestSet, Size
-from generator.release.model import Bundle, Release
+from generator.manifests.read import UnreadableLine
+from generator.release.model import GOLD, Bundle, Release
 from generator.release.recall import RecallTable
 from generator.release.wording import Texts
 from generator.site.model import (DESCRIPTION, LAYOUT, MD5, SIZE, URL, ArtifactFacts, CellProblem, DatasetFacts,
-                                  FileLayout, Page, PageGroup, PageRow, SubsetCut)
+                                  DownloadBlock, FileLayout, Page, PageGroup, PageRow, SubsetCut, SubsetDownloads)
 
 # A human-readable size (`147G`) is rounded; an artifact within this share of it agrees.
 APPROXIMATE_SIZE_TOLERANCE = 0.05
 
 
 def release_layout(bundle: Bundle) -> FileLayout:
-    datasets = tuple(DatasetFacts(d.key, d.dtype, f"{bundle.rows_text} × {d.cols:,}")
+    datasets = tuple(DatasetFacts(d.key, d.dtype, (bundle.rows, d.cols), f"{bundle.rows_text} × {d.cols:,}")
                      for d in bundle.layout.datasets)
     return FileLayout(datasets=datasets, columns=bundle.layout.columns, source="release")
 
@@ -49,10 +50,10 @@ def artifact_problems(bundle: Bundle, size: Size | None, md5: str | None,
         problems.append(problem(LAYOUT, f"holds datasets {_shown(found)}, bundle '{bundle.kind.id}' of the "
                                         f"release says {_shown(wanted)}"))
     elif bundle.rows is not None:
-        shapes = {d.shape for d in artifact.layout.datasets} - {d.shape for d in expected.datasets}
+        shapes = {d.shape_text for d in artifact.layout.datasets if d.shape != (bundle.rows, _cols(d.shape))}
         if shapes:
             problems.append(problem(LAYOUT, f"has shape {', '.join(sorted(shapes))}, the release says "
-                                            f"{expected.datasets[0].shape}"))
+                                            f"{expected.datasets[0].shape_text}"))
     if artifact.layout.columns != expected.columns:
         problems.append(problem(LAYOUT, f"has columns {list(artifact.layout.columns)}, "
                                         f"the release says {list(expected.columns)}"))
@@ -63,11 +64,11 @@ def artifact_problems(bundle: Bundle, size: Size | None, md5: str | None,
     return problems
 
 
-def _cols(shape: str) -> str:
-    return shape.rsplit(" × ", 1)[-1]
+def _cols(shape: tuple) -> int | None:
+    return shape[-1] if shape else None
 
 
-def _shown(datasets: list[tuple[str, str, str]]) -> str:
+def _shown(datasets: list[tuple[str, str, int | None]]) -> str:
     return ", ".join(f"{key} {dtype} (… × {cols})" for key, dtype, cols in datasets) or "none"
 
 
@@ -75,14 +76,24 @@ def _shown(datasets: list[tuple[str, str, str]]) -> str:
 _MANIFEST_FIELDS = {"url": URL, "size": SIZE, "md5": MD5}
 
 
+def _missing(bundle: Bundle, manifest, unreadable: list[UnreadableLine]) -> list[CellProblem]:
+    """Why a manifest has no value for the bundle: its unreadable lines that name it, else the
+    plain absence."""
+    field = _MANIFEST_FIELDS[manifest.kind]
+    mine = [line.problem for line in unreadable if line.kind == manifest.kind]
+    if mine:
+        return [CellProblem(field, str(problem), problem) for problem in mine]
+    return [CellProblem(field, f"not in {manifest.path}",
+                        Problem(bundle.kind.origin, f"'{bundle.name}' is not in {manifest.path}"))]
+
+
 def page_row(bundle: Bundle, description: str | None, manifests: ManifestSet,
-             artifact: ArtifactFacts | None) -> PageRow:
+             artifact: ArtifactFacts | None, unreadable: list[UnreadableLine] = ()) -> PageRow:
+    """The row of a bundle; `unreadable` are the manifest lines left out that seem to name it."""
     name = bundle.name
     url, size, md5 = manifests.urls.get(name), manifests.size_of(name), manifests.md5s.get(name)
-    problems = [CellProblem(_MANIFEST_FIELDS[manifest.kind], f"not in {manifest.path}",
-                            Problem(bundle.kind.origin, f"'{name}' is not in {manifest.path}"))
-                for entry, manifest in ((url, manifests.urls), (size, manifests.sizes), (md5, manifests.md5s))
-                if entry is None]
+    problems = [cell for entry, manifest in ((url, manifests.urls), (size, manifests.sizes), (md5, manifests.md5s))
+                if entry is None for cell in _missing(bundle, manifest, unreadable)]
     problems += [CellProblem(_MANIFEST_FIELDS[manifest.kind], f"listed twice with different values in "
                                                               f"{manifest.path}", problem)
                  for manifest in manifests.manifests() for problem in manifest.conflicts(name)]
@@ -95,8 +106,8 @@ def page_row(bundle: Bundle, description: str | None, manifests: ManifestSet,
     if artifact is not None:
         problems += artifact_problems(bundle, size_value, md5_value, artifact)
         layout = artifact.layout
-    return PageRow(name, bundle.subset, description or "", url.value if url else None, size_value, md5_value,
-                   layout, tuple(problems))
+    return PageRow(name, bundle.group, bundle.subset, description or "", url.value if url else None, size_value,
+                   md5_value, layout, tuple(problems))
 
 
 def subset_cuts(texts: Texts) -> tuple[SubsetCut, ...]:
@@ -105,20 +116,49 @@ def subset_cuts(texts: Texts) -> tuple[SubsetCut, ...]:
     return tuple(cuts) + (SubsetCut(release.queries.label, texts.queries_phrase()),)
 
 
-def build_page(release: Release, texts: Texts, manifests: ManifestSet, recall: RecallTable,
-               artifacts: dict[str, ArtifactFacts] | None = None, recall_plot: str | None = None) -> Page:
+def subset_downloads(release: Release, groups: list[PageGroup]) -> tuple[SubsetDownloads, ...]:
+    """Per subset, a block per representation (a kind of bundle made for the queries too) with what
+    a task on that subset in that representation needs: the subset's file, the queries' file of
+    the same kind and the subset's gold standards. The query set gets a block per representation
+    with its own file."""
+    rows = {(row.group, row.subset): row for group in groups for row in group.rows}
+    titles = {group.id: group.title for group in groups}
+    queries = release.queries.label
+    golds = [kind.id for kind in release.kinds_of(GOLD)]
+    downloads = []
+    for label in release.labels + [queries]:
+        blocks = []
+        for kind in (kind for kind in release.kinds if kind.queries_file is not None):
+            if (kind.id, label) not in rows:
+                continue
+            wanted = [(kind.id, label)] + ([] if label == queries else [(kind.id, queries)] + [(g, label) for g in golds])
+            blocks.append(DownloadBlock(kind.id, titles[kind.id], tuple(rows[key] for key in wanted if key in rows)))
+        if blocks:
+            downloads.append(SubsetDownloads(label, tuple(blocks)))
+    return tuple(downloads)
+
+
+def build_page(release: Release, texts: Texts, manifests: ManifestSet, recall: RecallTable, site_url: str,
+               artifacts: dict[str, ArtifactFacts] | None = None, recall_plots: tuple[str, str] | None = None,
+               unreadable: tuple[UnreadableLine, ...] = ()) -> Page:
+    """The page; `unreadable` are the manifest lines (or manifests) the lenient reader left out."""
     artifacts = artifacts or {}
+    published = release.published()
+    names = {bundle.name for bundle in published}
     groups = []
     for kind in release.kinds:
-        bundles = [bundle for bundle in release.published() if bundle.kind == kind]
+        bundles = [bundle for bundle in published if bundle.kind == kind]
         if not bundles:
             continue
         wording = texts.wording.groups.get(kind.id)
         title, intro = (texts.fill(wording.title), texts.fill(wording.intro)) if wording else (kind.id, "")
-        rows = tuple(page_row(bundle, texts.description(bundle) if wording else None,
-                              manifests, artifacts.get(bundle.name)) for bundle in bundles)
+        rows = tuple(page_row(bundle, texts.description(bundle) if wording else None, manifests,
+                              artifacts.get(bundle.name), [u for u in unreadable if u.name == bundle.name])
+                     for bundle in bundles)
         groups.append(PageGroup(kind.id, title, intro, rows))
-    problems = tuple(p for group in groups for p in group.problems)
+    loose = tuple(u.problem for u in unreadable if u.name not in names)
+    problems = loose + tuple(p for group in groups for p in group.problems)
     warnings = tuple(replace(w, title=texts.fill(w.title), text=texts.fill(w.text)) for w in texts.wording.warnings)
-    return Page(release, subset_cuts(texts), tuple(groups), warnings, recall, recall_plot, problems)
+    return Page(release, texts.wording.links, subset_cuts(texts), tuple(groups), subset_downloads(release, groups),
+                warnings, recall, recall_plots, site_url, problems, loose)
 

@@ -5,18 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from generator.errors import Problem
+from generator.manifests.index import INDEX_FILE
 from generator.manifests.model import Size, human_size
-from generator.release.model import Admonition, Release
+from generator.release.model import Admonition, Links, Release
 from generator.release.recall import RecallTable
 
 
 @dataclass(frozen=True)
 class DatasetFacts:
-    """One dataset of an HDF5 file as the page shows it; `shape` is display text."""
+    """One dataset of an HDF5 file: its shape (None: a dimension known only once it is built) and
+    the shape as the page shows it (`10,120,191 × 768`, `≈102M × 768`)."""
 
     key: str
     dtype: str
-    shape: str
+    shape: tuple[int | None, ...]
+    shape_text: str
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,7 @@ class CellProblem:
 @dataclass(frozen=True)
 class PageRow:
     name: str
+    group: str
     subset: str
     description: str
     url: str | None
@@ -70,6 +74,30 @@ class PageRow:
         """Why the cell `field` is marked ⚠ (empty when it is not)."""
         return [cell.reason for cell in self.cell_problems if cell.field == field]
 
+    def certain(self, field: str):
+        """The value of cell `field` when nothing is wrong with it, else None: what download
+        commands and the published index may rely on."""
+        value = {URL: self.url, SIZE: self.size, MD5: self.md5}[field]
+        return None if self.reasons(field) else value
+
+    @property
+    def left_out(self) -> str | None:
+        """Why download commands cannot fetch and check this file, or None when they can."""
+        for field in (URL, MD5):
+            if self.certain(field) is None:
+                return f"{field}: " + ("; ".join(self.reasons(field)) or "unknown")
+        return None
+
+
+def total_size_text(rows) -> str:
+    """The size of some files together: `≈` when a size is approximate, `at least` when a size is
+    unknown."""
+    sizes = [row.size for row in rows if row.size]
+    if not sizes:
+        return "size unknown"
+    total = ("" if all(size.exact for size in sizes) else "≈ ") + human_size(sum(size.bytes for size in sizes))
+    return total if len(sizes) == len(rows) else f"at least {total}"
+
 
 @dataclass(frozen=True)
 class PageGroup:
@@ -79,17 +107,41 @@ class PageGroup:
     rows: tuple[PageRow, ...]
 
     @property
-    def total_bytes(self) -> int:
-        return sum(row.size.bytes for row in self.rows if row.size)
-
-    @property
     def total_text(self) -> str:
-        exact = all(row.size and row.size.exact for row in self.rows)
-        return ("" if exact else "≈ ") + human_size(self.total_bytes)
+        return total_size_text(self.rows)
 
     @property
     def problems(self) -> tuple[Problem, ...]:
         return tuple(p for row in self.rows for p in row.problems)
+
+
+@dataclass(frozen=True)
+class DownloadBlock:
+    """Files fetched by one command block: `label` names its tab, `title` what it holds."""
+
+    label: str
+    title: str
+    rows: tuple[PageRow, ...]
+
+    @property
+    def ready(self) -> tuple[PageRow, ...]:
+        return tuple(row for row in self.rows if row.left_out is None)
+
+    @property
+    def left_out(self) -> tuple[PageRow, ...]:
+        return tuple(row for row in self.rows if row.left_out is not None)
+
+    @property
+    def total_text(self) -> str:
+        return total_size_text(self.ready)
+
+
+@dataclass(frozen=True)
+class SubsetDownloads:
+    """The blocks of one subset (or the query set), one per representation."""
+
+    label: str
+    blocks: tuple[DownloadBlock, ...]
 
 
 @dataclass(frozen=True)
@@ -102,10 +154,30 @@ class SubsetCut:
 
 @dataclass(frozen=True)
 class Page:
+    """Everything the datasets page shows. `problems` are all of them, `loose_problems` those
+    tied to no row (a stale or nameless manifest line, a missing manifest); `recall_plots` the
+    light and dark plot, as links; `site_url` where the site is published."""
+
     release: Release
+    links: Links
     cuts: tuple[SubsetCut, ...]
     groups: tuple[PageGroup, ...]
+    by_subset: tuple[SubsetDownloads, ...]
     warnings: tuple[Admonition, ...]
     recall: RecallTable
-    recall_plot: str | None
+    recall_plots: tuple[str, str] | None
+    site_url: str
     problems: tuple[Problem, ...]
+    loose_problems: tuple[Problem, ...]
+
+    def published_url(self, name: str) -> str:
+        """The URL of a file published beside the page (the index, a manifest)."""
+        return f"{self.site_url.rstrip('/')}/{name}"
+
+    @property
+    def index_url(self) -> str:
+        return self.published_url(INDEX_FILE)
+
+    @property
+    def by_group(self) -> tuple[DownloadBlock, ...]:
+        return tuple(DownloadBlock(group.id, group.title, group.rows) for group in self.groups)

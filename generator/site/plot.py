@@ -1,4 +1,5 @@
-"""The recall plot of the projections (SPEC §4.6), as a byte-stable SVG."""
+"""The recall plot of the projections (SPEC §4.6), as byte-stable SVGs: one for the light colour
+scheme and one for the dark, both on a transparent background so that they sit on the page's."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,6 +12,15 @@ import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first
 from generator.io.files import atomic_output  # noqa: E402
 from generator.release.recall import RecallTable  # noqa: E402
 
+# Text, axes and grid colour of each scheme: near the theme's own text colours.
+INK = {"light": "#1f2328", "dark": "#e2e4e9"}
+
+
+def dark_variant(path: Path) -> Path:
+    """Where the dark scheme's plot goes, beside the light one."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}-dark{path.suffix}")
+
 
 def recall_figure(table: RecallTable, k: int):
     subsets = table.subsets()
@@ -22,15 +32,23 @@ def recall_figure(table: RecallTable, k: int):
     axes.set_ylabel(f"recall@{k} against the gold standard")
     axes.set_ylim(0, 1)
     axes.grid(True, alpha=0.3)
-    axes.legend()
+    axes.legend(framealpha=0)
     figure.tight_layout()
     return figure
 
 
+def _ink(scheme: str) -> dict:
+    ink = INK[scheme]
+    return {"text.color": ink, "axes.labelcolor": ink, "axes.edgecolor": ink, "xtick.color": ink,
+            "ytick.color": ink, "grid.color": ink, "legend.edgecolor": ink}
+
+
 def write_recall_plot(table: RecallTable, k: int, path: Path) -> None:
-    # A fixed hash salt and no date keep the SVG identical from run to run.
-    with matplotlib.rc_context({"svg.hashsalt": "recall-projections", "svg.fonttype": "none"}):
-        figure = recall_figure(table, k)
-        with atomic_output(path) as temporary:
-            figure.savefig(temporary, format="svg", metadata={"Date": None})
-        plt.close(figure)
+    """Writes the light plot to `path` and the dark one to `dark_variant(path)`."""
+    for scheme, target in (("light", Path(path)), ("dark", dark_variant(path))):
+        # A fixed hash salt and no date keep the SVG identical from run to run.
+        with matplotlib.rc_context({"svg.hashsalt": "recall-projections", "svg.fonttype": "none", **_ink(scheme)}):
+            figure = recall_figure(table, k)
+            with atomic_output(target) as temporary:
+                figure.savefig(temporary, format="svg", metadata={"Date": None}, transparent=True)
+            plt.close(figure)

@@ -10,6 +10,7 @@ from markupsafe import Markup, escape
 
 from generator.io.files import atomic_write_text
 from generator.manifests.model import human_size
+from generator.site.commands import TOOLS, block_commands
 from generator.site.model import Page
 
 # Python-Markdown's backslash escapes (a character outside this set would keep its backslash);
@@ -28,21 +29,24 @@ def shell_word(value) -> Markup:
     return Markup(shlex.quote(str(value)))
 
 
-def fenced_text(value) -> Markup:
-    """Text placed verbatim in a fenced block, kept on one line."""
-    return Markup(" ".join(str(value).split()))
+def commands_text(block, tool: str, index_url: str) -> Markup:
+    """A block's commands for a fenced block (see generator.site.commands for their escaping)."""
+    return Markup(block_commands(block, tool, index_url))
 
 
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.PackageLoader("generator.site", "templates"), autoescape=True,
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
-    env.filters.update(md=markdown_text, shell=shell_word, shell_raw=fenced_text, human=human_size)
+    env.filters.update(md=markdown_text, shell=shell_word, human=human_size,
+                       commands=commands_text)
+    env.globals["tools"] = TOOLS
     return env
 
 
-def render_page(page: Page) -> str:
-    return environment().get_template("datasets.md.j2").render(page=page)
+def render_page(page: Page, published: list[str]) -> str:
+    """The page's Markdown; `published` are the files published beside it, which it links."""
+    return environment().get_template("datasets.md.j2").render(page=page, published=published)
 
 
-def write_page(page: Page, path: Path) -> None:
-    atomic_write_text(path, render_page(page))
+def write_page(page: Page, path: Path, published: list[str]) -> None:
+    atomic_write_text(path, render_page(page, published))

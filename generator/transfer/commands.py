@@ -17,6 +17,7 @@ from generator.manifests.read import read_manifest_set, read_md5s, read_sizes
 from generator.release.model import Release
 from generator.transfer.digest_cache import DigestCache
 from generator.transfer.download import DownloadError, RetryPolicy, download, plan_downloads
+from generator.transfer.remote import is_url, load_index_manifests, load_remote_md5s
 from generator.transfer.verify import (Status, bytes_to_hash, check_file, passed, plan_checks, run_checks,
                                        summary)
 
@@ -44,12 +45,21 @@ def read_verify_manifests(md5_path: Path) -> ManifestSet:
                        md5s=read_md5s(md5_path), exact_sizes=sizes[BYTES_FILE])
 
 
-def verify_folder(folder: Path, manifest: Path, require_all: bool, jobs: int, cache: DigestCache | None) -> int:
-    """Checks the files of `folder` against `manifest`; prints a line per file and a summary;
-    returns the exit status."""
+def verify_manifests(source: str, index: bool) -> ManifestSet:
+    """What `verify` checks against: an index (`datasets.json`, by URL or path), an md5 manifest by
+    URL, or an md5 manifest file with the size manifests beside it."""
+    if index:
+        return load_index_manifests(source)
+    return load_remote_md5s(source) if is_url(source) else read_verify_manifests(Path(source))
+
+
+def verify_folder(folder: Path, manifest: Path | str, require_all: bool, jobs: int, cache: DigestCache | None,
+                  index: bool = False) -> int:
+    """Checks the files of `folder` against `manifest` (an index when `index`); prints a line per file
+    and a summary; returns the exit status."""
     if not folder.is_dir():
         raise ProjectError(f"{folder}: no such folder")
-    manifests = read_verify_manifests(manifest)
+    manifests = verify_manifests(str(manifest), index)
     for problem in manifests.md5s.conflicts():
         print(f"warning: {problem}; checking against the first", file=sys.stderr)
     plan = plan_checks(manifests, folder)
@@ -80,32 +90,40 @@ def verify_folder(folder: Path, manifest: Path, require_all: bool, jobs: int, ca
 
 def release_names(release: Release, group: str | None, subset: str | None) -> list[str]:
     """The published bundles of a group (a kind of bundle) or of a subset (or the queries)."""
-    published = release.published()
+    return select_names(release.published(), group, subset, release.path)
+
+
+def select_names(published, group: str | None, subset: str | None, source: str) -> list[str]:
+    """The names of the bundles (anything with a name, group and subset: the release's, or an
+    index's) of a group or of a subset."""
     if group:
         names = [b.name for b in published if b.group == group]
         if not names:
             groups = list(dict.fromkeys(b.group for b in published))
-            raise ProjectError(f"{release.path}: no published bundle in group '{group}' (groups: {', '.join(groups)})")
+            raise ProjectError(f"{source}: no published bundle in group '{group}' (groups: {', '.join(groups)})")
         return names
     names = [b.name for b in published if b.subset == subset]
     if not names:
         labels = list(dict.fromkeys(b.subset for b in published))
-        raise ProjectError(f"{release.path}: no published bundle of subset '{subset}' (subsets: {', '.join(labels)})")
+        raise ProjectError(f"{source}: no published bundle of subset '{subset}' (subsets: {', '.join(labels)})")
     return names
 
 
 @dataclass(frozen=True)
 class DownloadRequest:
+    """What to download; `manifests`, when given (read from an index), replace those of `data`."""
+
     names: list[str]
     folder: Path
     data: Path
     mirror: str | None
     policy: RetryPolicy
+    manifests: ManifestSet | None = None
 
 
 def download_files(request: DownloadRequest, cache: DigestCache) -> int:
     """Fetches and verifies each file, one after the other; returns the exit status."""
-    manifests = read_manifest_set(request.data)
+    manifests = request.manifests if request.manifests is not None else read_manifest_set(request.data)
     targets = plan_downloads(request.names, manifests, request.folder, request.mirror)
     try:
         request.folder.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,41 @@
+"""What the site publishes beside the datasets page for tools to read (SPEC §4.4): the index
+`datasets.json` and the manifests of the published bundles, written from the page's rows so that
+they say exactly what the page says. Only certain values go in: a URL, size or md5 the page
+marks ⚠ is left out of them (null in the index)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from generator.io.files import atomic_write_text
+from generator.manifests.index import INDEX_FILE, DatasetIndex, IndexDataset, IndexEntry, index_json, manifest_texts
+from generator.manifests.model import BYTES_FILE, human_size
+from generator.site.model import MD5, SIZE, URL, Page, PageRow
+
+
+def index_entry(row: PageRow) -> IndexEntry:
+    size = row.certain(SIZE)
+    exact = size.bytes if size and size.exact else None
+    return IndexEntry(name=row.name, group=row.group, subset=row.subset, url=row.certain(URL), bytes=exact,
+                      size=(human_size(exact) if exact is not None else size.text) if size else None,
+                      md5=row.certain(MD5),
+                      datasets=tuple(IndexDataset(d.key, d.dtype, d.shape) for d in row.layout.datasets),
+                      columns=row.layout.columns)
+
+
+def page_index(page: Page) -> DatasetIndex:
+    return DatasetIndex(page.release.name, tuple(index_entry(row) for group in page.groups for row in group.rows))
+
+
+def published_files(page: Page) -> dict[str, str]:
+    """The files to publish beside the page, by name."""
+    index = page_index(page)
+    return {INDEX_FILE: index_json(index), **manifest_texts(index)}
+
+
+def write_published(files: dict[str, str], folder: Path) -> None:
+    """Writes the files; an exact size manifest left from an earlier page is removed when this page
+    has none, so that the site never publishes stale sizes."""
+    for name, text in files.items():
+        atomic_write_text(Path(folder) / name, text)
+    if BYTES_FILE not in files:
+        (Path(folder) / BYTES_FILE).unlink(missing_ok=True)

@@ -1,0 +1,158 @@
+"""What the site publishes for tools (SPEC §4.4): the manifests and the index datasets.json, valid
+against its JSON Schema; `download` and `verify` reading that index (or a manifest) by URL."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from generator.cli import main
+from generator.errors import InputError
+from generator.manifests.index import index_json, parse_index
+from generator.manifests.read import read_manifest_set
+from generator.release.read import read_release
+from tests.conftest import ROOT
+
+LAION2B = Path(sys.executable).parent / "laion2b"
+SCHEMA = json.loads((ROOT / "docs" / "datasets.schema.json").read_text())
+MANIFESTS = ("dataset-files-md5.txt", "dataset-files-size.txt", "dataset-files-urls.txt")
+
+
+def test_the_site_publishes_the_manifests_and_an_index_of_every_bundle(committed_site):
+    site = committed_site.site
+    for name in MANIFESTS + ("datasets.json", "datasets.schema.json"):
+        assert (site / name).is_file(), name
+    assert json.loads((site / "datasets.schema.json").read_text()) == SCHEMA
+    document = json.loads((site / "datasets.json").read_text())
+    jsonschema.Draft202012Validator.check_schema(SCHEMA)
+    jsonschema.validate(document, SCHEMA)
+
+    release = read_release(ROOT / "data" / "release.yml")
+    manifests = read_manifest_set(ROOT / "data")
+    bundles = document["bundles"]
+    assert [b["name"] for b in bundles] == [b.name for b in release.published()]
+    assert len(bundles) == 32
+    for entry, bundle in zip(bundles, release.published()):
+        name = bundle.name
+        assert (entry["group"], entry["subset"]) == (bundle.group, bundle.subset)
+        assert entry["url"] == manifests.urls.get(name).value
+        assert entry["md5"] == manifests.md5s.get(name).value
+        assert entry["size"] == manifests.sizes.get(name).value.text and entry["bytes"] is None
+    by_name = {b["name"]: b for b in bundles}
+    assert by_name["laion2B-en-clip768v2-n=10M.h5"]["layout"] == {
+        "format": "hdf5", "datasets": [{"key": "emb", "dtype": "float16", "shape": [10120191, 768]}]}
+    assert by_name["laion2B-en-clip768v2-n=100M.h5"]["layout"]["datasets"][0]["shape"] == [None, 768]
+    assert by_name["meta-10M.tsv"]["layout"] == {"format": "tsv", "columns": ["caption", "NSFW", "LICENSE", "url"]}
+
+    # The published md5 manifest is what `md5sum -c` reads: `HASH  NAME`, the 32 bundles.
+    md5_lines = (site / "dataset-files-md5.txt").read_text().splitlines()
+    assert md5_lines == [f"{b['md5']}  {b['name']}" for b in bundles]
+    assert (site / "dataset-files-urls.txt").read_text().splitlines() == [b["url"] for b in bundles]
+    assert parse_index((site / "datasets.json").read_text(), "datasets.json").bundles[0].name == bundles[0]["name"]
+
+
+def test_the_index_reads_back_what_it_wrote(committed_site):
+    index = parse_index((committed_site.site / "datasets.json").read_text(), "datasets.json")
+    assert parse_index(index_json(index), "datasets.json") == index
+
+
+VALID = {"format": 1, "release": "R", "bundles": [
+    {"name": "a.h5", "group": "g", "subset": "s", "url": "https://h.example/a.h5", "bytes": 10, "size": "10",
+     "md5": "0" * 32, "layout": {"format": "hdf5", "datasets": [{"key": "emb", "dtype": "float16", "shape": [5, 2]}]}}]}
+
+
+def spoiled(path: str, value) -> str:
+    document = json.loads(json.dumps(VALID))
+    target = document
+    keys = path.split(".")
+    for key in keys[:-1]:
+        target = target[int(key)] if key.isdigit() else target[key]
+    target[keys[-1]] = value
+    return json.dumps(document)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("{", "index.json:1: not valid JSON"),
+    (spoiled("format", 2), "index format 2 is not the format 1 this version reads"),
+    (spoiled("bundles.0.url", "javascript:alert(1)//a.h5"),
+     "bundles[0].url 'javascript:alert(1)//a.h5' is not an http(s) URL"),
+    (spoiled("bundles.0.md5", "xyz"), "bundles[0].md5 'xyz' is not 32 hexadecimal digits"),
+    (spoiled("bundles.0.name", "../a.h5"), "bundles[0].name '../a.h5' is not a plain file name"),
+    (spoiled("bundles.0.bytes", -1), "bundles[0].bytes must not be negative"),
+    (spoiled("bundles.0.bytes", "10"), "bundles[0].bytes must be a whole number or null"),
+    (spoiled("bundles.0.size", "12Q"), "bundles[0].size '12Q' is not a size"),
+    (spoiled("bundles.0.layout", {"format": "zip"}), "bundles[0].layout.format must be 'hdf5' or 'tsv'"),
+    (spoiled("bundles", VALID["bundles"] * 2), "'a.h5' is listed twice"),
+    ("[]", "the index must be an object"),
+])
+def test_a_broken_index_is_one_error_naming_where(text, message):
+    with pytest.raises(InputError) as error:
+        parse_index(text, "index.json")
+    assert message in str(error.value)
+    jsonschema.validate(VALID, SCHEMA)  # the spoiled ones start from a valid index
+
+
+def run_laion2b(*args: str, cache: Path) -> subprocess.CompletedProcess:
+    """The installed command, as a participant without a checkout runs it."""
+    return subprocess.run([str(LAION2B), *args], capture_output=True, text=True, cwd=cache,
+                          env=dict(os.environ, XDG_CACHE_HOME=str(cache)))
+
+
+def test_download_and_verify_by_the_index_url_of_a_served_site(loopback_site, tmp_path):
+    index_url = f"{loopback_site.site_url}/datasets.json"
+    folder = tmp_path / "data"
+    fetched = run_laion2b("download", "--index", index_url, "--subset", "10M", "--dir", str(folder), cache=tmp_path)
+    assert fetched.returncode == 0, fetched.stderr
+    tenm = [b.name for b in loopback_site.release.published() if b.subset == "10M"]
+    assert sorted(p.name for p in folder.iterdir()) == sorted(tenm)
+    for name in tenm:
+        assert (folder / name).read_bytes() == (loopback_site.files / name).read_bytes()
+        assert f"{name}: OK (downloaded from {loopback_site.url}/files/" in fetched.stdout
+    assert f"{len(tenm)} of {len(tenm)} files present and verified" in fetched.stdout
+
+    (folder / tenm[0]).write_bytes(b"x" + (folder / tenm[0]).read_bytes()[1:])
+    checked = run_laion2b("verify", str(folder), "--index", index_url, "--no-cache", cache=tmp_path)
+    assert checked.returncode == 1
+    assert f"{tenm[0]}: FAILED" in checked.stdout and f"{tenm[1]}: OK" in checked.stdout
+    assert f"md5 is " in checked.stderr and f"{index_url} says" in checked.stderr
+
+
+def test_verify_reads_the_published_md5_manifest_by_url(loopback_site, tmp_path, capsys):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    name = loopback_site.release.published()[3].name
+    (folder / name).write_bytes((loopback_site.files / name).read_bytes())
+    status = main(["verify", str(folder), "--manifest", f"{loopback_site.site_url}/dataset-files-md5.txt",
+                   "--cache-dir", str(tmp_path / "cache")])
+    out = capsys.readouterr().out
+    assert status == 0 and f"{name}: OK" in out and "1 OK, 0 FAILED, 31 missing" in out
+
+
+@pytest.mark.parametrize("index, message", [
+    ("ftp://127.0.0.1/datasets.json", "ftp://127.0.0.1/datasets.json: not an http(s) URL"),
+    ("{site}/missing.json", "{site}/missing.json: HTTP 404"),
+    ("{site}/datasets.html", "{site}/datasets.html: the server sent an HTML page, not an index or a manifest"),
+    ("{site}/dataset-files-md5.txt", "{site}/dataset-files-md5.txt:1: not valid JSON"),
+    ("http://127.0.0.1:9/datasets.json", "http://127.0.0.1:9/datasets.json: cannot be fetched"),
+])
+def test_an_index_that_cannot_be_read_is_one_clear_error(loopback_site, tmp_path, capsys, index, message):
+    index = index.format(site=loopback_site.site_url)
+    status = main(["download", "--index", index, "--subset", "10M", "--dir", str(tmp_path / "d"),
+                   "--cache-dir", str(tmp_path / "cache")])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert err.startswith("error: ") and message.format(site=loopback_site.site_url) in err
+    assert not (tmp_path / "d").exists()
+
+
+def test_an_unknown_subset_of_the_index_names_the_known_ones(loopback_site, tmp_path, capsys):
+    index = f"{loopback_site.site_url}/datasets.json"
+    status = main(["download", "--index", index, "--subset", "10m", "--dir", str(tmp_path / "d")])
+    assert status == 1
+    assert (f"error: {index}: no published bundle of subset '10m' (subsets: 100M, 30M, 10M, 300K, 100K, queries)"
+            in capsys.readouterr().err)
