@@ -16,7 +16,7 @@ from generator.manifests.model import BYTES_FILE, SIZES_FILE, Manifest, Manifest
 from generator.manifests.read import read_manifest_set, read_md5s, read_sizes
 from generator.release.model import Release
 from generator.transfer.digest_cache import DigestCache
-from generator.transfer.download import DownloadError, RetryPolicy, download, plan_downloads
+from generator.transfer.download import DownloadError, RetryPolicy, claim, download, plan_downloads
 from generator.transfer.verify import (Status, bytes_to_hash, check_file, passed, plan_checks, run_checks,
                                        summary)
 
@@ -127,17 +127,19 @@ def download_files(request: DownloadRequest, cache: DigestCache) -> int:
 
 
 def _download_one(target, session, policy, cache) -> None:
-    if os.path.lexists(target.path):
-        present = check_file(target.check, cache)
-        if present.status is Status.OK:
-            print(f"{target.name}: OK (already present)")
-            return
-        print(f"{target.name}: present but {present.status.value} ({present.reason}); downloading it again",
-              file=sys.stderr)
-    with tqdm(total=target.check.size, unit="B", unit_scale=True, unit_divisor=1024, desc=target.name,
-              disable=not _on_terminal(), file=sys.stderr) as bar:
-        def show(done: int, total: int | None) -> None:
-            bar.total = total
-            bar.update(done - bar.n)
-        download(target, session, policy, on_position=show)
+    # The lock covers the look at a file already there too: another process may be renaming it.
+    with claim(target):
+        if os.path.lexists(target.path):
+            present = check_file(target.check, cache)
+            if present.status is Status.OK:
+                print(f"{target.name}: OK (already present)")
+                return
+            print(f"{target.name}: present but {present.status.value} ({present.reason}); downloading it again",
+                  file=sys.stderr)
+        with tqdm(total=target.check.size, unit="B", unit_scale=True, unit_divisor=1024, desc=target.name,
+                  disable=not _on_terminal(), file=sys.stderr) as bar:
+            def show(done: int, total: int | None) -> None:
+                bar.total = total
+                bar.update(done - bar.n)
+            download(target, session, policy, on_position=show)
     print(f"{target.name}: OK (downloaded from {target.url})")
