@@ -24,10 +24,14 @@ plain byte count in dataset-files-size.txt) knows the exact bytes, then its md5.
 One line per file on standard output, as `md5sum -c` prints them ('name: OK',
 'name: FAILED', 'name: FAILED open or read'), the reason of each failure on
 standard error, a 'name: MISSING' line for each file of the manifest not in DIR,
-then a summary. Digests of unchanged files (same path, size and
-modification time) are remembered, so a second run does not read them again.
-Exit status 0 only when every file checked is OK (and, with --require-all, none
-is missing)."""
+then a summary. Digests of unchanged files are remembered, so a second run does
+not read them again: a file counts as unchanged when its path, size, modification
+time, inode change time, inode and device are all the same (a file rewritten with
+its old modification time, or replaced by another, is hashed again). --no-cache
+(NO_CACHE=1) reads every file anyway: for bytes changed below the file system (a
+failing disk or cable), or a file system that does not keep these stamps (some
+network and FUSE mounts). Exit status 0 only when every file checked is OK (and,
+with --require-all, none is missing)."""
 
 DOWNLOAD_EXAMPLES = """\
 examples:
@@ -39,8 +43,13 @@ Each file is written to DIR/NAME.part; an interrupted download resumes from it
 (HTTP Range) and transient failures are retried. The file gets its final name only
 when its size and md5 match the manifests; a file already present and verified is
 skipped. Names that would land outside DIR, URLs that are not http(s) and HTML
-pages served in place of a bundle are refused. Exit status 0 only when every file
-is present and verified."""
+pages served in place of a bundle are refused; so is a symbolic link at NAME,
+NAME.part or NAME.lock (no link below DIR is followed). A body longer than the file
+can be is cut off at once; one that ends short (a dropped connection, from a server
+that sends no Content-Length) is kept and resumed. While a process fetches a file
+it holds DIR/NAME.lock: another process asked for the same file in the same DIR
+stops at once with an error (run it again later: it then finds the file verified).
+Exit status 0 only when every file is present and verified."""
 
 
 def register(commands) -> None:
@@ -55,7 +64,8 @@ def register(commands) -> None:
                         help="fail when a file of the manifest is missing from DIR")
     _add_cache_options(verify)
     verify.add_argument("--no-cache", action="store_true",
-                        help="hash every file again, ignoring remembered digests")
+                        help="hash every file again, ignoring remembered digests (for damage the file's stamps "
+                             "cannot show: a failing disk, a file system that does not keep them)")
     verify.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 1),
                         help="files hashed at the same time (default: %(default)s)")
     verify.set_defaults(run=run_verify)

@@ -75,6 +75,10 @@ def verify_folder(folder: Path, manifest: Path, require_all: bool, jobs: int, ca
     for name in plan.missing:
         print(f"{name}: MISSING")
     print(summary(results, plan.missing))
+    if require_all and plan.missing:
+        print(f"error: {len(plan.missing)} of the {len(plan.missing) + len(plan.checks)} files of {manifest} "
+              f"{'is' if len(plan.missing) == 1 else 'are'} not in {folder}, and --require-all (REQUIRE_ALL=1) "
+              "requires every one", file=sys.stderr)
     return 0 if passed(results, plan.missing, require_all) else 1
 
 

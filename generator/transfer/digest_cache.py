@@ -1,8 +1,12 @@
-"""Remembered md5 digests of files, keyed by (path, size, mtime), so an unchanged file is hashed once.
+"""Remembered md5 digests of files, so an unchanged file is hashed once.
 
-The cache is a JSON file; it is a convenience, never a source of truth: a cache
-that cannot be read is treated as empty, and any change of size or modification
-time makes the remembered digest invalid.
+A digest is trusted only for the same version of the same file, told the way git's index
+tells it: path, size, modification time, inode change time, inode and device. Writing a
+file changes its ctime even when its mtime is set back, and replacing it by another file
+changes its inode, so neither passes for the file that was hashed. The cache is a JSON file;
+it is a convenience, never a source of truth: a cache that cannot be read is treated as
+empty. What it cannot see is bytes changed under the file system (a failing disk), or a file
+system whose times or inodes are not kept; `--no-cache` hashes every file again for those.
 """
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from pathlib import Path
 from generator.io.files import atomic_write_text
 
 CACHE_FILE = "md5-digests.json"
-_FORMAT = 1
+_FORMAT = 2  # 1 kept (size, mtime) only; its entries are not trusted
 
 
 def default_cache_dir() -> Path:
@@ -30,10 +34,19 @@ class FileStamp:
     path: str
     size: int
     mtime_ns: int
+    ctime_ns: int
+    inode: int
+    device: int
 
     @classmethod
     def of(cls, path: Path, status: os.stat_result) -> "FileStamp":
-        return cls(str(Path(path).resolve()), status.st_size, status.st_mtime_ns)
+        return cls(str(Path(path).resolve()), status.st_size, status.st_mtime_ns, status.st_ctime_ns,
+                   status.st_ino, status.st_dev)
+
+    def entry(self) -> dict:
+        """The stamp as stored (the path is the entry's key)."""
+        return {"size": self.size, "mtime_ns": self.mtime_ns, "ctime_ns": self.ctime_ns, "inode": self.inode,
+                "device": self.device}
 
 
 class DigestCache:
@@ -48,13 +61,13 @@ class DigestCache:
     def get(self, stamp: FileStamp) -> str | None:
         with self._lock:
             entry = self._entries.get(stamp.path)
-        if entry and entry.get("size") == stamp.size and entry.get("mtime_ns") == stamp.mtime_ns:
+        if entry and all(entry.get(key) == value for key, value in stamp.entry().items()):
             return entry.get("md5")
         return None
 
     def put(self, stamp: FileStamp, md5: str) -> None:
         with self._lock:
-            self._entries[stamp.path] = {"size": stamp.size, "mtime_ns": stamp.mtime_ns, "md5": md5}
+            self._entries[stamp.path] = {**stamp.entry(), "md5": md5}
             self._changed = True
 
     def save(self) -> None:

@@ -128,6 +128,8 @@ def _unchanged(path: Path, stamp: FileStamp) -> bool:
 
 # File systems stamp modification times in ticks (a few ms, up to 2 s): a file written within a
 # tick of being hashed could change again without its stamp changing, so it is not remembered.
+# (Its change time is not held to this: a file rewritten with its mtime set back gets a new
+# ctime, which the stamp compares; only a rewrite racing the check within one tick escapes it.)
 RECENT_NS = 2_000_000_000
 
 
