@@ -1,22 +1,20 @@
 """Remembered md5 digests of files, so an unchanged file is hashed once.
 
-A digest is trusted only for the same version of the same file, told the way git's index
-tells it: path, size, modification time, inode change time, inode and device. Writing a
-file changes its ctime even when its mtime is set back, and replacing it by another file
-changes its inode, so neither passes for the file that was hashed. The cache is a JSON file;
-it is a convenience, never a source of truth: a cache that cannot be read is treated as
-empty. What it cannot see is bytes changed under the file system (a failing disk), or a file
-system whose times or inodes are not kept; `--no-cache` hashes every file again for those.
+A digest is trusted only for the same version of the same file, as a `FileStamp` tells it
+(path, size, modification time, inode change time, inode and device). The cache is a JSON
+file; it is a convenience, never a source of truth: a cache that cannot be read is treated as
+empty. What a stamp cannot see is bytes changed below the file system (a failing disk), or a
+file system whose times or inodes are not kept; `--no-cache` hashes every file again for those.
 """
 from __future__ import annotations
 
 import json
 import os
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 
 from generator.io.files import atomic_write_text
+from generator.io.stamps import FileStamp
 
 CACHE_FILE = "md5-digests.json"
 _FORMAT = 2  # 1 kept (size, mtime) only; its entries are not trusted
@@ -25,28 +23,6 @@ _FORMAT = 2  # 1 kept (size, mtime) only; its entries are not trusted
 def default_cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "laion2b-datasets"
-
-
-@dataclass(frozen=True)
-class FileStamp:
-    """What identifies one version of a file on disk."""
-
-    path: str
-    size: int
-    mtime_ns: int
-    ctime_ns: int
-    inode: int
-    device: int
-
-    @classmethod
-    def of(cls, path: Path, status: os.stat_result) -> "FileStamp":
-        return cls(str(Path(path).resolve()), status.st_size, status.st_mtime_ns, status.st_ctime_ns,
-                   status.st_ino, status.st_dev)
-
-    def entry(self) -> dict:
-        """The stamp as stored (the path is the entry's key)."""
-        return {"size": self.size, "mtime_ns": self.mtime_ns, "ctime_ns": self.ctime_ns, "inode": self.inode,
-                "device": self.device}
 
 
 class DigestCache:
