@@ -12,6 +12,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -19,7 +20,7 @@ from generator.errors import InputError
 from generator.io.checksums import file_md5
 from generator.pipeline import stages
 from generator.pipeline.meta import unescape_field
-from generator.pipeline.parts import check_parts, npy_path, parquet_path
+from generator.pipeline.parts import check_all_parts, check_parts, npy_path, parquet_path
 from generator.pipeline.queries import query_rows
 from generator.release.read import read_release
 from tests.conftest import OFFICIAL_BINWALK, ROOT as REPO, TINY_RELEASE, bundle_name
@@ -309,14 +310,99 @@ def test_a_bad_part_is_named_and_nothing_is_written(tiny, tmp_path, damage, mess
         check_parts(parts, config.parts)
 
 
-def test_make_reports_a_bad_part_by_name_and_leaves_no_artifact(tiny, tmp_path):
+# Damage to the contents of part 5: no stage below reads part 5 itself, and each must still
+# refuse to write, since every part of the release is checked before any stage writes.
+
+def with_nsfw(parts: Path, column: pa.Array) -> Path:
+    path = parquet_path(parts, 5)
+    table = pq.read_table(path)
+    pq.write_table(table.set_column(table.schema.get_field_index("NSFW"), "NSFW", column), path)
+    return path
+
+
+def nsfw_integers(parts: Path) -> Path:
+    return with_nsfw(parts, pa.array(np.zeros(1000, dtype=np.int64)))
+
+
+def nsfw_all_empty(parts: Path) -> Path:
+    return with_nsfw(parts, pa.nulls(1000, pa.string()))
+
+
+def nsfw_unknown_value(parts: Path) -> Path:
+    return with_nsfw(parts, pa.array(["UNLIKELY"] * 17 + ["nsfw"] + ["UNSURE"] * 982))
+
+
+def set_embeddings(parts: Path, index, value: float) -> Path:
+    path = npy_path(parts, 5)
+    embeddings = np.load(path)
+    embeddings[index] = value
+    np.save(path, embeddings)
+    return path
+
+
+def nan_row(parts: Path) -> Path:
+    return set_embeddings(parts, (123, 7), np.nan)
+
+
+def infinite_row(parts: Path) -> Path:
+    return set_embeddings(parts, (7, 0), np.inf)
+
+
+def zero_rows(parts: Path) -> Path:
+    return set_embeddings(parts, [40, 41], 0)
+
+
+@pytest.mark.parametrize("damage, message", [
+    (nsfw_integers, "has an 'NSFW' column of int64, not text (UNLIKELY, UNSURE, NSFW or empty)"),
+    (nsfw_all_empty, "has no value in its 'NSFW' column (1,000 rows, all empty): the strict rule would keep "
+                     "none of them and the dev rule all"),
+    (nsfw_unknown_value, "row 17: the NSFW value 'nsfw' is not one of UNLIKELY, UNSURE, NSFW (or empty)"),
+    (nan_row, "row 123 holds NaN and cannot be normalised (1 such row in the part)"),
+    (infinite_row, "row 7 holds an infinite value and cannot be normalised (1 such row in the part)"),
+    (zero_rows, "row 40 is all zeros and cannot be normalised (2 such rows in the part)")])
+def test_a_bad_value_in_any_part_stops_every_stage_before_it_writes(tiny, tmp_path, damage, message):
+    config, _, parts, _ = tiny
+    parts = damaged_copy(parts, tmp_path)
+    damaged = damage(parts)
+    out = tmp_path / "out"
+    run = stages.Run(config, parts, out)
+    for write in (lambda: stages.write_subset(run, "P2"), lambda: stages.write_queries(run),
+                  lambda: stages.write_meta(run, "P2")):
+        with pytest.raises(InputError) as error:
+            write()
+        assert str(error.value) == f"{damaged}: {message}"
+    assert not out.exists()
+
+
+def test_a_part_is_read_once_per_version(tiny, tmp_path):
+    config, _, parts, _ = tiny
+    parts = damaged_copy(parts, tmp_path)
+    an_hour_ago = time.time() - 3600
+    for path in parts.rglob("*.*"):
+        os.utime(path, (an_hour_ago, an_hour_ago))  # not just written: its stamp can be trusted
+    memo, rows = tmp_path / "memo", []
+    assert [part.rows for part in check_all_parts(parts, config.parts, memo, rows.append)] == [1000] * 6
+    assert sum(rows) == 6000
+    rows.clear()
+    assert len(check_all_parts(parts, config.parts, memo, rows.append)) == 6 and rows == []
+    # Part 5 rewritten with a NaN and its modification time set back: its change time tells.
+    time.sleep(0.05)
+    nan_row(parts)
+    os.utime(npy_path(parts, 5), (an_hour_ago, an_hour_ago))
+    with pytest.raises(InputError, match="row 123 holds NaN"):
+        check_all_parts(parts, config.parts, memo, rows.append)
+    assert sum(rows) == 1000  # only part 5 was read again
+
+
+@pytest.mark.parametrize("damage, message", [(truncated, "is truncated"), (nan_row, "row 123 holds NaN")])
+def test_make_reports_a_bad_part_by_name_and_leaves_no_artifact(tiny, tmp_path, damage, message):
     _, config_path, parts, _ = tiny
     parts = damaged_copy(parts, tmp_path)
-    damaged = truncated(parts)
+    damaged = damage(parts)
     out = tmp_path / "out"
-    run = make(out, parts, config_path, "subsets")
+    run = make(out, parts, config_path, "subsets", "queries")
     assert run.returncode != 0
-    assert f"error: {damaged}: is truncated" in run.stderr and "Traceback" not in run.stderr
+    assert f"error: {damaged}: {message}" in run.stderr and "Traceback" not in run.stderr
     assert [p.name for p in out.iterdir() if not p.name.startswith(".rules")] == []
 
 
