@@ -328,8 +328,8 @@ def test_selection_errors_are_one_clear_message(data, tmp_path, capsys, args, me
 
 
 def test_make_download_fetches_files_through_a_mirror(server, tmp_path):
-    data = write_data(tmp_path / "data", "https://example.invalid/bundles")
-    target = tmp_path / "files"
+    data = write_data(tmp_path / "it's the \"data\"", "https://example.invalid/bundles")
+    target = tmp_path / "downloads, it's here"
     env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
     run = subprocess.run(["make", "--no-print-directory", "-C", str(REPO), "download", f"FILES={NAME} {OTHER}",
                           f"DIR={target}", f"DATA={data}", f"RELEASE={data / 'release.yml'}",

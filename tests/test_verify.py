@@ -29,8 +29,9 @@ def _bytes(seed: int, n: int) -> bytes:
 
 @pytest.fixture
 def bundles(tmp_path):
-    """Three files in `files/` and their md5 and exact-size manifests in `manifests/`."""
-    files, manifests = tmp_path / "files", tmp_path / "manifests"
+    """Three files in a folder and their md5 and exact-size manifests in another; the names hold
+    spaces and quotes, so that every `make verify` below also checks how make passes them on."""
+    files, manifests = tmp_path / "it's the \"files\"", tmp_path / "the manifests, it's them"
     files.mkdir()
     manifests.mkdir()
     contents = {"a.h5": _bytes(1, 300_000), "b.h5": _bytes(2, 200_000), "meta-x.tsv": _bytes(3, 100_001)}
