@@ -229,3 +229,18 @@ def test_an_input_that_once_gave_a_traceback_is_one_error_line(case, data_copy, 
     err = capsys.readouterr().err
     assert err.startswith(f"error: {data_copy}/") and message in err, err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--timeout", "-1", "must be from 0.001 to 86400 seconds, not '-1'"),
+    ("--timeout", "nan", "must be from 0.001 to 86400 seconds, not 'nan'"),
+    ("--timeout", "inf", "must be from 0.001 to 86400 seconds, not 'inf'"),
+    ("--retry-delay", "-1", "must be from 0 to 3600 seconds, not '-1'"),
+    ("--attempts", "0", "must be from 1 to 100 attempts, not '0'"),
+    ("--attempts", "\u00b2", "'\u00b2' is not a number")])
+def test_a_number_option_out_of_range_is_a_usage_error(option, value, message, tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["download", "x.h5", "--dir", str(tmp_path / "files"), option, value])
+    assert stop.value.code == 2
+    assert f"error: argument {option}: {message}" in capsys.readouterr().err
+    assert not (tmp_path / "files").exists()
