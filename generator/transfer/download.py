@@ -285,7 +285,7 @@ def read_answer(target: Target, status: int, reason: str, headers: Mapping[str, 
     if first != offset:
         raise _StartOver(f"the server answered the range request with another range ({content_range}); "
                          "starting over")
-    if total is None and length is not None:
+    if total is None and length is not None and offset + length <= MAX_FILE_BYTES:
         total = offset + length
     return Answer(offset, total)
 
