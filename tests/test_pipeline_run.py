@@ -20,7 +20,7 @@ from generator.errors import InputError
 from generator.io.checksums import file_md5
 from generator.pipeline import stages
 from generator.pipeline.meta import unescape_field
-from generator.pipeline.parts import check_all_parts, npy_path, parquet_path
+from generator.pipeline.parts import Part, check_all_parts, check_embedding_rows, npy_path, parquet_path
 from generator.pipeline.queries import query_rows
 from generator.release.read import read_release
 from tests.conftest import OFFICIAL_BINWALK, ROOT as REPO, TINY_RELEASE, bundle_name
@@ -357,6 +357,21 @@ def test_a_bad_part_is_named_and_no_stage_writes(tiny, tmp_path, damage, message
             write()
         assert f"{damaged}: " in str(error.value) and message in str(error.value)
     assert not out.exists()
+
+
+def test_rows_are_judged_as_their_float32_norms_would_be(tmp_path):
+    rows = np.ones((40_000, 768), dtype=np.float16)  # more than one block
+    rows[3] = -0.0                              # all zeros, with the sign bit set
+    rows[4] = np.float16(6e-8)                  # subnormal, but not zero: fine
+    rows[5, 9] = -np.inf
+    rows[6] = np.float16(65504)                 # the largest float16: fine
+    rows[39_999, 0] = np.nan                    # in the last block
+    save_raw(tmp_path / "img_emb_0000.npy", rows)
+    with pytest.raises(InputError) as error:
+        check_embedding_rows([Part(0, tmp_path / "img_emb_0000.npy", tmp_path / "unused.parquet", len(rows))])
+    squares = np.einsum("ij,ij->i", rows.astype(np.float32), rows.astype(np.float32))
+    assert np.flatnonzero(~(np.isfinite(squares) & (squares > 0))).tolist() == [3, 5, 39_999]
+    assert str(error.value).endswith("row 3 is all zeros and cannot be normalised (3 such rows in the part)")
 
 
 def test_a_part_is_read_once_per_version(tiny, tmp_path):
