@@ -10,7 +10,6 @@ tracebacks with are each a case of their own, run through the command line.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -22,7 +21,7 @@ from hypothesis import strategies as st
 from generator.cli import main
 from generator.errors import InputError, ProjectError
 from generator.io.text import control_character
-from generator.manifests.model import MD5_FILE, SIZES_FILE, Manifest, ManifestSet
+from generator.manifests.model import MD5_FILE, SIZES_FILE
 from generator.manifests.read import parse_sizes, read_manifest_set
 from generator.release.read import parse_release, parse_wording
 from generator.release.wording import Texts
