@@ -56,13 +56,34 @@ PARTS ?= $(SAMPLE)
 OUT ?= build/artifacts
 BASE_URL ?=
 SAMPLE_SITE ?= build/sample-site
-PIPELINE = $(PY) -m generator pipeline --release $(PIPELINE_RELEASE) --parts $(PARTS) --out $(OUT)
+PIPELINE = $(PY) -m generator pipeline --release $(call quote,$(PIPELINE_RELEASE)) --parts $(call quote,$(PARTS)) \
+	--out $(call quote,$(OUT))
 # The make targets of the pipeline's stage table (a test checks the two agree).
 PIPELINE_TARGETS := artifacts subsets queries meta pca hamming gold recall manifests
 # The rules of the release's files (one per output, prerequisites the files it reads),
 # written by the pipeline from its stage table; one rules file per release so that
-# switching releases is safe.
-PIPELINE_RULES = $(OUT)/.rules/$(subst /,_,$(PIPELINE_RELEASE)).mk
+# switching releases is safe. They name files through RULE_PARTS, RULE_OUT and RULE_RELEASE
+# (below): PARTS, OUT and the release as make's rules can hold them.
+PIPELINE_RULES = $(OUT)/.rules/$(subst $(space),_,$(subst /,_,$(PIPELINE_RELEASE))).mk
+
+# --- Values of variables -------------------------------------------------------------------
+# Paths may hold spaces and quotes (make verify DIR="it's here"): a value reaches the shell
+# through `quote` (single-quoted, each ' written '\''), and make's own rules see a path through
+# `escape` (each space written '\ ', which make reads as part of the name). Make expands a '$'
+# in a value itself, so a dollar sign is written as two; ':' and ';' cannot be part of a file
+# name in a rule, and are refused in the pipeline's PARTS, OUT and RELEASE.
+space := $(subst ,, )
+quote = '$(subst ','\'',$(1))'
+escape = $(subst $(space),\$(space),$(1))
+# A yes/no variable takes 1 or 0, or yes/no or true/false in any case; any other value (an
+# empty one, two words) stops make with a message naming the variable, so that STRICT=false
+# or REQUIRE_ALL=yes never quietly means something else. `lower` knows the letters of those words.
+lower = $(subst A,a,$(subst E,e,$(subst F,f,$(subst L,l,$(subst N,n,$(subst O,o,$(subst R,r,$(subst S,s,$(subst T,t,$(subst U,u,$(subst Y,y,$(1))))))))))))
+flag = $(strip $(if $(filter-out 1,$(words $($(1)))),$(call bad_flag,$(1)),\
+	$(if $(filter 1 yes true,$(call lower,$($(1)))),1,\
+	$(if $(filter 0 no false,$(call lower,$($(1)))),0,$(call bad_flag,$(1))))))
+bad_flag = $(error $(1)=$($(1)) is not a yes/no value: use 1 or 0 (also yes/no or true/false, in any case))
+rule_path = $(if $(findstring :,$(2))$(findstring ;,$(2)),$(error $(1)=$(2): make cannot hold a path with ':' or ';' in its rules),$(call escape,$(2)))
 
 .DEFAULT_GOAL := help
 .PHONY: help env site render serve test bench clean deploy linkcheck sample sample-site verify download $(PIPELINE_TARGETS)
@@ -78,27 +99,28 @@ $(ENV_STAMP): pyproject.toml
 	touch $@
 
 render: $(ENV_STAMP)  ## generate docs/datasets.md, its index and manifests from the release, wording and manifests
-	$(PY) -m generator render --release $(SITE_RELEASE) --wording $(WORDING) --data $(DATA) \
-		--strict $(STRICT) $(if $(RECALL),--recall $(RECALL)) $(if $(ARTIFACTS),--artifacts $(ARTIFACTS)) \
-		$(if $(SITE_URL),--site-url '$(SITE_URL)')
+	$(PY) -m generator render --release $(call quote,$(SITE_RELEASE)) --wording $(call quote,$(WORDING)) \
+		--data $(call quote,$(DATA)) --strict $(call flag,STRICT) $(if $(RECALL),--recall $(call quote,$(RECALL))) \
+		$(if $(ARTIFACTS),--artifacts $(call quote,$(ARTIFACTS))) $(if $(SITE_URL),--site-url $(call quote,$(SITE_URL)))
 
 # Not --quiet: with it, mkdocs counts no warning and --strict fails on none.
 site: render  ## build the static site into site/ (mkdocs build --strict)
 	$(BIN)/mkdocs build --strict
 
 linkcheck: $(ENV_STAMP)  ## HEAD every download link of the page and compare its size with the manifests (online)
-	$(PY) -m generator linkcheck --release $(SITE_RELEASE) --data $(DATA)
+	$(PY) -m generator linkcheck --release $(call quote,$(SITE_RELEASE)) --data $(call quote,$(DATA))
 
 serve: render  ## live preview of the site on http://127.0.0.1:8000
 	$(BIN)/mkdocs serve
 
 verify: $(ENV_STAMP)  ## check the files in DIR against MANIFEST (size, then md5; OK / FAILED per file)
-	$(PY) -m generator verify '$(DIR)' --manifest '$(MANIFEST)' \
-		$(if $(filter 1,$(REQUIRE_ALL)),--require-all) $(if $(filter 1,$(NO_CACHE)),--no-cache)
+	$(PY) -m generator verify $(call quote,$(DIR)) --manifest $(call quote,$(MANIFEST)) \
+		$(if $(filter 1,$(call flag,REQUIRE_ALL)),--require-all) $(if $(filter 1,$(call flag,NO_CACHE)),--no-cache)
 
 download: $(ENV_STAMP)  ## resumable, verified download of FILES="..." or GROUP=... or SUBSET=... into DIR
-	$(PY) -m generator download $(FILES) --dir '$(DIR)' --data '$(DATA)' --release '$(SITE_RELEASE)' \
-		$(if $(GROUP),--group '$(GROUP)') $(if $(SUBSET),--subset '$(SUBSET)') $(if $(MIRROR),--mirror '$(MIRROR)')
+	$(PY) -m generator download $(foreach name,$(FILES),$(call quote,$(name))) --dir $(call quote,$(DIR)) \
+		--data $(call quote,$(DATA)) --release $(call quote,$(SITE_RELEASE)) $(if $(GROUP),--group $(call quote,$(GROUP))) \
+		$(if $(SUBSET),--subset $(call quote,$(SUBSET))) $(if $(MIRROR),--mirror $(call quote,$(MIRROR)))
 
 test: $(ENV_STAMP)  ## the whole test suite (what CI runs)
 	$(PY) -m pytest
@@ -107,14 +129,17 @@ bench: $(ENV_STAMP)  ## benchmarks (ratios against reference tools measured in t
 	@set -e; for script in bench/bench_*.py; do $(PY) $$script; done
 
 sample: $(ENV_STAMP)  ## write synthetic LAION parts into SAMPLE (default build/sample/parts)
-	$(PY) -m generator pipeline --release $(PIPELINE_RELEASE) --parts $(SAMPLE) sample
+	$(PY) -m generator pipeline --release $(call quote,$(PIPELINE_RELEASE)) --parts $(call quote,$(SAMPLE)) sample
 
 ifneq ($(filter $(PIPELINE_TARGETS),$(MAKECMDGOALS)),)
-include $(PIPELINE_RULES)
-endif
+RULE_PARTS := $(call rule_path,PARTS,$(PARTS))
+RULE_OUT := $(call rule_path,OUT,$(OUT))
+RULE_RELEASE := $(call rule_path,RELEASE,$(PIPELINE_RELEASE))
+include $(call escape,$(PIPELINE_RULES))
 
-$(PIPELINE_RULES): $(PIPELINE_RELEASE) $(wildcard generator/pipeline/*.py generator/release/*.py) | $(ENV_STAMP)
-	$(PIPELINE) rules --to $@
+$(call escape,$(PIPELINE_RULES)): $(RULE_RELEASE) $(wildcard generator/pipeline/*.py generator/release/*.py) | $(ENV_STAMP)
+	$(PIPELINE) rules --to $(call quote,$@)
+endif
 
 artifacts: $(PIPELINE_ALL)  ## run the whole pipeline [PARTS=.. OUT=.. RELEASE=..] (default: the sample)
 subsets: $(PIPELINE_SUBSETS)  ## database subsets (NSFW rule, concatenation)
@@ -129,17 +154,20 @@ manifests: $(PIPELINE_MANIFESTS)  ## md5, size and URL manifests of the publishe
 sample-site: $(ENV_STAMP)  ## sample, artifacts, manifests, then the sample release's site in SAMPLE_SITE
 	$(MAKE) --no-print-directory sample
 	$(MAKE) --no-print-directory artifacts
-	rm -rf '$(SAMPLE_SITE)/docs'
-	mkdir -p '$(SAMPLE_SITE)'
-	cp -R docs '$(SAMPLE_SITE)/docs'
-	rm -rf '$(SAMPLE_SITE)/docs/datasets.md' '$(SAMPLE_SITE)/docs/assets/generated' $(PUBLISHED:docs/%='$(SAMPLE_SITE)/docs/%')
-	printf 'INHERIT: %s\ndocs_dir: docs\nsite_dir: site\n' '$(abspath mkdocs.yml)' > '$(SAMPLE_SITE)/mkdocs.yml'
-	$(PY) -m generator render --release $(PIPELINE_RELEASE) --wording $(WORDING) --data $(OUT) \
-		--artifacts $(OUT) --recall $(OUT)/recall-projections.csv --strict $(STRICT) \
-		--out '$(SAMPLE_SITE)/docs/datasets.md' --plot '$(SAMPLE_SITE)/docs/assets/generated/recall-projections.svg' \
-		$(if $(SITE_URL),--site-url '$(SITE_URL)')
-	$(BIN)/mkdocs build --strict -f '$(SAMPLE_SITE)/mkdocs.yml'
-	@echo "the sample release's site is in $(SAMPLE_SITE)/site"
+	rm -rf $(call quote,$(SAMPLE_SITE)/docs)
+	mkdir -p $(call quote,$(SAMPLE_SITE))
+	cp -R docs $(call quote,$(SAMPLE_SITE)/docs)
+	rm -rf $(call quote,$(SAMPLE_SITE)/docs/datasets.md) $(call quote,$(SAMPLE_SITE)/docs/assets/generated) \
+		$(foreach file,$(PUBLISHED:docs/%=%),$(call quote,$(SAMPLE_SITE)/docs/$(file)))
+	printf 'INHERIT: %s\ndocs_dir: docs\nsite_dir: site\n' $(call quote,$(CURDIR)/mkdocs.yml) \
+		> $(call quote,$(SAMPLE_SITE)/mkdocs.yml)
+	$(PY) -m generator render --release $(call quote,$(PIPELINE_RELEASE)) --wording $(call quote,$(WORDING)) \
+		--data $(call quote,$(OUT)) --artifacts $(call quote,$(OUT)) --recall $(call quote,$(OUT)/recall-projections.csv) \
+		--strict $(call flag,STRICT) --out $(call quote,$(SAMPLE_SITE)/docs/datasets.md) \
+		--plot $(call quote,$(SAMPLE_SITE)/docs/assets/generated/recall-projections.svg) \
+		$(if $(SITE_URL),--site-url $(call quote,$(SITE_URL)))
+	$(BIN)/mkdocs build --strict -f $(call quote,$(SAMPLE_SITE)/mkdocs.yml)
+	@echo $(call quote,the sample release's site is in $(SAMPLE_SITE)/site)
 
 clean:  ## remove generated pages, the site and the virtual environment
 	rm -rf site docs/datasets.md docs/assets/generated $(PUBLISHED) $(VENV) .pytest_cache .hypothesis

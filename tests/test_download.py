@@ -5,6 +5,9 @@ import hashlib
 import os
 import random
 import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -12,10 +15,10 @@ import pytest
 import requests
 
 from generator.cli import main
-from generator.manifests.model import BYTES_FILE, MD5_FILE, URLS_FILE
+from generator.manifests.model import BYTES_FILE, MD5_FILE, SIZES_FILE, URLS_FILE
 from generator.manifests.read import read_manifest_set
 from generator.manifests.write import manifest_texts
-from generator.transfer.download import RetryPolicy, download, plan_downloads
+from generator.transfer.download import DownloadError, RetryPolicy, claim, download, plan_downloads
 from tests.http_server import Behaviour, FileServer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -224,14 +227,33 @@ def test_names_that_would_land_outside_dir_are_refused(server, data, tmp_path, c
     assert not (tmp_path / name).exists() and not Path(written).exists()
 
 
-def test_a_name_linked_to_a_place_outside_dir_is_refused(server, data, tmp_path, capsys):
+@pytest.mark.parametrize("suffix", ["", ".part", ".lock"])
+def test_a_symbolic_link_at_the_name_part_or_lock_is_refused_before_any_request(server, data, tmp_path, capsys,
+                                                                                  suffix):
     target, elsewhere = tmp_path / "files", tmp_path / "elsewhere"
     target.mkdir()
     elsewhere.mkdir()
-    (target / NAME).symlink_to(elsewhere / NAME)
+    (elsewhere / "precious").write_bytes(b"not to be touched")
+    (target / (NAME + suffix)).symlink_to(elsewhere / "precious")
     assert run_download(data, target, NAME) == 1
-    assert f"leads outside {target}; refusing it" in capsys.readouterr().err
-    assert server.requests == [] and listing(elsewhere) == [] and listing(target) == [NAME]
+    err = capsys.readouterr().err
+    assert f"error: {target / (NAME + suffix)}: is a symbolic link; refusing to download through it" in err
+    assert server.requests == [] and listing(target) == [NAME + suffix]
+    assert listing(elsewhere) == ["precious"] and (elsewhere / "precious").read_bytes() == b"not to be touched"
+
+
+@pytest.mark.parametrize("suffix", [".part", ".lock"])
+def test_a_symbolic_link_put_there_after_the_plan_is_not_followed(server, data, tmp_path, suffix):
+    # The lock is opened with O_NOFOLLOW (nothing looks before), the partial file is looked at with lstat.
+    target, = plan_downloads([NAME], read_manifest_set(data), tmp_path / "files")
+    target.path.parent.mkdir()
+    outside = tmp_path / "outside"
+    outside.write_bytes(b"outside")
+    target.path.with_name(NAME + suffix).symlink_to(outside)
+    with pytest.raises(DownloadError, match=f"{NAME}{suffix}: is a symbolic link; refusing to write through it"):
+        with claim(target), requests.Session() as session:
+            download(target, session, RetryPolicy(attempts=1))
+    assert outside.read_bytes() == b"outside" and not target.path.exists()
 
 
 def test_a_url_that_is_not_http_is_refused(data, tmp_path, capsys):
@@ -306,8 +328,8 @@ def test_selection_errors_are_one_clear_message(data, tmp_path, capsys, args, me
 
 
 def test_make_download_fetches_files_through_a_mirror(server, tmp_path):
-    data = write_data(tmp_path / "data", "https://example.invalid/bundles")
-    target = tmp_path / "files"
+    data = write_data(tmp_path / "it's the \"data\"", "https://example.invalid/bundles")
+    target = tmp_path / "downloads, it's here"
     env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
     run = subprocess.run(["make", "--no-print-directory", "-C", str(REPO), "download", f"FILES={NAME} {OTHER}",
                           f"DIR={target}", f"DATA={data}", f"RELEASE={data / 'release.yml'}",
@@ -325,3 +347,125 @@ def test_help_lists_every_option_with_examples():
     for option in ("--group", "--subset", "--dir", "--data", "--release", "--mirror", "--attempts",
                    "--retry-delay", "--timeout", "examples:"):
         assert option in run.stdout
+
+
+# --- two processes, one file ----------------------------------------------------------------
+
+def test_two_processes_downloading_one_file_never_leave_a_wrong_one(tmp_path):
+    """A slow process holds the file; a fast one (another mirror) started meanwhile says so and
+    writes nothing; the slow one finishes with the right file."""
+    held = threading.Event()
+    with FileServer() as slow, FileServer() as fast:
+        for name, content in CONTENTS.items():
+            slow.files[name], fast.files[name] = Behaviour(content, hold=held), Behaviour(content)
+        data = write_data(tmp_path / "data", slow.base_url)
+        target = tmp_path / "files"
+        command = [sys.executable, "-m", "generator", "download", NAME, "--dir", str(target), "--data", str(data),
+                   "--release", str(data / "release.yml"), "--cache-dir", str(tmp_path / "cache")]
+        first = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            _wait_for(lambda: (target / (NAME + ".part")).is_file() and slow.files[NAME].sent > 0)
+            second = subprocess.run(command + ["--mirror", fast.base_url], cwd=REPO, capture_output=True, text=True)
+        finally:
+            held.set()
+            out, err = first.communicate(timeout=60)
+    assert second.returncode == 1
+    assert second.stderr == (f"error: {target / NAME}: another process is downloading this file (it holds "
+                             f"{target / (NAME + '.lock')}); run again once it has finished\n")
+    assert fast.requests == []
+    assert first.returncode == 0, err
+    assert f"{NAME}: OK (downloaded from {slow.url(NAME)})" in out
+    assert listing(target) == [NAME] and (target / NAME).read_bytes() == CONTENTS[NAME]
+
+
+def _wait_for(condition, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_a_lock_left_by_a_killed_process_does_not_stop_the_next_run(server, data, tmp_path):
+    target = tmp_path / "files"
+    target.mkdir()
+    (target / (NAME + ".lock")).write_bytes(b"")  # flock dies with its process; the file stays
+    assert run_download(data, target, NAME) == 0
+    assert listing(target) == [NAME]
+
+
+def test_the_lock_is_held_while_the_file_is_checked_and_fetched(server, data, tmp_path):
+    target, = plan_downloads([NAME], read_manifest_set(data), tmp_path / "files")
+    target.path.parent.mkdir()
+    with claim(target):
+        with pytest.raises(DownloadError, match="another process is downloading this file"):
+            with claim(target):
+                pass
+        assert target.lock.is_file()
+    assert not target.lock.exists()
+    with claim(target):  # free again
+        pass
+
+
+# --- bodies that end early or run on ----------------------------------------------------------
+
+def test_a_body_cut_short_without_a_length_is_kept_and_resumed(server, tmp_path, capsys):
+    # Only `du -h` sizes, no Content-Length: the dropped connection looks like the end of the body.
+    data = write_data(tmp_path / "data", server.base_url, exact_sizes=False)
+    target = tmp_path / "files"
+    server.files[NAME].content_length, server.files[NAME].drops = "", 1
+    assert run_download(data, target, NAME, "--attempts", "1") == 1
+    half = len(CONTENTS[NAME]) // 2
+    err = capsys.readouterr().err
+    assert f"the body ended after {half:,} bytes, short of the file ({data / SIZES_FILE}:1 says about 391K)" in err
+    assert f"the {half} bytes received are kept" in err
+    assert (target / (NAME + ".part")).read_bytes() == CONTENTS[NAME][:half]
+
+    assert run_download(data, target, NAME) == 0
+    assert server.requests_for(NAME)[1].headers["Range"] == f"bytes={half}-"
+    assert listing(target) == [NAME]
+    assert hashlib.md5((target / NAME).read_bytes()).hexdigest() == hashlib.md5(CONTENTS[NAME]).hexdigest()
+
+
+@pytest.mark.parametrize("exact_sizes, said", [(True, "says 400,000 bytes"), (False, "says about 391K")])
+def test_a_body_running_past_the_file_is_cut_off_early(server, tmp_path, capsys, exact_sizes, said):
+    data = write_data(tmp_path / "data", server.base_url, exact_sizes)
+    target = tmp_path / "files"
+    server.files[NAME].content_length, server.files[NAME].extra = "", 64 * 1024 * 1024
+    assert run_download(data, target, NAME, "--attempts", "1") == 1
+    err = capsys.readouterr().err
+    assert f"{server.url(NAME)}: the server sent more than the " in err and said in err
+    assert "the transfer was stopped and the partial file removed" in err
+    assert listing(target) == []
+    assert server.files[NAME].sent < 32 * 1024 * 1024  # stopped long before the end
+
+
+def test_a_length_longer_than_the_file_is_refused_before_writing(server, data, tmp_path, capsys):
+    target = tmp_path / "files"
+    server.files[NAME].extra = 1000
+    assert run_download(data, target, NAME, "--attempts", "1") == 1
+    err = capsys.readouterr().err
+    assert (f"{server.url(NAME)}: the server's file has 401,000 bytes but {data / BYTES_FILE}:1 says 400000; "
+            "nothing was written") in err
+    assert listing(target) == []
+
+
+@pytest.mark.parametrize("length", ["abc", "\u00b2", "-5", "9" * 5000, "12 34"])
+def test_a_content_length_that_is_not_a_byte_count_is_ignored(server, data, tmp_path, length):
+    server.files[NAME].content_length = length
+    assert run_download(data, tmp_path / "files", NAME) == 0
+    assert (tmp_path / "files" / NAME).read_bytes() == CONTENTS[NAME]
+
+
+def test_a_mirror_that_cannot_be_parsed_is_one_clear_error(data, tmp_path, capsys):
+    assert run_download(data, tmp_path / "files", NAME, "--mirror", "http://[::1") == 1
+    assert capsys.readouterr().err == ("error: MIRROR 'http://[::1' is not an http(s) URL; only http and https "
+                                       "downloads are accepted\n")
+    assert not (tmp_path / "files").exists()
+
+
+def test_a_size_of_hundreds_of_digits_is_an_error_naming_its_line(data, tmp_path, capsys):
+    (data / BYTES_FILE).write_text((data / BYTES_FILE).read_text().replace("400000", "4" * 300, 1))
+    assert run_download(data, tmp_path / "files", NAME) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {data / BYTES_FILE}:1: '4444") and "is not a size" in err
+    assert not (tmp_path / "files").exists()

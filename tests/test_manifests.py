@@ -97,6 +97,33 @@ def test_bad_size_lines_are_errors_with_their_line(text, message):
     assert message in str(error.value) and str(error.value).startswith("size.txt:2: ")
 
 
+@pytest.mark.parametrize("text, message", [
+    ("1" * 400 + " x.h5", "'" + "1" * 37 + "...' is not a size"),
+    ("1" * 400 + "G x.h5", "is not a size"),
+    ("99999999999999999999 x.h5", "'99999999999999999999' is larger than any file can be"),
+    ("16E x.h5", "'16E' is larger than any file can be"),
+    ("\u00b2 x.h5", "'\u00b2' is not a size"),
+    ("12\u0663 x.h5", "is not a size"),
+])
+def test_sizes_no_file_can_have_are_errors_with_their_line(text, message):
+    with pytest.raises(InputError) as error:
+        parse_sizes("# header\n" + text + "\n", "size.txt")
+    assert str(error.value).startswith("size.txt:2: ") and message in str(error.value)
+
+
+@pytest.mark.parametrize("parser, line, message", [
+    (parse_md5s, "9d8ee3347b1edf136b3ef38162ac05c3  a\x00b.h5", "the name holds the control character U+0000"),
+    (parse_sizes, "7.7M a\x1b[2Jb.h5", "the name holds the control character U+001B"),
+    (parse_urls, "http://[::1/x.h5", "is not an http(s) URL"),
+    (parse_urls, "http://h.example:99999/x.h5", "is not an http(s) URL"),
+    (parse_urls, "http://h.example\x00/x.h5", "is not an http(s) URL"),
+])
+def test_names_and_urls_no_tool_could_use_are_errors_with_their_line(parser, line, message):
+    with pytest.raises(InputError) as error:
+        parser(line + "\n", "manifest.txt")
+    assert str(error.value).startswith("manifest.txt:1: ") and message in str(error.value)
+
+
 def test_every_bad_md5_line_is_reported_at_once():
     text = "not a hash  x.h5\n9d8ee3347b1edf136b3ef38162ac05c3  ok.h5\n9d8ee3347b1edf  short.h5\n" \
            "9d8ee3347b1edf136b3ef38162ac05c3  ../\n"

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -19,7 +20,7 @@ from generator.errors import InputError
 from generator.io.checksums import file_md5
 from generator.pipeline import stages
 from generator.pipeline.meta import unescape_field
-from generator.pipeline.parts import check_parts, npy_path, parquet_path
+from generator.pipeline.parts import Part, check_all_parts, check_embedding_rows, npy_path, parquet_path
 from generator.pipeline.queries import query_rows
 from generator.release.read import read_release
 from tests.conftest import OFFICIAL_BINWALK, ROOT as REPO, TINY_RELEASE, bundle_name
@@ -47,8 +48,10 @@ def digests(out: Path, names) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    """Tiny parts (with planted exact ties) and one uninterrupted `make artifacts` of them."""
-    root = tmp_path_factory.mktemp("pipeline")
+    """Tiny parts (with planted exact ties) and one uninterrupted `make artifacts` of them, in a
+    folder whose name holds a space and quotes (PARTS, OUT and RELEASE all pass through make)."""
+    root = tmp_path_factory.mktemp("pipeline") / "it's a \"run\""
+    root.mkdir()
     config_path = root / "tiny.yml"
     config_path.write_text(TINY_RELEASE)
     config = read_release(config_path)
@@ -289,34 +292,117 @@ def missing_part(parts: Path) -> Path:
     return path
 
 
+# Damage to the values of part 5, which neither subset P2 nor the queries read: every part of the
+# release is checked before any stage that reads parts writes.
+
+def with_nsfw(parts: Path, column: pa.Array) -> Path:
+    path = parquet_path(parts, 5)
+    table = pq.read_table(path)
+    pq.write_table(table.set_column(table.schema.get_field_index("NSFW"), "NSFW", column), path)
+    return path
+
+
+def nsfw_integers(parts: Path) -> Path:
+    return with_nsfw(parts, pa.array(np.zeros(1000, dtype=np.int64)))
+
+
+def nsfw_all_empty(parts: Path) -> Path:
+    return with_nsfw(parts, pa.nulls(1000, pa.string()))
+
+
+def nsfw_unknown_value(parts: Path) -> Path:
+    return with_nsfw(parts, pa.array(["UNLIKELY"] * 17 + ["nsfw"] + ["UNSURE"] * 982))
+
+
+def set_embeddings(parts: Path, index, value: float) -> Path:
+    path = npy_path(parts, 5)
+    embeddings = np.load(path)
+    embeddings[index] = value
+    np.save(path, embeddings)
+    return path
+
+
+def nan_row(parts: Path) -> Path:
+    return set_embeddings(parts, (123, 7), np.nan)
+
+
+def infinite_row(parts: Path) -> Path:
+    return set_embeddings(parts, (7, 0), np.inf)
+
+
+def zero_rows(parts: Path) -> Path:
+    return set_embeddings(parts, [40, 41], 0)
+
+
 @pytest.mark.parametrize("damage, message", [
     (drop_rows, "not row-aligned"), (wrong_dtype, "expected row-major float16"),
     (wrong_dimension, "expected (rows, 768)"), (truncated, "truncated"),
-    (no_nsfw_column, "no 'NSFW' column"), (missing_part, "missing")])
-def test_a_bad_part_is_named_and_nothing_is_written(tiny, tmp_path, damage, message):
+    (no_nsfw_column, "no 'NSFW' column"), (missing_part, "missing"),
+    (nsfw_integers, "has an 'NSFW' column of int64, not text (UNLIKELY, UNSURE, NSFW or empty)"),
+    (nsfw_all_empty, "has no value in its 'NSFW' column (1,000 rows, all empty): the strict rule would keep "
+                     "none of them and the dev rule all"),
+    (nsfw_unknown_value, "row 17: the NSFW value 'nsfw' is not one of UNLIKELY, UNSURE, NSFW (or empty)"),
+    (nan_row, "row 123 holds NaN and cannot be normalised (1 such row in the part)"),
+    (infinite_row, "row 7 holds an infinite value and cannot be normalised (1 such row in the part)"),
+    (zero_rows, "row 40 is all zeros and cannot be normalised (2 such rows in the part)")])
+def test_a_bad_part_is_named_and_no_stage_writes(tiny, tmp_path, damage, message):
     config, _, parts, _ = tiny
     parts = damaged_copy(parts, tmp_path)
     damaged = damage(parts)
     out = tmp_path / "out"
     run = stages.Run(config, parts, out)
+    for write in (lambda: stages.write_subset(run, "P2"), lambda: stages.write_queries(run),
+                  lambda: stages.write_meta(run, "P2"), lambda: stages.checked_parts(config, parts, out)):
+        with pytest.raises(InputError) as error:
+            write()
+        assert f"{damaged}: " in str(error.value) and message in str(error.value)
+    assert not out.exists()
+
+
+def test_rows_are_judged_as_their_float32_norms_would_be(tmp_path):
+    rows = np.ones((40_000, 768), dtype=np.float16)  # more than one block
+    rows[3] = -0.0                              # all zeros, with the sign bit set
+    rows[4] = np.float16(6e-8)                  # subnormal, but not zero: fine
+    rows[5, 9] = -np.inf
+    rows[6] = np.float16(65504)                 # the largest float16: fine
+    rows[39_999, 0] = np.nan                    # in the last block
+    save_raw(tmp_path / "img_emb_0000.npy", rows)
     with pytest.raises(InputError) as error:
-        stages.write_subset(run, "P2")
-    assert str(damaged) in str(error.value) and message in str(error.value)
-    with pytest.raises(InputError):
-        stages.write_meta(run, "P2")
-    assert not out.exists() or list(out.iterdir()) == []
-    with pytest.raises(InputError):
-        check_parts(parts, config.parts)
+        check_embedding_rows([Part(0, tmp_path / "img_emb_0000.npy", tmp_path / "unused.parquet", len(rows))])
+    squares = np.einsum("ij,ij->i", rows.astype(np.float32), rows.astype(np.float32))
+    assert np.flatnonzero(~(np.isfinite(squares) & (squares > 0))).tolist() == [3, 5, 39_999]
+    assert str(error.value).endswith("row 3 is all zeros and cannot be normalised (3 such rows in the part)")
 
 
-def test_make_reports_a_bad_part_by_name_and_leaves_no_artifact(tiny, tmp_path):
+def test_a_part_is_read_once_per_version(tiny, tmp_path):
+    config, _, parts, _ = tiny
+    parts = damaged_copy(parts, tmp_path)
+    an_hour_ago = time.time() - 3600
+    for path in parts.rglob("*.*"):
+        os.utime(path, (an_hour_ago, an_hour_ago))  # not just written: its stamp can be trusted
+    memo, rows = tmp_path / "memo", []
+    assert [part.rows for part in check_all_parts(parts, config.parts, memo, rows.append)] == [1000] * 6
+    assert sum(rows) == 6000
+    rows.clear()
+    assert len(check_all_parts(parts, config.parts, memo, rows.append)) == 6 and rows == []
+    # Part 5 rewritten with a NaN and its modification time set back: its change time tells.
+    time.sleep(0.05)
+    nan_row(parts)
+    os.utime(npy_path(parts, 5), (an_hour_ago, an_hour_ago))
+    with pytest.raises(InputError, match="row 123 holds NaN"):
+        check_all_parts(parts, config.parts, memo, rows.append)
+    assert sum(rows) == 1000  # only part 5 was read again
+
+
+@pytest.mark.parametrize("damage, message", [(truncated, "is truncated"), (nan_row, "row 123 holds NaN")])
+def test_make_reports_a_bad_part_by_name_and_leaves_no_artifact(tiny, tmp_path, damage, message):
     _, config_path, parts, _ = tiny
     parts = damaged_copy(parts, tmp_path)
-    damaged = truncated(parts)
+    damaged = damage(parts)
     out = tmp_path / "out"
-    run = make(out, parts, config_path, "subsets")
+    run = make(out, parts, config_path, "queries")  # part 0 only, and still refused
     assert run.returncode != 0
-    assert f"error: {damaged}: is truncated" in run.stderr and "Traceback" not in run.stderr
+    assert f"error: {damaged}: {message}" in run.stderr and "Traceback" not in run.stderr
     assert [p.name for p in out.iterdir() if not p.name.startswith(".rules")] == []
 
 

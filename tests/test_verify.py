@@ -29,8 +29,9 @@ def _bytes(seed: int, n: int) -> bytes:
 
 @pytest.fixture
 def bundles(tmp_path):
-    """Three files in `files/` and their md5 and exact-size manifests in `manifests/`."""
-    files, manifests = tmp_path / "files", tmp_path / "manifests"
+    """Three files in a folder and their md5 and exact-size manifests in another; the names hold
+    spaces and quotes, so that every `make verify` below also checks how make passes them on."""
+    files, manifests = tmp_path / "it's the \"files\"", tmp_path / "the manifests, it's them"
     files.mkdir()
     manifests.mkdir()
     contents = {"a.h5": _bytes(1, 300_000), "b.h5": _bytes(2, 200_000), "meta-x.tsv": _bytes(3, 100_001)}
@@ -119,6 +120,38 @@ def test_a_second_run_over_unchanged_files_is_served_from_the_cache(bundles, tmp
     assert hashed_bytes(changed.stdout) == len(contents["b.h5"])
 
 
+def _rewrite_keeping_mtime(path: Path) -> None:
+    status = path.stat()
+    flip_one_byte(path, 99)
+    os.utime(path, ns=(status.st_atime_ns, status.st_mtime_ns))
+
+
+def _replace_by_a_copy_with_one_byte_changed(path: Path) -> None:
+    copy = path.with_name("copy")
+    shutil.copy2(path, copy)
+    flip_one_byte(copy, 99)
+    os.utime(copy, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns))
+    os.replace(copy, path)
+
+
+@pytest.mark.parametrize("change", [_rewrite_keeping_mtime, _replace_by_a_copy_with_one_byte_changed])
+def test_a_file_changed_behind_the_same_size_and_mtime_is_hashed_again(bundles, tmp_path, capsys, change):
+    # The cache compares inode change time, inode and device too, as git's index does.
+    files, manifest, contents = bundles
+    cache = ["--cache-dir", str(tmp_path / "cache")]
+    assert main(["verify", str(files), "--manifest", str(manifest), *cache]) == 0
+    before = (files / "b.h5").stat()
+    time.sleep(0.05)  # file times tick every few ms: let the change get a ctime of its own
+    change(files / "b.h5")
+    after = (files / "b.h5").stat()
+    assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    capsys.readouterr()
+    assert main(["verify", str(files), "--manifest", str(manifest), *cache]) == 1
+    out = capsys.readouterr().out
+    assert verdicts(out) == {"a.h5": "OK", "b.h5": "FAILED", "meta-x.tsv": "OK"}
+    assert hashed_bytes(out) == len(contents["b.h5"]) and out.strip().endswith("2 from cache")
+
+
 def test_files_written_moments_ago_are_not_remembered(bundles, tmp_path):
     # Their modification time could still change within the same clock tick.
     files, manifest, _ = bundles
@@ -138,7 +171,7 @@ def test_an_unreadable_cache_is_ignored_and_replaced(bundles, tmp_path):
     cache_file.write_text("{not json")
     run = make_verify(files, manifest, tmp_path / "cache")
     assert run.returncode == 0, run.stderr
-    assert '"format": 1' in cache_file.read_text()
+    assert '"format": 2' in cache_file.read_text()
     assert hashed_bytes(make_verify(files, manifest, tmp_path / "cache").stdout) == 0
 
 
@@ -219,6 +252,8 @@ def test_missing_files_fail_only_when_all_are_required(bundles, tmp_path):
     assert verdicts(lenient.stdout) == {"a.h5": "OK", "b.h5": "MISSING", "meta-x.tsv": "OK"}
     strict = make_verify(files, manifest, tmp_path / "cache", "REQUIRE_ALL=1")
     assert strict.returncode != 0 and verdicts(strict.stdout)["b.h5"] == "MISSING"
+    assert (f"error: 1 of the 3 files of {manifest} is not in {files}, and --require-all (REQUIRE_ALL=1) "
+            "requires every one\n") in strict.stderr
 
 
 def test_a_name_listed_twice_with_different_sums_is_reported(bundles, tmp_path, capsys):
@@ -272,3 +307,4 @@ def test_help_lists_every_option_with_examples():
     assert run.returncode == 0
     for option in ("--manifest", "--require-all", "--no-cache", "--cache-dir", "--jobs", "examples:"):
         assert option in run.stdout
+    assert "inode change time" in run.stdout and "NO_CACHE=1" in run.stdout

@@ -9,16 +9,15 @@ import logging
 from pathlib import Path
 
 from generator.io.files import atomic_write_text
-from generator.pipeline.parts import check_parts
 from generator.pipeline.rules import make_rules
-from generator.pipeline.stages import ONCE, STAGES, VECTORS, Run, run_stage, write_sample
+from generator.pipeline.stages import ONCE, STAGES, VECTORS, Run, checked_parts, run_stage, write_sample
 from generator.release.read import read_release
 
 # Commands beside the stages: they write no artifact.
 TOOLS = {
     "sample": "write the synthetic parts of the release's 'sample' section into --parts",
     "rules": "write the make rules of the release to --to (used by the Makefile)",
-    "check-parts": "check every part the release reads (headers, row counts, NSFW column)",
+    "check-parts": "check every part the release reads (headers, row counts, NSFW column, every embedding row)",
 }
 
 
@@ -61,7 +60,7 @@ def run_tool(args) -> int:
     elif args.stage == "rules":
         atomic_write_text(args.to, make_rules(release))
     else:
-        check_parts(args.parts, release.parts)
+        checked_parts(release, args.parts, args.out)
     return 0
 
 

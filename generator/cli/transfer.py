@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from pathlib import Path
 
@@ -31,10 +32,14 @@ from a URL is checked by md5 alone.
 One line per file on standard output, as `md5sum -c` prints them ('name: OK',
 'name: FAILED', 'name: FAILED open or read'), the reason of each failure on
 standard error, a 'name: MISSING' line for each file of the manifest not in DIR,
-then a summary. Digests of unchanged files (same path, size and
-modification time) are remembered, so a second run does not read them again.
-Exit status 0 only when every file checked is OK (and, with --require-all, none
-is missing)."""
+then a summary. Digests of unchanged files are remembered, so a second run does
+not read them again: a file counts as unchanged when its path, size, modification
+time, inode change time, inode and device are all the same (a file rewritten with
+its old modification time, or replaced by another, is hashed again). --no-cache
+(NO_CACHE=1) reads every file anyway: for bytes changed below the file system (a
+failing disk or cable), or a file system that does not keep these stamps (some
+network and FUSE mounts). Exit status 0 only when every file checked is OK (and,
+with --require-all, none is missing)."""
 
 DOWNLOAD_EXAMPLES = """\
 examples:
@@ -50,8 +55,27 @@ Each file is written to DIR/NAME.part; an interrupted download resumes from it
 (HTTP Range) and transient failures are retried. The file gets its final name only
 when its size and md5 match the manifests; a file already present and verified is
 skipped. Names that would land outside DIR, URLs that are not http(s) and HTML
-pages served in place of a bundle are refused. Exit status 0 only when every file
-is present and verified."""
+pages served in place of a bundle are refused; so is a symbolic link at NAME,
+NAME.part or NAME.lock (no link below DIR is followed). A body longer than the file
+can be is cut off at once; one that ends short (a dropped connection, from a server
+that sends no Content-Length) is kept and resumed. While a process fetches a file
+it holds DIR/NAME.lock: another process asked for the same file in the same DIR
+stops at once with an error (run it again later: it then finds the file verified).
+Exit status 0 only when every file is present and verified."""
+
+
+def _number(kind: type, low: float, high: float, unit: str):
+    """An argparse type: a finite `kind` from `low` to `high`, so that a negative, NaN or infinite
+    timeout is a usage error and not a traceback from the socket layer."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+        if not (math.isfinite(value) and low <= value <= high):
+            raise argparse.ArgumentTypeError(f"must be from {low:g} to {high:g} {unit}, not '{text}'")
+        return value
+    return parse
 
 
 def register(commands) -> None:
@@ -72,8 +96,9 @@ def register(commands) -> None:
                         help="fail when a file of the manifest is missing from DIR")
     _add_cache_options(verify)
     verify.add_argument("--no-cache", action="store_true",
-                        help="hash every file again, ignoring remembered digests")
-    verify.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 1),
+                        help="hash every file again, ignoring remembered digests (for damage the file's stamps "
+                             "cannot show: a failing disk, a file system that does not keep them)")
+    verify.add_argument("--jobs", type=_number(int, 1, 256, "files"), default=min(4, os.cpu_count() or 1),
                         help="files hashed at the same time (default: %(default)s)")
     verify.set_defaults(run=run_verify)
 
@@ -95,11 +120,11 @@ def register(commands) -> None:
                        help="the index datasets.json of the datasets site (an http(s) URL or a file): files, "
                             "URLs, sizes, md5s, groups and subsets, instead of --data and --release")
     fetch.add_argument("--mirror", help="base URL replacing everything before the file name in each URL")
-    fetch.add_argument("--attempts", type=int, default=RetryPolicy.attempts,
+    fetch.add_argument("--attempts", type=_number(int, 1, 100, "attempts"), default=RetryPolicy.attempts,
                        help="tries per file before giving up (default: %(default)s)")
-    fetch.add_argument("--retry-delay", type=float, default=RetryPolicy.first_delay,
+    fetch.add_argument("--retry-delay", type=_number(float, 0, 3600, "seconds"), default=RetryPolicy.first_delay,
                        help="seconds before the first retry, doubled for each next one (default: %(default)s)")
-    fetch.add_argument("--timeout", type=float, default=RetryPolicy.timeout,
+    fetch.add_argument("--timeout", type=_number(float, 0.001, 86400, "seconds"), default=RetryPolicy.timeout,
                        help="seconds without data before an attempt fails (default: %(default)s)")
     _add_cache_options(fetch)
     fetch.set_defaults(run=run_download)
@@ -129,5 +154,5 @@ def run_download(args) -> int:
     else:
         names = args.names or release_names(read_release(args.release), args.group, args.subset)
         manifests = None
-    policy = RetryPolicy(max(1, args.attempts), args.retry_delay, args.timeout)
+    policy = RetryPolicy(args.attempts, args.retry_delay, args.timeout)
     return download_files(DownloadRequest(names, args.dir, args.data, args.mirror, policy, manifests), _cache(args))

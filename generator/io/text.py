@@ -1,6 +1,7 @@
 """Reading an input file as text, with errors that name the file and the line."""
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 
 from generator.errors import InputError
@@ -30,3 +31,9 @@ def read_first_line(path: Path) -> str:
         return data.decode("utf-8-sig").rstrip("\r\n")
     except UnicodeDecodeError as exc:
         raise InputError.at(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})", 1) from None
+
+
+def control_character(text: str, allowed: str = "") -> str | None:
+    """The first control character of `text` not in `allowed` (a NUL, an escape, a lone surrogate
+    such as "\\ud800"), or None. Such a character cannot be part of a name, a path or a page."""
+    return next((ch for ch in text if ch not in allowed and unicodedata.category(ch) in ("Cc", "Cs")), None)

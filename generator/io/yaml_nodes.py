@@ -11,17 +11,23 @@ import re
 import yaml
 
 from generator.errors import InputError, Origin, Problem
+from generator.io.text import control_character
 
 # Counts of rows, parts, dimensions and seeds: far below this, and small enough that a
 # number pasted by mistake (thousands of digits) is refused before it is converted.
 MAXIMUM_COUNT = 10**15
 _DIGITS = re.compile(r"[0-9]{1,16}")
+# Text may hold line breaks and tabs (a wording's paragraphs); no other control character.
+_TEXT_CONTROLS = "\t\n"
 
 
 def compose(text: str, path: str, what: str) -> yaml.Node:
     """The root node of a YAML text; invalid YAML or an empty document is an InputError."""
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow, such as a raw NUL byte
+        raise InputError.at(path, f"not valid YAML: the character U+{exc.character:04X} is not allowed",
+                            text.count("\n", 0, exc.position) + 1) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise InputError.at(path, f"not valid YAML: {getattr(exc, 'problem', exc)}",
@@ -89,7 +95,12 @@ class YamlNodes:
         if not isinstance(node, yaml.ScalarNode) or not str(node.value).strip():
             self.fail(node, f"{what} must be a non-empty text")
             return ""
-        return str(node.value).strip()
+        text = str(node.value).strip()
+        control = control_character(text, _TEXT_CONTROLS)
+        if control is not None:
+            self.fail(node, f"{what} holds the control character U+{ord(control):04X}")
+            return ""
+        return text
 
     def count(self, node, what: str, minimum: int = 1, maximum: int = MAXIMUM_COUNT) -> int:
         """A whole number written in ASCII digits, between `minimum` and `maximum`."""

@@ -20,12 +20,27 @@ MANIFEST_FILES = (MD5_FILE, SIZES_FILE, BYTES_FILE, URLS_FILE)
 
 
 def is_http_url(text: str) -> bool:
-    """Whether `text` is an http(s) URL with a host: the only links the project offers or follows."""
-    parts = urlsplit(text)
-    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
+    """Whether `text` is an http(s) URL with a host (and a valid port, if any): the only links the
+    project offers or follows. White space and control characters are never part of one."""
+    if any(ch.isspace() or not ch.isprintable() for ch in text):
+        return False
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - reading it is what checks it (a number from 0 to 65535)
+    except ValueError:  # an unclosed IPv6 bracket, a port that is not a number
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
 
-_SIZE_VALUE = re.compile(r"^(\d+(?:\.\d+)?)([KMGTPE]?)(i?B)?$", re.IGNORECASE)
+# ASCII digits only, and few enough that no number is converted before it is known to be a
+# size at all (a pasted number of hundreds of digits is refused, not turned into a float).
+_SIZE_VALUE = re.compile(r"^([0-9]{1,20}(?:\.[0-9]{1,6})?)([KMGTPE]?)(i?B)?$", re.IGNORECASE)
 _UNIT_POWER = {"": 0, "K": 1, "M": 2, "G": 3, "T": 4, "P": 5, "E": 6}
+# The largest size a file system reports (a signed 64-bit offset).
+MAX_FILE_BYTES = 2**63 - 1
+# A human-readable size (`147G`, `77MB`) is rounded, by `du -h` up to its last digit, by other
+# tools to the nearest or in units of 1000: a file within this share of it (or within one unit
+# of its last digit, for sizes such as `1.0K`) agrees with it.
+APPROXIMATE_SIZE_TOLERANCE = 0.05
 
 
 def human_size(n_bytes: int) -> str:
@@ -50,19 +65,43 @@ class Size:
     text: str
     bytes: int
     exact: bool
+    rounding: int = field(default=0, compare=False, repr=False)  # bytes in one unit of the last digit
 
     @classmethod
     def parse(cls, text: str) -> "Size":
         match = _SIZE_VALUE.match(text)
         if not match:
-            raise ValueError(f"'{text}' is not a size (expected e.g. 147G, 7.7M, 77MB or a byte count)")
+            shown = text if len(text) <= 40 else text[:37] + "..."
+            raise ValueError(f"'{shown}' is not a size (expected e.g. 147G, 7.7M, 77MB or a byte count)")
         number, unit, suffix = match.groups()
         power = _UNIT_POWER[unit.upper()]
         if power == 0 and "." not in number and (suffix is None or suffix.upper() == "B"):
-            return cls(text=text, bytes=int(number), exact=True)
-        if power == 0:
+            size = cls(text=text, bytes=int(number), exact=True)
+        elif power == 0:
             raise ValueError(f"'{text}' is not a size (a byte count has no decimals)")
-        return cls(text=text, bytes=round(float(number) * 1024**power), exact=False)
+        else:
+            last_digit = 10.0 ** -len(number.partition(".")[2]) * 1024**power
+            size = cls(text=text, bytes=round(float(number) * 1024**power), exact=False,
+                       rounding=round(last_digit))
+        if size.bytes > MAX_FILE_BYTES:
+            raise ValueError(f"'{text}' is larger than any file can be ({MAX_FILE_BYTES:,} bytes)")
+        return size
+
+    def _margin(self) -> int:
+        return 0 if self.exact else max(round(APPROXIMATE_SIZE_TOLERANCE * self.bytes), self.rounding)
+
+    @property
+    def least(self) -> int:
+        """The fewest bytes a file of this size can hold (the size itself, when exact)."""
+        return max(0, self.bytes - self._margin())
+
+    @property
+    def most(self) -> int:
+        """The most bytes a file of this size can hold (the size itself, when exact)."""
+        return self.bytes + self._margin()
+
+    def admits(self, n_bytes: int) -> bool:
+        return self.least <= n_bytes <= self.most
 
 
 @dataclass(frozen=True)

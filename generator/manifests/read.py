@@ -14,7 +14,7 @@ from typing import Callable, Iterator, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from generator.errors import InputError, Origin, Problem
-from generator.io.text import read_text
+from generator.io.text import control_character, read_text
 from generator.manifests.model import (BYTES_FILE, MD5_FILE, SIZES_FILE, URLS_FILE, Entry, Manifest, ManifestSet,
                                        Size, is_http_url)
 
@@ -48,6 +48,9 @@ def _parse(text: str, path: str, kind: str,
             name = _basename(written)
             if name in ("", ".", ".."):
                 raise ValueError(f"'{written}' does not name a file")
+            control = control_character(written)
+            if control is not None:
+                raise ValueError(f"the name holds the control character U+{ord(control):04X}")
         except ValueError as exc:
             problems.append(Problem(origin, str(exc)))
             continue
@@ -81,10 +84,9 @@ def _size_line(line: str) -> tuple[str, Size]:
 def _url_line(line: str) -> tuple[str, str]:
     if any(ch.isspace() for ch in line):
         raise ValueError(f"'{line}' is not a URL (it contains white space)")
-    parts = urlsplit(line)
     if not is_http_url(line):
         raise ValueError(f"'{line}' is not an http(s) URL; only http and https downloads are accepted")
-    name = unquote(parts.path.rsplit("/", 1)[-1])
+    name = unquote(urlsplit(line).path.rsplit("/", 1)[-1])
     if not name:
         raise ValueError(f"'{line}' does not end in a file name")
     return name, line

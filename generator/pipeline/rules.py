@@ -1,9 +1,10 @@
 """The make rules of a release, from the stage table: one rule per stage and label, its targets
 the stage's files, its prerequisites the files the stage reads.
 
-The text refers to $(PARTS), $(OUT), $(PIPELINE_RELEASE) and $(PIPELINE) (the command prefix) of
-the Makefile that includes it, so it depends on the release alone. File names hold '=',
-which make would take for an assignment in a rule line; every path is therefore a
+The text refers to $(RULE_PARTS), $(RULE_OUT), $(RULE_RELEASE) (the folders and the release
+as make's rules can hold them: spaces escaped), $(PIPELINE) (the command prefix) and
+$(BASE_URL) of the Makefile that includes it, so it depends on the release alone. File names
+hold '=', which make would take for an assignment in a rule line; every path is therefore a
 variable. `PIPELINE_<TARGET>` lists the files of each make target of the stage table, and
 `PIPELINE_ALL` every file.
 """
@@ -22,7 +23,7 @@ class _Rules:
         self.lines: list[str] = []
 
     def path(self, folder: str, name: str) -> str:
-        """A file of the folder variable PARTS or OUT."""
+        """A file of the folder variable RULE_PARTS or RULE_OUT."""
         return self.file("PIPELINE_FILE_" + "".join(c if c.isalnum() else "_" for c in name), f"$({folder})/{name}")
 
     def file(self, variable: str, path: str) -> str:
@@ -30,11 +31,11 @@ class _Rules:
         return f"$({variable})"
 
     def part_files(self, numbers) -> list[str]:
-        return [self.path("PARTS", path(Path(), n).as_posix()) for n in numbers for path in (npy_path, parquet_path)]
+        return [self.path("RULE_PARTS", path(Path(), n).as_posix()) for n in numbers for path in (npy_path, parquet_path)]
 
     def rule(self, targets: list[str], prerequisites: list[str], command: str) -> None:
         grouped = " &:" if len(targets) > 1 else ":"
-        self.lines.append(f"{' '.join(targets)}{grouped} {' '.join(['$(PIPELINE_RELEASE)'] + prerequisites)}")
+        self.lines.append(f"{' '.join(targets)}{grouped} {' '.join(['$(RULE_RELEASE)'] + prerequisites)}")
         self.lines.append(f"\t$(PIPELINE) {command}")
         self.lines.append("")
 
@@ -44,13 +45,14 @@ def make_rules(release: Release) -> str:
     groups: dict[str, list[str]] = {target: [] for target in TARGETS}
     for stage in STAGES:
         for label in stage.labels(release):
-            targets = [rules.path("OUT", name) for name in stage.outputs(release, label)]
+            targets = [rules.path("RULE_OUT", name) for name in stage.outputs(release, label)]
             needs = stage.needs(release, label)
-            prerequisites = (rules.part_files(needs.parts) + [rules.path("OUT", name) for name in needs.out]
-                             + [rules.file(f"PIPELINE_INPUT_{i}", str(path)) for i, path in enumerate(needs.files)])
+            prerequisites = (rules.part_files(needs.parts) + [rules.path("RULE_OUT", name) for name in needs.out]
+                             + [rules.file(f"PIPELINE_INPUT_{i}", str(path).replace(" ", "\\ "))
+                                for i, path in enumerate(needs.files)])
             command = stage.name + (f" {label}" if label is not None else "")
             if stage.name == "manifests":
-                command += " $(if $(BASE_URL),--base-url '$(BASE_URL)')"
+                command += " $(if $(BASE_URL),--base-url $(call quote,$(BASE_URL)))"
             rules.rule(targets, prerequisites, command)
             groups[stage.target] += targets
     for target, files in groups.items():
@@ -59,7 +61,7 @@ def make_rules(release: Release) -> str:
 
     # A part file no rule makes: when it is missing, the check names it (and any other problem).
     part_rules = [f"$({variable}):\n\t@$(PIPELINE) check-parts\n" for variable in sorted(rules.variables)
-                  if rules.variables[variable].startswith("$(PARTS)")]
+                  if rules.variables[variable].startswith("$(RULE_PARTS)")]
     header = ["# Make rules of the release, written by `python -m generator pipeline rules`.", ""]
     variables = [f"{name} := {value}" for name, value in rules.variables.items()]
     return "\n".join(header + variables + [""] + rules.lines + [""]) + "\n" + "\n".join(part_rules)

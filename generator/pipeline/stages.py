@@ -34,7 +34,7 @@ from generator.pipeline.binwalk import read_binwalk_model
 from generator.pipeline.blas import blas_report
 from generator.pipeline.gold import empty_topk, exact_knn, merge_topk
 from generator.pipeline.model import BinWalkModel, PCAModel, TopK
-from generator.pipeline.parts import Part, check_parts, read_columns, read_embeddings, write_part
+from generator.pipeline.parts import Part, check_all_parts, read_columns, read_embeddings, write_part
 from generator.pipeline.pca import CovarianceAccumulator, project
 from generator.pipeline.queries import query_rows
 from generator.pipeline.sample import part_embeddings, part_metadata
@@ -103,11 +103,26 @@ def write_sample(release: Release, folder: Path) -> None:
 
 # --- subsets, queries, metadata: from the parts -----------------------------------------------
 
+CHECKED_PARTS = ".checked-parts"  # the folder of OUT where parts found good are remembered
+
+
+def checked_parts(release: Release, parts: Path, out: Path) -> list[Part]:
+    """Every part of the release, checked (headers, NSFW column, every row) before a stage that
+    reads parts writes anything: a bad row in the last part stops a run before its first subset
+    is written. A part is read once per version, not once per stage (see check_all_parts)."""
+    with _progress(None, "checking parts") as progress:
+        return check_all_parts(parts, release.parts, out / CHECKED_PARTS, progress.update)
+
+
+def _parts(run: Run, numbers) -> list[Part]:
+    return [part for part in checked_parts(run.release, run.parts, run.out) if part.number in numbers]
+
+
 def _selection(run: Run, label: str, columns: tuple[str, ...] = (NSFW_COLUMN,)
                ) -> Iterator[tuple[tuple[Part, dict], np.ndarray]]:
     """((part, its columns), kept row indices) in subset order; parts read one at a time."""
     spec = run.release.subset(label)
-    parts = check_parts(run.parts, spec.parts)
+    parts = _parts(run, spec.parts)
     columns = tuple(dict.fromkeys((NSFW_COLUMN,) + columns))
     columns_of = ((part, read_columns(part, columns)) for part in parts)
     return select_rows(spec, (((part, cols), cols[NSFW_COLUMN]) for part, cols in columns_of))
@@ -132,7 +147,7 @@ def write_subset(run: Run, label: str) -> None:
 
 def write_queries(run: Run) -> None:
     spec = run.release.queries
-    (part,) = check_parts(run.parts, [spec.part])
+    (part,) = _parts(run, [spec.part])
     rows = query_rows(part.rows, spec.count, spec.seed)
     final, key = _embeddings(run, spec.label)
     dtype = _single(run.release.bundle(run.release.embeddings, spec.label).layout).dtype
@@ -142,10 +157,11 @@ def write_queries(run: Run) -> None:
 def write_meta(run: Run, label: str) -> None:
     for kind in run.release.kinds_of(META):
         names = kind.layout.columns
+        selection = _selection(run, label, names)  # the parts are checked before the file is started
         with atomic_output(run.out / kind.file_name(label)) as temporary, \
                 open(temporary, "w", encoding="utf-8", newline="") as stream:
             stream.write(meta.header_line(names))
-            for (_, columns), kept in _selection(run, label, names):
+            for (_, columns), kept in selection:
                 stream.write(meta.meta_lines(columns, names, kept))
 
 

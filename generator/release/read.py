@@ -11,8 +11,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import numpy as np
-
 from generator.errors import InputError
 from generator.io.text import read_text
 from generator.io.yaml_nodes import YamlNodes, compose
@@ -35,6 +33,7 @@ _DTYPES = {
     "ids": ("int32", "int64"),
     "distances": ("float32", "float64"),
 }
+_ALL_DTYPES = tuple(dict.fromkeys(dtype for dtypes in _DTYPES.values() for dtype in dtypes))
 
 
 def read_release(path: Path) -> Release:
@@ -212,7 +211,7 @@ def _layout(nodes: YamlNodes, fields: dict, key: str, of: str, what: str, item) 
             return Layout()
         if "datasets" in fields:
             nodes.fail(fields["datasets"], f"{what}: a metadata table has 'columns', not 'datasets'")
-        columns = [nodes.text(c, f"a column of {what}") for c in nodes.sequence(fields["columns"], f"columns of {what}")]
+        columns = [_label(nodes, c, f"a column of {what}") for c in nodes.sequence(fields["columns"], f"columns of {what}")]
         if not columns or len(set(columns)) != len(columns):
             nodes.fail(fields["columns"], f"columns of {what} must list at least one column, each once")
         return Layout(columns=tuple(columns))
@@ -225,7 +224,7 @@ def _layout(nodes: YamlNodes, fields: dict, key: str, of: str, what: str, item) 
     for entry in nodes.sequence(fields[key], f"{key} of {what}"):
         spec = nodes.mapping(entry, f"a dataset of {what}", ("key", "dtype", "cols"))
         if spec and len(spec) == 3:
-            datasets.append(DatasetLayout(nodes.text(spec["key"], "key"), nodes.text(spec["dtype"], "dtype"),
+            datasets.append(DatasetLayout(_label(nodes, spec["key"], "key"), nodes.text(spec["dtype"], "dtype"),
                                           nodes.count(spec["cols"], "cols", maximum=100_000)))
     problem = _layout_problem(of, datasets)
     if problem:
@@ -239,10 +238,8 @@ def _layout_problem(of: str, datasets: list[DatasetLayout]) -> str | None:
     if len(set(keys)) != len(keys):
         return "a key is given twice"
     for d in datasets:
-        try:
-            np.dtype(d.dtype)
-        except TypeError:
-            return f"'{d.dtype}' is not a numpy dtype"
+        if d.dtype not in _ALL_DTYPES:  # checked before numpy ever parses it: "(2)f" or "i4,i4" are dtypes too
+            return f"'{d.dtype}' is not a numpy dtype a bundle can be stored as ({', '.join(_ALL_DTYPES)})"
     if of == GOLD:
         roles = sorted((_role(d.dtype), d.cols) for d in datasets)
         if len(datasets) != 2 or [r for r, _ in roles] != ["distances", "ids"] or roles[0][1] != roles[1][1]:

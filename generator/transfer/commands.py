@@ -16,7 +16,7 @@ from generator.manifests.model import BYTES_FILE, SIZES_FILE, Manifest, Manifest
 from generator.manifests.read import read_manifest_set, read_md5s, read_sizes
 from generator.release.model import Release
 from generator.transfer.digest_cache import DigestCache
-from generator.transfer.download import DownloadError, RetryPolicy, download, plan_downloads
+from generator.transfer.download import DownloadError, RetryPolicy, claim, download, plan_downloads
 from generator.transfer.remote import is_url, load_index_manifests, load_remote_md5s
 from generator.transfer.verify import (Status, bytes_to_hash, check_file, passed, plan_checks, run_checks,
                                        summary)
@@ -85,6 +85,10 @@ def verify_folder(folder: Path, manifest: Path | str, require_all: bool, jobs: i
     for name in plan.missing:
         print(f"{name}: MISSING")
     print(summary(results, plan.missing))
+    if require_all and plan.missing:
+        print(f"error: {len(plan.missing)} of the {len(plan.missing) + len(plan.checks)} files of {manifest} "
+              f"{'is' if len(plan.missing) == 1 else 'are'} not in {folder}, and --require-all (REQUIRE_ALL=1) "
+              "requires every one", file=sys.stderr)
     return 0 if passed(results, plan.missing, require_all) else 1
 
 
@@ -145,17 +149,19 @@ def download_files(request: DownloadRequest, cache: DigestCache) -> int:
 
 
 def _download_one(target, session, policy, cache) -> None:
-    if os.path.lexists(target.path):
-        present = check_file(target.check, cache)
-        if present.status is Status.OK:
-            print(f"{target.name}: OK (already present)")
-            return
-        print(f"{target.name}: present but {present.status.value} ({present.reason}); downloading it again",
-              file=sys.stderr)
-    with tqdm(total=target.check.size, unit="B", unit_scale=True, unit_divisor=1024, desc=target.name,
-              disable=not _on_terminal(), file=sys.stderr) as bar:
-        def show(done: int, total: int | None) -> None:
-            bar.total = total
-            bar.update(done - bar.n)
-        download(target, session, policy, on_position=show)
+    # The lock covers the look at a file already there too: another process may be renaming it.
+    with claim(target):
+        if os.path.lexists(target.path):
+            present = check_file(target.check, cache)
+            if present.status is Status.OK:
+                print(f"{target.name}: OK (already present)")
+                return
+            print(f"{target.name}: present but {present.status.value} ({present.reason}); downloading it again",
+                  file=sys.stderr)
+        with tqdm(total=target.check.size, unit="B", unit_scale=True, unit_divisor=1024, desc=target.name,
+                  disable=not _on_terminal(), file=sys.stderr) as bar:
+            def show(done: int, total: int | None) -> None:
+                bar.total = total
+                bar.update(done - bar.n)
+            download(target, session, policy, on_position=show)
     print(f"{target.name}: OK (downloaded from {target.url})")

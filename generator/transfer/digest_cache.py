@@ -1,39 +1,28 @@
-"""Remembered md5 digests of files, keyed by (path, size, mtime), so an unchanged file is hashed once.
+"""Remembered md5 digests of files, so an unchanged file is hashed once.
 
-The cache is a JSON file; it is a convenience, never a source of truth: a cache
-that cannot be read is treated as empty, and any change of size or modification
-time makes the remembered digest invalid.
+A digest is trusted only for the same version of the same file, as a `FileStamp` tells it
+(path, size, modification time, inode change time, inode and device). The cache is a JSON
+file; it is a convenience, never a source of truth: a cache that cannot be read is treated as
+empty. What a stamp cannot see is bytes changed below the file system (a failing disk), or a
+file system whose times or inodes are not kept; `--no-cache` hashes every file again for those.
 """
 from __future__ import annotations
 
 import json
 import os
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 
 from generator.io.files import atomic_write_text
+from generator.io.stamps import FileStamp
 
 CACHE_FILE = "md5-digests.json"
-_FORMAT = 1
+_FORMAT = 2  # 1 kept (size, mtime) only; its entries are not trusted
 
 
 def default_cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "laion2b-datasets"
-
-
-@dataclass(frozen=True)
-class FileStamp:
-    """What identifies one version of a file on disk."""
-
-    path: str
-    size: int
-    mtime_ns: int
-
-    @classmethod
-    def of(cls, path: Path, status: os.stat_result) -> "FileStamp":
-        return cls(str(Path(path).resolve()), status.st_size, status.st_mtime_ns)
 
 
 class DigestCache:
@@ -48,13 +37,13 @@ class DigestCache:
     def get(self, stamp: FileStamp) -> str | None:
         with self._lock:
             entry = self._entries.get(stamp.path)
-        if entry and entry.get("size") == stamp.size and entry.get("mtime_ns") == stamp.mtime_ns:
+        if entry and all(entry.get(key) == value for key, value in stamp.entry().items()):
             return entry.get("md5")
         return None
 
     def put(self, stamp: FileStamp, md5: str) -> None:
         with self._lock:
-            self._entries[stamp.path] = {"size": stamp.size, "mtime_ns": stamp.mtime_ns, "md5": md5}
+            self._entries[stamp.path] = {**stamp.entry(), "md5": md5}
             self._changed = True
 
     def save(self) -> None:

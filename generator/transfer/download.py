@@ -1,36 +1,49 @@
 """Resumable, verified downloads of the bundles the manifests list (SPEC §7).
 
-A bundle is written to `<name>.part`; an interrupted transfer resumes from the
-partial file with an HTTP Range request (and starts over when the server ignores
-Range); transient failures are retried with exponential backoff. The file gets its
-final name only when its size (when the manifests know it exactly) and its md5
-match. What can be refused is refused before anything is written: a name that would
-land outside the target folder, a URL that is not http(s), an HTML page served
-where a bundle is expected.
+A bundle is written to `<name>.part` while its process holds `<name>.lock` (fcntl.flock): a
+second process asked for the same file in the same folder stops at once with a message
+instead of writing into the same partial file. An interrupted transfer resumes from the
+partial file with an HTTP Range request (and starts over when the server ignores Range);
+transient failures are retried with exponential backoff. The body is measured against the
+size the manifests or the server state: bytes beyond it stop the transfer at once, a body
+that ends short of it is kept to be resumed. The file gets its final name only when its size
+(when known exactly) and its md5 match. Refused before anything is written: a name that
+would land outside the target folder, a URL that is not http(s), an HTML page served where a
+bundle is expected, and a symbolic link at the file's name, partial file or lock (each is
+also opened with O_NOFOLLOW, so a link put there later is refused too).
 """
 from __future__ import annotations
 
+import errno
+import fcntl
 import os
 import re
+import stat
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Mapping
 
 import requests
 import urllib3
 
 from generator.errors import InputError, Origin, Problem, ProjectError
-from generator.manifests.model import Entry, ManifestSet, is_http_url
+from generator.manifests.model import MAX_FILE_BYTES, Entry, ManifestSet, Size, is_http_url
 from generator.transfer.verify import Check, Status, check_file, check_for
 
 CHUNK_BYTES = 1024 * 1024
 HEAD_BYTES = 512
 PART_SUFFIX = ".part"
+LOCK_SUFFIX = ".lock"
 # Bundles are HDF5 or TSV; an HTML page in their place is a server's error page.
 BUNDLE_SUFFIXES = (".h5", ".hdf5", ".tsv")
 _HTML_START = re.compile(rb"^\s*<(!doctype\s+html|html)", re.IGNORECASE)
 _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:")
+# Byte counts in headers: ASCII digits only (int() would also take "²" or "١"), and few enough
+# that a header of thousands of digits is ignored rather than converted.
+_BYTE_COUNT = re.compile(r"[0-9]{1,19}")
+_CONTENT_RANGE = re.compile(r"bytes\s+([0-9]{1,19})-([0-9]{1,19})/([0-9]{1,19}|\*)", re.IGNORECASE)
 
 
 class DownloadError(ProjectError):
@@ -41,12 +54,17 @@ class _Transient(Exception):
     """A failure that another attempt may not meet: a dropped connection, a timeout, a 5xx answer."""
 
 
+class _StartOver(_Transient):
+    """An answer that makes the partial file useless: it is removed before the next attempt."""
+
+
 @dataclass(frozen=True)
 class Target:
-    """A bundle to fetch: its URL and the check its file must pass."""
+    """A bundle to fetch: its URL, the check its file must pass and the size the manifests state."""
 
     url: str
     check: Check
+    stated: Entry[Size] | None = None
 
     @property
     def name(self) -> str:
@@ -59,6 +77,10 @@ class Target:
     @property
     def part(self) -> Path:
         return self.path.with_name(self.name + PART_SUFFIX)
+
+    @property
+    def lock(self) -> Path:
+        return self.path.with_name(self.name + LOCK_SUFFIX)
 
 
 @dataclass(frozen=True)
@@ -92,11 +114,16 @@ def plan_downloads(names: Iterable[str], manifests: ManifestSet, folder: Path,
                                               f"folder; refusing it") for entry in unsafe)
         if url_entry is None or md5_entry is None or unsafe:
             continue
-        check = check_for(name, manifests, folder)
-        if check.path.resolve().parent != folder.resolve():  # a symbolic link pointing elsewhere
-            problems.append(Problem(url_entry.origin, f"'{check.path}' leads outside {folder}; refusing it"))
+        target = Target(_mirrored(url_entry, mirror), check_for(name, manifests, folder), manifests.size_of(name))
+        links = [path for path in (target.path, target.part, target.lock) if path.is_symlink()]
+        if links:
+            problems.append(Problem(Origin(str(links[0])), "is a symbolic link; refusing to download through it"))
             continue
-        targets.append(Target(_mirrored(url_entry, mirror), check))
+        unusable = _unusable(target.url)
+        if unusable:
+            problems.append(Problem(url_entry.origin, f"'{target.url}' cannot be requested: {unusable}"))
+            continue
+        targets.append(target)
     if problems:
         raise InputError(problems)
     return targets
@@ -111,6 +138,19 @@ def _escapes(written_name: str) -> bool:
 def _require_http(url: str, what: str) -> None:
     if not is_http_url(url):
         raise DownloadError(f"{what} '{url}' is not an http(s) URL; only http and https downloads are accepted")
+    unusable = _unusable(url)
+    if unusable:
+        raise DownloadError(f"{what} '{url}' cannot be requested: {unusable}")
+
+
+def _unusable(url: str) -> str | None:
+    """Why requests would refuse `url` (a host name it cannot encode, say), or None: asked before
+    anything is fetched, so that such a URL is one clear error, not five retries."""
+    try:
+        requests.Request("GET", url).prepare()
+    except requests.RequestException as exc:
+        return str(exc)
+    return None
 
 
 def _mirrored(entry: Entry[str], mirror: str | None) -> str:
@@ -120,10 +160,78 @@ def _mirrored(entry: Entry[str], mirror: str | None) -> str:
     return f"{mirror.rstrip('/')}/{entry.value.rsplit('/', 1)[-1]}"
 
 
+# --- one process per file: the lock -------------------------------------------------------
+
+@contextmanager
+def claim(target: Target) -> Iterator[None]:
+    """Holds `NAME.lock` beside the partial file while the file is checked, fetched and renamed.
+
+    Non-blocking: a second process asked for the same file in the same folder stops at once
+    with a message (waiting could mean hours behind a 147 GB transfer). The lock file is removed
+    by its holder; a process that opened it just before that finds it gone once it gets the
+    lock, and takes the lock anew.
+    """
+    while True:
+        descriptor = _open_file(target.lock, os.O_RDWR | os.O_CREAT)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(descriptor)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise DownloadError(f"{target.path}: another process is downloading this file (it holds "
+                                    f"{target.lock}); run again once it has finished") from None
+            raise DownloadError(f"{target.lock}: cannot be locked ({exc.strerror})") from None
+        if _same_file(descriptor, target.lock):
+            break
+        os.close(descriptor)
+    try:
+        yield
+    finally:
+        target.lock.unlink(missing_ok=True)
+        os.close(descriptor)
+
+
+def _same_file(descriptor: int, path: Path) -> bool:
+    try:
+        named = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    opened = os.fstat(descriptor)
+    return (named.st_dev, named.st_ino) == (opened.st_dev, opened.st_ino)
+
+
+def _open_file(path: Path, flags: int) -> int:
+    """A descriptor of the regular file `path`, never opened through a symbolic link (a link put
+    at a name in the folder would send the bytes anywhere on the machine). O_NONBLOCK: a FIFO
+    put there must not block the open; on a regular file the flag changes nothing."""
+    try:
+        descriptor = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK, 0o666)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            _require_regular(path, stat.S_IFLNK)
+        raise DownloadError(f"{path}: cannot be written ({exc.strerror})") from None
+    try:
+        _require_regular(path, os.fstat(descriptor).st_mode)
+    except DownloadError:
+        os.close(descriptor)
+        raise
+    return descriptor
+
+
+def _require_regular(path: Path, mode: int) -> None:
+    if stat.S_ISLNK(mode):
+        raise DownloadError(f"{path}: is a symbolic link; refusing to write through it")
+    if not stat.S_ISREG(mode):
+        raise DownloadError(f"{path}: is not a regular file; refusing to write to it")
+
+
+# --- the transfer -------------------------------------------------------------------------
+
 def download(target: Target, session: requests.Session, policy: RetryPolicy = RetryPolicy(),
              on_position: Callable[[int, int | None], None] | None = None,
              sleep: Callable[[float], None] = time.sleep) -> None:
     """Fetches `target` into its `.part` file, verifies it, and only then gives it its final name.
+    Run it inside `claim(target)`.
 
     `on_position(done, total)` is told how many bytes the partial file holds as it grows, and the
     file's size when the manifests or the server tell it.
@@ -138,64 +246,173 @@ def download(target: Target, session: requests.Session, policy: RetryPolicy = Re
         except _Transient as exc:
             last_failure = exc
     else:
-        kept = (f"; the {target.part.stat().st_size} bytes received are kept in {target.part} and the "
-                f"next run resumes from there" if target.part.exists() else "")
+        held = _partial_bytes(target.part)
+        kept = (f"; the {held} bytes received are kept in {target.part} and the next run resumes from there"
+                if held else "")
         raise DownloadError(f"{target.url}: gave up after {policy.attempts} attempts ({last_failure}){kept}")
     _accept(target)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a response's status and headers say: where its body starts in the file, and the
+    file's whole size when the server states it."""
+
+    start: int
+    total: int | None
+
+
+def read_answer(target: Target, status: int, reason: str, headers: Mapping[str, str], offset: int) -> Answer | None:
+    """The meaning of the answer to a request for the file from byte `offset` on; None when the
+    partial file already holds every byte (416). Raises `_Transient` for an answer worth another
+    attempt and DownloadError for one that is not. Header values that are not plain byte counts
+    are ignored, as urllib3 ignores them when it reads the body."""
+    if status == 416 and offset:
+        return None
+    if status in (408, 429) or status >= 500:
+        raise _Transient(f"HTTP {status} {reason}")
+    if status not in (200, 206):
+        raise DownloadError(f"{target.url}: HTTP {status} {reason}")
+    content_type = headers.get("Content-Type", "")
+    if content_type.split(";")[0].strip().lower() == "text/html":
+        raise DownloadError(f"{target.url}: the server sent an HTML page (Content-Type {content_type}) "
+                            f"instead of {target.name}; nothing was written")
+    length = _byte_count(headers.get("Content-Length", ""))
+    if status == 200:
+        return Answer(0, length)
+    content_range = headers.get("Content-Range", "")
+    first, total = _content_range(content_range)
+    if first != offset:
+        raise _StartOver(f"the server answered the range request with another range ({content_range}); "
+                         "starting over")
+    if total is None and length is not None and offset + length <= MAX_FILE_BYTES:
+        total = offset + length
+    return Answer(offset, total)
+
+
+def _byte_count(text: str) -> int | None:
+    text = text.strip()
+    return int(text) if _BYTE_COUNT.fullmatch(text) and int(text) <= MAX_FILE_BYTES else None
+
+
+def _content_range(text: str) -> tuple[int | None, int | None]:
+    """(first byte, whole size or None) of a well-formed `bytes FIRST-LAST/SIZE`; (None, None) otherwise."""
+    match = _CONTENT_RANGE.fullmatch(text.strip())
+    if not match:
+        return None, None
+    first, last, total = (_byte_count(group) for group in match.groups())
+    if first is None or last is None or last < first or (total is not None and total <= last) \
+            or (total is None and match[3] != "*"):
+        return None, None
+    return first, total
+
+
+@dataclass(frozen=True)
+class _Extent:
+    """How many bytes the file holds (`least` to `most`; None: unknown), who says so, and the
+    size a progress bar shows."""
+
+    least: int | None = None
+    most: int | None = None
+    said_by: str = "nobody states its size"
+    shown: int | None = None
+
+
+def _extent(target: Target, answer: Answer) -> _Extent:
+    """The manifests' exact size, else the size the server states (refused when the manifests'
+    approximate size rules it out), else the bounds of the approximate size."""
+    stated = target.stated
+    if stated is not None and answer.total is not None and not stated.value.admits(answer.total):
+        raise DownloadError(f"{target.url}: the server's file has {answer.total:,} bytes but {stated.origin} "
+                            f"says {stated.value.text}; nothing was written")
+    if stated is not None and stated.value.exact:
+        size = stated.value.bytes
+        return _Extent(size, size, f"{stated.origin} says {size:,} bytes", size)
+    if answer.total is not None:
+        return _Extent(answer.total, answer.total, f"the server says {answer.total:,} bytes", answer.total)
+    if stated is not None:
+        return _Extent(stated.value.least, stated.value.most, f"{stated.origin} says about {stated.value.text}",
+                       stated.value.bytes)
+    return _Extent()
 
 
 def _fetch(target: Target, session: requests.Session, timeout: float,
            on_position: Callable[[int, int | None], None] | None) -> None:
     """One attempt: fills the `.part` file up to the end of the body (resuming it when possible)."""
-    offset = target.part.stat().st_size if target.part.exists() else 0
-    size = target.check.size
-    if size is not None and offset > size:
+    offset = _partial_bytes(target.part)
+    stated = target.stated.value if target.stated else None
+    if stated is not None and offset > stated.most:
         target.part.unlink()  # longer than the file: it cannot be a prefix of it
         offset = 0
-    if size is not None and 0 < offset == size:
+    if stated is not None and stated.exact and 0 < offset == stated.bytes:
         return
     # Identity encoding: byte offsets must be offsets in the file, not in a compressed stream.
     headers = {"Accept-Encoding": "identity", **({"Range": f"bytes={offset}-"} if offset else {})}
     try:
         response = session.get(target.url, headers=headers, stream=True, timeout=timeout)
+    except requests.exceptions.InvalidHeader as exc:  # e.g. two different Content-Length headers
+        raise DownloadError(f"{target.url}: the server's answer cannot be read ({exc})") from None
     except requests.RequestException as exc:
         raise _Transient(f"no answer: {exc}") from None
     with response:
-        if response.status_code == 416 and offset:
+        try:
+            answer = read_answer(target, response.status_code, response.reason, response.headers, offset)
+        except _StartOver:
+            target.part.unlink(missing_ok=True)
+            raise
+        if answer is None:
             return  # the partial file already holds the whole body; the checks decide
-        if response.status_code in (408, 429) or response.status_code >= 500:
-            raise _Transient(f"HTTP {response.status_code} {response.reason}")
-        if response.status_code not in (200, 206):
-            raise DownloadError(f"{target.url}: HTTP {response.status_code} {response.reason}")
-        content_type = response.headers.get("Content-Type", "")
-        if content_type.split(";")[0].strip().lower() == "text/html":
-            raise DownloadError(f"{target.url}: the server sent an HTML page (Content-Type {content_type}) "
-                                f"instead of {target.name}; nothing was written")
-        resumed = response.status_code == 206
-        if resumed and _range_start(response.headers.get("Content-Range", "")) != offset:
-            target.part.unlink()
-            raise _Transient(f"the server answered the range request from another offset "
-                             f"({response.headers.get('Content-Range')}); starting over")
         chunks = _body(response)
         try:
             first = _head(chunks)
-            if not resumed and target.name.lower().endswith(BUNDLE_SUFFIXES) and _HTML_START.match(first):
+            if answer.start == 0 and target.name.lower().endswith(BUNDLE_SUFFIXES) and _HTML_START.match(first):
                 raise DownloadError(f"{target.url}: the server sent an HTML page instead of {target.name}; "
                                     f"nothing was written")
-            position = offset if resumed else 0
-            total = size if size is not None else _announced_size(response, position)
-            with open(target.part, "ab" if resumed else "wb") as out:
-                for chunk in _chain(first, chunks):
-                    out.write(chunk)
-                    position += len(chunk)
-                    if on_position:
-                        on_position(position, total)
+            extent = _extent(target, answer)
+            position = _write(target, answer.start, extent, _chain(first, chunks), on_position)
         except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
             raise _Transient(f"connection lost: {exc}") from None
-        except OSError as exc:
+        except OSError as exc:  # after the clause above: requests' errors are OSErrors too
             raise DownloadError(f"{target.part}: cannot be written ({exc.strerror})") from None
-    if size is not None and position < size:
-        raise _Transient(f"the body ended after {position} of {size} bytes")
+    if extent.least is not None and position < extent.least:
+        # Without a Content-Length, a dropped connection looks like the end of the body: only the
+        # size says otherwise, and the bytes received are kept to be resumed.
+        raise _Transient(f"the body ended after {position:,} bytes, short of the file ({extent.said_by})")
+
+
+def _write(target: Target, start: int, extent: _Extent, chunks: Iterable[bytes],
+           on_position: Callable[[int, int | None], None] | None) -> int:
+    """Writes the body into the partial file from byte `start` (0: the file is started over);
+    returns the partial file's size. A body running past the most the file can hold is cut off
+    at once, not written in full, and the partial file removed."""
+    position = start
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if start else os.O_TRUNC)
+    with os.fdopen(_open_file(target.part, flags), "ab") as out:
+        for chunk in chunks:
+            if extent.most is not None and position + len(chunk) > extent.most:
+                break
+            out.write(chunk)
+            position += len(chunk)
+            if on_position:
+                on_position(position, extent.shown)
+        else:
+            return position
+    target.part.unlink(missing_ok=True)
+    raise DownloadError(f"{target.url}: the server sent more than the {extent.most:,} bytes {target.name} can hold "
+                        f"({extent.said_by}); the transfer was stopped and the partial file removed")
+
+
+def _partial_bytes(part: Path) -> int:
+    """How many bytes the partial file holds (0 when there is none); anything there but a
+    regular file, a symbolic link above all, is refused."""
+    try:
+        status = os.lstat(part)
+    except FileNotFoundError:
+        return 0
+    except OSError as exc:
+        raise DownloadError(f"{part}: cannot be read ({exc.strerror})") from None
+    _require_regular(part, status.st_mode)
+    return status.st_size
 
 
 def _body(response: requests.Response) -> Iterator[bytes]:
@@ -218,16 +435,6 @@ def _chain(first: bytes, rest):
     if first:
         yield first
     yield from rest
-
-
-def _announced_size(response: requests.Response, start: int) -> int | None:
-    length = response.headers.get("Content-Length", "")
-    return start + int(length) if length.isdigit() else None
-
-
-def _range_start(content_range: str) -> int | None:
-    match = re.match(r"^\s*bytes\s+(\d+)-", content_range)
-    return int(match.group(1)) if match else None
 
 
 def _accept(target: Target) -> None:

@@ -21,7 +21,8 @@ from typing import Callable, Iterable, Iterator
 from generator.errors import Origin
 from generator.manifests.model import ManifestSet
 from generator.io.checksums import file_md5
-from generator.transfer.digest_cache import DigestCache, FileStamp
+from generator.io.stamps import FileStamp, recent, unchanged
+from generator.transfer.digest_cache import DigestCache
 
 
 class Status(Enum):
@@ -110,29 +111,12 @@ def check_file(check: Check, cache: DigestCache | None = None,
             digest = file_md5(check.path, count)
         except OSError as exc:
             return Result(check, Status.UNREADABLE, exc.strerror, hashed)
-        if cache and _unchanged(check.path, stamp) and not _recent(stamp, started_ns):
+        if cache and unchanged(stamp) and not recent(stamp, started_ns):
             cache.put(stamp, digest)
     if digest != check.md5:
         return Result(check, Status.FAILED, f"md5 is {digest}, {check.md5_origin} says {check.md5}",
                       hashed, from_cache, digest)
     return Result(check, Status.OK, None, hashed, from_cache, digest)
-
-
-def _unchanged(path: Path, stamp: FileStamp) -> bool:
-    """Whether the file still has the stamp it had before hashing (a file being written must not be cached)."""
-    try:
-        return FileStamp.of(path, os.stat(path)) == stamp
-    except OSError:
-        return False
-
-
-# File systems stamp modification times in ticks (a few ms, up to 2 s): a file written within a
-# tick of being hashed could change again without its stamp changing, so it is not remembered.
-RECENT_NS = 2_000_000_000
-
-
-def _recent(stamp: FileStamp, now_ns: int) -> bool:
-    return stamp.mtime_ns > now_ns - RECENT_NS
 
 
 def run_checks(checks: Iterable[Check], jobs: int, cache: DigestCache | None = None,

@@ -1,0 +1,245 @@
+"""No traceback on any input: every reader of user input gives a result or the project's own
+error naming the file (and the line, where the problem has one).
+
+Property-based tests feed the readers hand-broken and random inputs: the three manifest
+parsers (tests/test_manifests.py fuzzes them with random text; here with numbers), the
+release definition and the page's wording (the committed files with values replaced), the
+download's MIRROR and the HTTP headers of its answers. The inputs a hostile test found
+tracebacks with are each a case of their own, run through the command line.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from generator.cli import main
+from generator.errors import InputError, ProjectError
+from generator.io.text import control_character
+from generator.manifests.model import MD5_FILE, SIZES_FILE
+from generator.manifests.read import parse_sizes, read_manifest_set
+from generator.release.read import parse_release, parse_wording
+from generator.release.wording import Texts
+from generator.transfer.download import Answer, DownloadError, Target, _Transient, plan_downloads, read_answer
+from generator.transfer.verify import Check
+from tests.conftest import ROOT
+
+DATA = ROOT / "data"
+RELEASE_TEXT = (DATA / "release-sample.yml").read_text(encoding="utf-8")
+WORDING_TEXT = (DATA / "page.yml").read_text(encoding="utf-8")
+
+# Values that broke readers once, or could: digits that are not ASCII, numbers too long to
+# convert, control characters (escaped, as YAML allows them), surrogates, nesting, aliases, tags.
+NASTY = ["\u00b2", "\u0661\u0662", "9" * 5000, "-1", "1e999", "0x10", "{x: " * 1100, "{", "}", "&a [*a]",
+         "*undefined", "!!python/object/apply:os.system ['true']", '"a\\0b"', '"\\ud800"', '"\\x1b[2J"',
+         "null", "~", "", "{subset}", "{subset.x}", "{0}", "{label!r}", "a/b", "..", "http://[::1", "http://h:99999"]
+
+
+def _scalars(text: str) -> list[tuple[int, int]]:
+    """(start, end) of every scalar written in a YAML text, keys and values."""
+    spans, stack = [], [yaml.compose(text, Loader=yaml.SafeLoader)]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, yaml.ScalarNode):
+            spans.append((node.start_mark.index, node.end_mark.index))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            stack.extend(item for pair in node.value for item in pair)
+    return sorted(spans)
+
+
+def replacements(text: str):
+    """The text with one to three of its scalars replaced, raw or as a quoted YAML string."""
+    spans = _scalars(text)
+    value = st.one_of(st.sampled_from(NASTY),
+                      st.text(st.characters(codec=None, categories=None), max_size=20))
+    written = st.one_of(value, value.map(json.dumps))  # json.dumps: a double-quoted YAML string, escapes and all
+
+    @st.composite
+    def changed(draw):
+        chosen = draw(st.lists(st.sampled_from(spans), min_size=1, max_size=3, unique=True))
+        result = text
+        for start, end in sorted(chosen, reverse=True):
+            result = result[:start] + draw(written) + result[end:]
+        return result
+    return changed()
+
+
+def assert_located(error: InputError, path: str, text: str) -> None:
+    for problem in error.problems:
+        assert problem.origin.path == path
+        assert problem.origin.line is None or 1 <= problem.origin.line <= text.count("\n") + 1
+
+
+def assert_clean_text(value) -> None:
+    """Every text a reader hands on can be written to a page, a path or an HDF5 key."""
+    if isinstance(value, str):
+        assert control_character(value, "\t\n") is None, repr(value)
+    elif isinstance(value, (tuple, list)):
+        for item in value:
+            assert_clean_text(item)
+    elif hasattr(value, "__dataclass_fields__"):
+        for name in value.__dataclass_fields__:
+            assert_clean_text(getattr(value, name))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=replacements(RELEASE_TEXT))
+def test_a_spoilt_release_definition_gives_a_release_or_a_located_error(text):
+    try:
+        release = parse_release(text, "fuzz.yml")
+    except InputError as error:
+        assert_located(error, "fuzz.yml", text)
+        return
+    assert_clean_text(release)
+    assert [bundle.name for bundle in release.bundles()]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=replacements(WORDING_TEXT))
+def test_a_spoilt_wording_gives_a_wording_or_a_located_error(text):
+    try:
+        wording = parse_wording(text, "fuzz.yml")
+    except InputError as error:
+        assert_located(error, "fuzz.yml", text)
+        return
+    assert_clean_text(wording)
+    texts = Texts(parse_release(RELEASE_TEXT, "release.yml"), wording)
+    for bundle in texts.release.published():
+        if bundle.group in wording.groups:
+            assert isinstance(texts.description(bundle), str)
+
+
+@settings(max_examples=150, deadline=None)
+@given(number=st.one_of(st.text("0123456789", min_size=1, max_size=600),
+                        st.text(st.characters(categories=["Nd", "No"]), min_size=1, max_size=5)),
+       unit=st.sampled_from(["", "K", "M", "G", "E", "MB", "B", ".5G", ".5"]))
+def test_a_size_of_any_digits_is_read_or_refused_at_its_line(number, unit):
+    try:
+        size = parse_sizes(f"# sizes\n{number}{unit} x.h5\n", "sizes.txt").get("x.h5").value
+    except InputError as error:
+        assert [p.origin.line for p in error.problems] == [2] and str(error).startswith("sizes.txt:2: ")
+        return
+    assert 0 <= size.least <= size.bytes <= size.most and size.bytes < 2**63
+
+
+# --- the download: MIRROR and the answers' headers -------------------------------------------
+
+MANIFESTS = read_manifest_set(DATA)
+NAMES = MANIFESTS.md5s.names()[:2]
+
+
+@settings(max_examples=200, deadline=None)
+@given(mirror=st.one_of(st.text(max_size=40), st.builds("{}://{}{}".format, st.sampled_from(["http", "https", "HTTP"]),
+                                                        st.text(max_size=30), st.text(max_size=10))))
+def test_any_mirror_gives_urls_requests_can_send_or_a_clear_error(mirror, tmp_path_factory):
+    try:
+        targets = plan_downloads(NAMES, MANIFESTS, tmp_path_factory.getbasetemp() / "never-made", mirror)
+    except ProjectError as error:
+        assert str(error)
+        return
+    for target in targets:
+        requests.Request("GET", target.url).prepare()  # what the download will send; no network involved
+
+
+TARGET = Target("http://127.0.0.1:9/x.h5", Check("x.h5", Path("x.h5"), "0" * 32, None), None)
+HEADER_VALUES = st.one_of(st.text(max_size=30), st.from_regex(r"bytes [0-9]{1,25}-[0-9]{1,25}/([0-9]{1,25}|\*)"),
+                          st.text("0123456789 -/*", max_size=30), st.sampled_from(["9" * 5000, "\u00b2", "-1"]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(status=st.integers(100, 599), offset=st.integers(0, 2**64),
+       headers=st.dictionaries(st.sampled_from(["Content-Length", "Content-Range", "Content-Type"]), HEADER_VALUES))
+def test_any_answer_headers_are_understood_or_refused(status, offset, headers):
+    try:
+        answer = read_answer(TARGET, status, "Reason", requests.structures.CaseInsensitiveDict(headers), offset)
+    except (DownloadError, _Transient) as failure:
+        assert str(failure)
+        return
+    if answer is not None:
+        assert isinstance(answer, Answer) and answer.start in (0, offset)
+        assert answer.total is None or answer.start <= answer.total < 2**63
+
+
+# --- the inputs that gave tracebacks, one case each, through the command line ---------------
+
+def _replace(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def _write_bytes_replacing(path: Path, old: bytes, new: bytes) -> None:
+    data = path.read_bytes()
+    assert old in data
+    path.write_bytes(data.replace(old, new, 1))
+
+
+HUGE = "1" * 400
+CASES = {
+    "verify, a size of hundreds of digits": (
+        lambda d: _replace(d / SIZES_FILE, "147G", HUGE), "verify", f"{SIZES_FILE}:1: '1111"),
+    "render, a size of hundreds of digits": (
+        lambda d: _replace(d / SIZES_FILE, "147G", HUGE + "G"), "render", f"{SIZES_FILE}:1: '1111"),
+    "render, a NUL written in the release's name": (
+        lambda d: _replace(d / "release.yml", "name: LAION2B-en subsets of the SISAP challenge",
+                           'name: "LAION2B\\0-en subsets"'),
+        "render", "release.yml:9: name holds the control character U+0000"),
+    "render, a raw NUL byte in the release": (
+        lambda d: _write_bytes_replacing(d / "release.yml", b"name: LAION2B", b"name: LAION\x002B"),
+        "render", "release.yml:9: not valid YAML: the character U+0000 is not allowed"),
+    "render, a NUL in a title of the wording": (
+        lambda d: _replace(d / "page.yml", "title: 768d CLIP embeddings", 'title: "768d\\0 CLIP"'),
+        "render", "page.yml:28: the title of group 'clip768' holds the control character U+0000"),
+    "render, a wording nested too deeply": (  # the release's case is in test_release.py
+        lambda d: (d / "page.yml").write_text("a: " + "{x: " * 5000 + "\n"),
+        "render", "page.yml: the page wording is nested too deeply to be read"),
+    "pipeline, a non-ASCII digit as a count": (
+        lambda d: _replace(d / "release.yml", "count: 10000,", "count: 1000\u00b2,"),
+        "pipeline", "release.yml:29: the query count must be a whole number"),
+    "pipeline, a number of 5000 digits": (
+        lambda d: _replace(d / "release.yml", "seed: 0}", "seed: " + "7" * 5000 + "}"),
+        "pipeline", "release.yml:29: the query seed must be a whole number"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_an_input_that_once_gave_a_traceback_is_one_error_line(case, data_copy, tmp_path, capsys):
+    spoil, command, message = CASES[case]
+    spoil(data_copy)
+    out = tmp_path / "out"
+    files = tmp_path / "files"
+    files.mkdir()
+    (files / "laion2B-en-clip768v2-n=100M.h5").write_bytes(b"x")
+    argv = {
+        "verify": ["verify", str(files), "--manifest", str(data_copy / MD5_FILE), "--cache-dir", str(tmp_path / "c")],
+        "render": ["render", "--release", str(data_copy / "release.yml"), "--wording", str(data_copy / "page.yml"),
+                   "--data", str(data_copy), "--out", str(out / "page.md"), "--plot", str(out / "plot.svg")],
+        "pipeline": ["pipeline", "--release", str(data_copy / "release.yml"), "--parts", str(tmp_path / "parts"),
+                     "--out", str(out), "check-parts"],
+    }[command]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {data_copy}/") and message in err, err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--timeout", "-1", "must be from 0.001 to 86400 seconds, not '-1'"),
+    ("--timeout", "nan", "must be from 0.001 to 86400 seconds, not 'nan'"),
+    ("--timeout", "inf", "must be from 0.001 to 86400 seconds, not 'inf'"),
+    ("--retry-delay", "-1", "must be from 0 to 3600 seconds, not '-1'"),
+    ("--attempts", "0", "must be from 1 to 100 attempts, not '0'"),
+    ("--attempts", "\u00b2", "'\u00b2' is not a number")])
+def test_a_number_option_out_of_range_is_a_usage_error(option, value, message, tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["download", "x.h5", "--dir", str(tmp_path / "files"), option, value])
+    assert stop.value.code == 2
+    assert f"error: argument {option}: {message}" in capsys.readouterr().err
+    assert not (tmp_path / "files").exists()

@@ -1,0 +1,98 @@
+"""The make interface (SPEC §5): yes/no variables take only what they mean, and paths with
+spaces and quotes reach every command whole.
+
+`make -n` prints the commands a target would run, exactly as the shell would get them, without
+running them (make still writes the pipeline's rules file, which it includes); the real runs of
+verify, download and the pipeline with such paths are in test_verify.py, test_download.py and
+test_pipeline_run.py.
+"""
+from __future__ import annotations
+
+import shlex
+import shutil
+import subprocess
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+def make(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["make", "--no-print-directory", "-C", str(ROOT), *args], capture_output=True, text=True)
+
+
+def commands(*args: str) -> list[list[str]]:
+    """The argument lists of the commands `make -n ARGS` prints, as the shell splits them."""
+    run = make("-n", *args)
+    assert run.returncode == 0, run.stderr
+    return [shlex.split(line) for line in run.stdout.replace("\\\n", " ").splitlines() if line.strip()]
+
+
+def generator_command(*args: str) -> list[str]:
+    """The `python -m generator ...` command a target runs (its last one)."""
+    return [argv for argv in commands(*args) if argv[1:3] == ["-m", "generator"]][-1]
+
+
+@pytest.mark.parametrize("target, variable, value", [
+    ("verify", "REQUIRE_ALL", "maybe"), ("verify", "NO_CACHE", "2"), ("verify", "REQUIRE_ALL", ""),
+    ("render", "STRICT", "strict"), ("sample-site", "STRICT", "1 0")])
+def test_a_yes_no_variable_refuses_any_other_value_by_its_name(target, variable, value):
+    run = make(target, f"{variable}={value}")
+    assert run.returncode == 2 and run.stdout == ""  # stopped before any command ran
+    assert (f"*** {variable}={value} is not a yes/no value: use 1 or 0 (also yes/no or true/false, in any "
+            "case).  Stop.") in run.stderr
+
+
+@pytest.mark.parametrize("value, meaning", [("1", True), ("yes", True), ("True", True), ("YES", True),
+                                            ("0", False), ("no", False), ("FALSE", False), ("No", False)])
+def test_yes_no_variables_take_1_0_yes_no_true_false_in_any_case(value, meaning):
+    verify = generator_command("verify", f"REQUIRE_ALL={value}", f"NO_CACHE={value}")
+    assert ("--require-all" in verify) is meaning and ("--no-cache" in verify) is meaning
+    render = generator_command("render", f"STRICT={value}")
+    assert render[render.index("--strict") + 1] == ("1" if meaning else "0")
+
+
+def test_paths_with_spaces_and_quotes_reach_every_command_whole(tmp_path):
+    weird = tmp_path / "it's a \"weird\" place"
+    weird.mkdir()
+    release = weird / "the release's file.yml"
+    shutil.copy(ROOT / "data" / "release-sample.yml", release)
+    path = {name: str(weird / name.lower()) for name in
+            ("DIR", "DATA", "MANIFEST", "WORDING", "RECALL", "ARTIFACTS", "SAMPLE", "PARTS", "OUT", "SAMPLE_SITE")}
+
+    verify = generator_command("verify", f"DIR={path['DIR']}", f"MANIFEST={path['MANIFEST']}")
+    assert verify[3:6] == ["verify", path["DIR"], "--manifest"] and verify[6] == path["MANIFEST"]
+
+    download = generator_command("download", "FILES=a.h5 it's.h5", f"DIR={path['DIR']}", f"DATA={path['DATA']}",
+                                 f"RELEASE={release}", "MIRROR=http://127.0.0.1:9/it's")
+    assert download[4:6] == ["a.h5", "it's.h5"]
+    for option, value in [("--dir", path["DIR"]), ("--data", path["DATA"]), ("--release", str(release)),
+                          ("--mirror", "http://127.0.0.1:9/it's")]:
+        assert download[download.index(option) + 1] == value
+
+    render = generator_command("render", f"RELEASE={release}", *(f"{v}={path[v]}" for v in
+                                                                 ("WORDING", "DATA", "RECALL", "ARTIFACTS")))
+    for option, value in [("--release", str(release)), ("--wording", path["WORDING"]), ("--data", path["DATA"]),
+                          ("--recall", path["RECALL"]), ("--artifacts", path["ARTIFACTS"])]:
+        assert render[render.index(option) + 1] == value
+
+    sample = generator_command("sample", f"SAMPLE={path['SAMPLE']}", f"RELEASE={release}")
+    assert sample[sample.index("--parts") + 1] == path["SAMPLE"]
+
+    stage = generator_command("queries", f"PARTS={path['PARTS']}", f"OUT={path['OUT']}", f"RELEASE={release}")
+    assert stage[-1] == "queries"
+    for option, value in [("--release", str(release)), ("--parts", path["PARTS"]), ("--out", path["OUT"])]:
+        assert stage[stage.index(option) + 1] == value
+
+    site = commands("sample-site", f"SAMPLE_SITE={path['SAMPLE_SITE']}", f"OUT={path['OUT']}", f"RELEASE={release}")
+    build = next(argv for argv in site if argv[0].endswith("mkdocs"))
+    assert build[-1] == path["SAMPLE_SITE"] + "/mkdocs.yml"
+    rendered = next(argv for argv in site if "render" in argv)
+    assert rendered[rendered.index("--out") + 1] == path["SAMPLE_SITE"] + "/docs/datasets.md"
+
+
+@pytest.mark.parametrize("variable", ["OUT", "PARTS"])
+def test_a_pipeline_path_make_cannot_hold_is_refused_by_name(variable):
+    run = make("queries", f"{variable}=/tmp/a:b")
+    assert run.returncode == 2 and run.stdout == ""
+    assert f"*** {variable}=/tmp/a:b: make cannot hold a path with ':' or ';' in its rules.  Stop." in run.stderr
