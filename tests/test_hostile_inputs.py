@@ -226,7 +226,10 @@ def test_an_input_that_once_gave_a_traceback_is_one_error_line(case, data_copy, 
     }[command]
     assert main(argv) == 1
     err = capsys.readouterr().err
-    assert err.startswith(f"error: {data_copy}/") and message in err, err
+    # One error line, last; the page lists every problem of its inputs (file:line each) before it.
+    lines = err.splitlines()
+    assert lines[-1].startswith("error: ") and err.count("error: ") == 1 and "Traceback" not in err, err
+    assert any(line.startswith((f"{data_copy}/", f"error: {data_copy}/")) and message in line for line in lines), err
     assert not out.exists()
 
 

@@ -53,7 +53,7 @@ def recall_source(inputs: PageInputs) -> Path | None:
     return None
 
 
-def render_site_page(inputs: PageInputs, report: TextIO = sys.stderr) -> str:
+def render_site_page(inputs: PageInputs, report: TextIO | None = None) -> str:
     """Writes the page (and plot); returns a one-line summary. StrictModeFailure when strict
     and anything is wrong, with nothing written."""
     if not is_http_url(inputs.site_url):
@@ -72,7 +72,7 @@ def render_site_page(inputs: PageInputs, report: TextIO = sys.stderr) -> str:
     page = build_page(release, texts, manifests, recall, inputs.site_url, artifacts,
                       plots if recall.rows else None, unreadable)
     for problem in page.problems:
-        print(problem, file=report)
+        print(problem, file=report or sys.stderr)
     if page.problems and inputs.strict:
         raise StrictModeFailure(f"{len(page.problems)} problem(s) in the inputs; nothing was written "
                                 f"(STRICT=0 renders the page with warnings in place of bad values)")
