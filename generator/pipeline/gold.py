@@ -1,24 +1,23 @@
 """Gold standards: the exact k nearest neighbours of SPEC §2, fast.
 
-The distance is d(q, x) = 1 - dot(q̂, x̂) with both vectors L2-normalised, evaluated in
-float64 (vectors.unit_rows64, then a float64 product summed along the contiguous last
-axis, so that a pair gives the same bits wherever it is computed). Ties go to the lower
-id. Computing that for every pair would cost a float64 product per pair; instead:
+The distance is d(q, x) = 1 - (q̂ · x) / |x| with q̂ the query normalised in float64, every
+product and sum in float64 (the same expression as 1 - q̂ · x̂, evaluated without a second
+normalised copy of x). Its float32 value is what the file stores and what ranks: rows by
+ascending float32 distance, equal float32 distances by ascending id. Computing that for
+every pair would cost a float64 product per pair; instead two passes over the rows, each a
+function of a row range whose results merge in any grouping and order:
 
-1. Screen: float32 similarities of normalised float32 copies with one BLAS product per
-   tile, keeping the `slots` best rows of each query (k + min(max(16, k/4), 128)).
-2. Prove: every float32 similarity is within B = screen_bound(dim) of the float64 one.
-   If t is the k-th best float32 similarity of a query, each of the k rows above t has
-   a float64 similarity >= t - B, so every true neighbour has a float64 similarity
-   >= t - B and a float32 one >= t - 2B. The kept rows contain all of them
-   whenever the best row *not* kept is below t - 2B, which holds when the worst kept row
-   is (rows are dropped only below the worst kept one).
-3. Re-rank the kept rows in float64 and sort by (distance, id). A query whose proof fails
-   (many rows within 2B of its k-th, e.g. duplicates) is computed in float64 over the
-   whole block instead.
+1. `screen`: float32 similarities of normalised float32 copies, one BLAS product per tile,
+   keep each query's `candidate_slots(k)` best rows (`Candidates`), and a floor above
+   every row left out; `merge_candidates` keeps the best of two row ranges.
+2. `rerank`: once the candidates of the whole subset are known, compute the float64
+   distance of each candidate that can still rank (those within `candidate_margin` of
+   the k-th best float32 similarity) and keep the k best (`TopK`); `merge_topk` combines
+   row ranges. The float64 work is about k rows per query per subset, whatever the
+   number of blocks. A query whose candidates do not provably hold its k nearest (many
+   rows within the margin, e.g. duplicates) is computed entirely in float64 instead.
 
-Blocks of rows and queries keep memory bounded whatever the sizes; partial results of
-disjoint row ranges merge with merge_topk in any grouping and order.
+`exact_knn` runs both passes over one block.
 """
 from __future__ import annotations
 
@@ -27,14 +26,16 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from generator.pipeline.model import TopK
 from generator.pipeline.blas import blas_threads
+from generator.pipeline.model import Candidates, TopK
 from generator.pipeline.vectors import unit_rows32, unit_rows64
 
 ROW_CHUNK = 8192      # rows normalised to float32 at a time (25 MB at 768 dims), at least
 ROWS_PER_SLOT = 16    # ... this many per kept row, so that folding a tile in stays cheap
 QUERY_CHUNK = 1024    # queries per BLAS tile (a tile is 32 MB)
 GATHER_BYTES = 1 << 22  # float64 candidate rows re-ranked at a time: 4 MB stays in cache
+ID_BITS = 32            # ids share an int64 sort key with a float32's bits
+ID_MASK = (1 << ID_BITS) - 1
 
 
 def screen_bound(dim: int) -> float:
@@ -54,7 +55,9 @@ def screen_bound(dim: int) -> float:
     - Its float32 evaluation adds at most g Σ|q̃_i x̃_i| <= g (1 + θ)(1 + δ).
     - The float64 side is itself within dim * 2^-53 + a few float64 ulps of the exact
       value: 1e-12 covers it for any dim up to 9,000.
-    At dim 768: B = 6.9e-5, so rows within 1.4e-4 of the k-th similarity are re-ranked.
+
+    Parameters: dim, the vector dimension. Returns B as a float.
+    Example: screen_bound(768) is about 6.9e-5.
     """
     u = 2.0 ** -24
     g = dim * u / (1 - dim * u)
@@ -63,15 +66,134 @@ def screen_bound(dim: int) -> float:
     return theta + delta + theta * delta + g * (1 + theta) * (1 + delta) + 1e-12
 
 
+def candidate_margin(dim: int) -> float:
+    """M: a row can rank among a query's k nearest only if its float32 similarity is at
+    least t - M, t being the k-th best float32 similarity of the query.
+
+    Proof, with B = screen_bound(dim) and rows ranked by r = fl32(d64): each of the k rows
+    with s32 >= t has s64 >= t - B, so d64 <= 1 - t + B and r <= R = fl32(1 - t + B) (float32
+    rounding is monotone). So the k nearest all have r <= R, hence d64 <= R + half an ulp
+    <= 1 - t + B + ulp32, an ulp32 of a distance (< 2) being at most 2^-23; then
+    s64 >= t - B - 2^-23 and s32 >= t - 2B - 2^-23. The rounding of 1 - s64 to float64 and
+    of the bound itself are covered by taking 2^-22.
+
+    Parameters: dim, the vector dimension. Returns M as a float.
+    Example: candidate_margin(768) is about 1.4e-4.
+    """
+    return 2 * screen_bound(dim) + 2.0 ** -22
+
+
+def candidate_slots(k: int) -> int:
+    """Rows the screen keeps per query for a top-k: k plus a margin of min(max(16, k/4), 128)
+    rows, so that ties and near-ties around the k-th rarely defeat the proof.
+
+    Example: candidate_slots(100) == 125, candidate_slots(1000) == 1128.
+    """
+    return k + min(max(16, k // 4), 128)
+
+
+def empty_candidates(q: int, k: int) -> Candidates:
+    """The identity of merge_candidates: no row seen, nothing left out."""
+    slots = candidate_slots(k)
+    return Candidates(np.zeros((q, slots), dtype=np.int64), np.full((q, slots), -np.inf, dtype=np.float32),
+                      np.full(q, -np.inf, dtype=np.float32))
+
+
 def empty_topk(q: int, k: int) -> TopK:
     """The identity of merge_topk: k unfilled slots (id 0, distance +inf) per query."""
-    return TopK(np.zeros((q, k), dtype=np.int64), np.full((q, k), np.inf))
+    return TopK(np.zeros((q, k), dtype=np.int64), np.full((q, k), np.inf, dtype=np.float32))
+
+
+def screen(queries: np.ndarray, block: np.ndarray, first_id: int, k: int) -> Candidates:
+    """The rows of `block` that may be among each query's k nearest, by float32 similarity.
+
+    Parameters: queries (q, dim) and block (n, dim) of any float dtype (float16 as stored);
+    first_id, the 1-based object id of block row 0; k, the neighbours wanted.
+    Returns Candidates with candidate_slots(k) columns, best first.
+    Example: screen(queries, part, 1, 100) then rerank(queries, part, 1, that, 100).
+    """
+    queries, block = _checked(queries, block, first_id, k)
+    n, slots = len(block), candidate_slots(k)
+    if n == 0:
+        return empty_candidates(len(queries), k)
+    kept = min(n, slots)
+    query32 = unit_rows64(queries, "query", 1).astype(np.float32)
+    sims, rows = _screen(query32, block, first_id, kept)
+    floor = sims.min(axis=1) if n > slots else np.full(len(queries), -np.inf, dtype=np.float32)
+    sims = np.pad(sims, ((0, 0), (0, slots - kept)), constant_values=-np.inf)
+    ids = np.pad(rows + first_id, ((0, 0), (0, slots - kept)))
+    neg_sims, ids = _from_keys(np.sort(_order_keys(-sims, ids), axis=1))
+    return Candidates(ids, -neg_sims, floor)
+
+
+def merge_candidates(a: Candidates, b: Candidates) -> Candidates:
+    """The candidates of two disjoint row ranges: the best `slots` of both by (similarity
+    descending, id ascending), and a floor above every row either range left out.
+
+    Associative and commutative: the kept rows are the best of the union under one total
+    order, and the floor is the maximum of both floors and of every listed row not kept.
+    Example: merge_candidates(screen(q, x[:n], 1, k), screen(q, x[n:], n + 1, k)).
+    """
+    if a.ids.shape != b.ids.shape:
+        raise ValueError(f"cannot merge candidates of shapes {a.ids.shape} and {b.ids.shape}")
+    slots = a.slots
+    keys = np.concatenate([_order_keys(-a.sims, a.ids), _order_keys(-b.sims, b.ids)], axis=1)
+    keys = np.partition(keys, slots, axis=1)
+    neg_sims, ids = _from_keys(np.sort(keys[:, :slots], axis=1))
+    best_left_out = -_from_keys(keys[:, slots])[0]
+    return Candidates(ids, -neg_sims, np.maximum(np.maximum(a.floor, b.floor), best_left_out))
+
+
+def rerank(queries: np.ndarray, block: np.ndarray, first_id: int, candidates: Candidates, k: int) -> TopK:
+    """The k nearest rows of `block` under SPEC §2's ranking, among the subset's candidates.
+
+    Parameters: queries and block as for screen; candidates of the whole subset (every
+    block screened and merged); k. Only candidates that lie in this block and can still
+    rank are re-ranked in float64; a query whose candidates are not proven complete is
+    searched in float64 over the whole block. Returns TopK with k columns (unfilled slots
+    as in empty_topk); merge the blocks' results with merge_topk.
+    Example: merge_topk(rerank(q, x[:n], 1, c, k), rerank(q, x[n:], n + 1, c, k), k).
+    """
+    queries, block = _checked(queries, block, first_id, k)
+    if candidates.ids.shape[0] != len(queries) or candidates.slots < k:
+        raise ValueError(f"candidates of shape {candidates.ids.shape} do not serve {len(queries)} "
+                         f"queries with k = {k}")
+    query_units = unit_rows64(queries, "query", 1)
+    threshold = candidates.sims[:, k - 1].astype(np.float64) - candidate_margin(block.shape[1])
+    proven = (candidates.floor == -np.inf) | (candidates.floor < threshold)
+    needed = ((candidates.sims >= threshold[:, None]) & proven[:, None]
+              & (candidates.ids >= first_id) & (candidates.ids < first_id + len(block)))
+    counts = np.count_nonzero(needed, axis=1)
+    best = empty_topk(len(queries), k)
+
+    def rerank_chunk(chunk: np.ndarray) -> None:
+        width = int(counts[chunk].max())
+        if width == 0:
+            return
+        order = np.argsort(~needed[chunk], axis=1, kind="stable")[:, :width]
+        ids = np.take_along_axis(candidates.ids[chunk], order, axis=1)
+        filled = np.arange(width) < counts[chunk, None]
+        dists = _distances32(query_units[chunk], block[np.where(filled, ids - first_id, 0)])
+        found = _smallest(np.where(filled, dists, np.inf), np.where(filled, ids, 0), k)
+        best.ids[chunk], best.dists[chunk] = found.ids, found.dists
+
+    width = max(1, int(counts.max()))
+    chunks = _chunks(np.arange(len(queries)), max(1, GATHER_BYTES // (width * block.shape[1] * 8)))
+    with ThreadPoolExecutor(max(1, min(blas_threads(), len(chunks)))) as pool:
+        list(pool.map(rerank_chunk, chunks))
+    for query in np.flatnonzero(~proven):
+        found = _brute_force(query_units[query], block, first_id, k)
+        best.ids[query], best.dists[query] = found.ids[0], found.dists[0]
+    return best
 
 
 def merge_topk(a: TopK, b: TopK, k: int) -> TopK:
-    """The k best of both (disjoint row ranges), by (distance, id): associative and
+    """The k best of both (disjoint row ranges), by (float32 distance, id): associative and
     commutative, ties included, since it is the k smallest of the union under one total
-    order."""
+    order.
+
+    Example: merge_topk(empty_topk(q, k), part, k) equals part.
+    """
     if a.ids.shape[0] != b.ids.shape[0]:
         raise ValueError(f"cannot merge top-k of {a.ids.shape[0]} and {b.ids.shape[0]} queries")
     return _smallest(np.concatenate([a.dists, b.dists], axis=1),
@@ -79,54 +201,27 @@ def merge_topk(a: TopK, b: TopK, k: int) -> TopK:
 
 
 def exact_knn(queries: np.ndarray, block: np.ndarray, first_id: int, k: int) -> TopK:
-    """The k nearest rows of `block` to each query under SPEC §2's float64 distance.
+    """The k nearest rows of one block under SPEC §2's ranking: screen, then rerank.
 
-    `first_id` is the 1-based object id of block row 0. Returns k columns even when the
-    block has fewer rows (unfilled slots as in empty_topk).
+    Parameters: queries (q, dim), block (n, dim), first_id (1-based id of block row 0), k.
+    Returns TopK with k columns even when the block has fewer rows (unfilled slots as in
+    empty_topk). For a subset in several blocks, screen and merge them all first, then
+    rerank block by block: the float64 work is then paid once per subset.
+    Example: exact_knn(queries, subset, 1, 100).ids[0] lists query 0's 100 nearest ids.
     """
-    queries = np.asarray(queries)
-    block = np.asarray(block)
+    return rerank(queries, block, first_id, screen(queries, block, first_id, k), k)
+
+
+def _checked(queries: np.ndarray, block: np.ndarray, first_id: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    queries, block = np.asarray(queries), np.asarray(block)
     if queries.ndim != 2 or block.ndim != 2 or queries.shape[1] != block.shape[1]:
         raise ValueError(f"queries {queries.shape} and block {block.shape} must be "
                          "matrices of the same width")
     if k < 1:
         raise ValueError(f"k must be positive, not {k}")
-    query_units = unit_rows64(queries, "query", 1)
-    n = block.shape[0]
-    if n == 0:
-        return empty_topk(len(queries), k)
-    k_here = min(k, n)
-    slots = min(n, k_here + min(max(16, k_here // 4), 128))
-    sims, rows = _screen(query_units.astype(np.float32), block, first_id, slots)
-
-    kth_best = np.partition(sims, slots - k_here, axis=1)[:, slots - k_here]
-    worst_kept = sims.min(axis=1)
-    bound = screen_bound(block.shape[1])
-    proven = (n == slots) | (worst_kept < kth_best - 2 * bound)
-
-    # Only rows within 2B of the k-th similarity can be neighbours: re-rank those (in
-    # each chunk of queries, as many per query as the query needing most), chunks in
-    # parallel since numpy releases the GIL in every step.
-    needed = np.count_nonzero(sims >= (kth_best - 2 * bound)[:, None], axis=1)
-    dists = np.empty((len(queries), k_here))
-    ids = np.empty((len(queries), k_here), dtype=np.int64)
-
-    def rerank(part: np.ndarray) -> None:
-        width = int(needed[part].max())
-        order = np.argsort(-sims[part], axis=1, kind="stable")[:, :width]
-        candidates = np.take_along_axis(rows[part], order, axis=1)
-        best = _smallest(_distances64(query_units[part], block[candidates]),
-                         candidates + first_id, k_here)
-        dists[part], ids[part] = best.dists, best.ids
-
-    parts = list(_chunks(np.flatnonzero(proven),
-                         max(1, GATHER_BYTES // (slots * block.shape[1] * 8))))
-    with ThreadPoolExecutor(max(1, min(blas_threads(), len(parts)))) as pool:
-        list(pool.map(rerank, parts))
-    for query in np.flatnonzero(~proven):
-        best = _brute_force64(query_units[query], block, first_id, k_here)
-        dists[query], ids[query] = best.dists[0], best.ids[0]
-    return _smallest(dists, ids, k)
+    if first_id < 1 or first_id + len(block) - 1 > ID_MASK:
+        raise ValueError(f"object ids {first_id}..{first_id + len(block) - 1} are outside 1..{ID_MASK}")
+    return queries, block
 
 
 def _screen(query32: np.ndarray, block: np.ndarray, first_id: int,
@@ -217,34 +312,56 @@ def _keep_best(best_sims: np.ndarray, best_rows: np.ndarray, tile: np.ndarray,
     best_rows[:] = np.take_along_axis(rows, keep, axis=1)
 
 
-def _distances64(query_units: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """SPEC §2 distances of each query (q, dim) to its rows (q, m, dim), in float64."""
-    units = unit_rows64(rows, "object row")
-    return 1.0 - np.sum(units * query_units[:, None, :], axis=-1)
+def _distances32(query_units: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """float32 values of SPEC §2's distances of each query (q, dim) to its rows (q, m, dim).
+
+    Every pair's products are summed along the contiguous last axis by einsum's own loop
+    (no BLAS), so a pair gives the same bits in any batch: duplicates tie exactly.
+    """
+    wide = rows.astype(np.float64)
+    dots = np.einsum("qmj,qj->qm", wide, query_units)
+    norms = np.sqrt(np.einsum("qmj,qmj->qm", wide, wide))
+    return (1.0 - dots / norms).astype(np.float32)
 
 
-def _brute_force64(query_unit: np.ndarray, block: np.ndarray, first_id: int, k: int) -> TopK:
+def _brute_force(query_unit: np.ndarray, block: np.ndarray, first_id: int, k: int) -> TopK:
     """One query against every row in float64: the fallback when the screen proves nothing."""
-    best = empty_topk(1, k)
     step = max(1, GATHER_BYTES // (block.shape[1] * 8))
-    for start in range(0, block.shape[0], step):
-        chunk = block[start:start + step]
-        dists = _distances64(query_unit[None, :], chunk[None, :, :])
-        ids = np.arange(first_id + start, first_id + start + len(chunk), dtype=np.int64)
-        best = merge_topk(best, _smallest(dists, ids[None, :], k), k)
-    return best
+    dists = np.concatenate([_distances32(query_unit[None, :], block[None, start:start + step])[0]
+                            for start in range(0, len(block), step)])
+    ids = np.arange(first_id, first_id + len(block), dtype=np.int64)
+    return _smallest(dists[None, :], ids[None, :], k)
 
 
 def _smallest(dists: np.ndarray, ids: np.ndarray, k: int) -> TopK:
-    """Per row, the k smallest (distance, id) pairs in that order; pads with empty slots."""
+    """Per row, the k smallest (float32 distance, id) pairs in that order; pads with empty slots."""
     if dists.shape[1] < k:
         pad = empty_topk(dists.shape[0], k - dists.shape[1])
         dists = np.concatenate([dists, pad.dists], axis=1)
         ids = np.concatenate([ids, pad.ids], axis=1)
-    order = np.lexsort((ids, dists), axis=1)[:, :k]
-    return TopK(np.take_along_axis(ids, order, axis=1), np.take_along_axis(dists, order, axis=1))
+    keys = _order_keys(dists.astype(np.float32), ids)
+    if keys.shape[1] > k:
+        keys = np.partition(keys, k - 1, axis=1)[:, :k]
+    dists, ids = _from_keys(np.sort(keys, axis=1))
+    return TopK(ids, dists)
 
 
-def _chunks(indices: np.ndarray, size: int):
-    for start in range(0, len(indices), size):
-        yield indices[start:start + size]
+def _order_keys(values: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """int64 keys that sort as (float32 value, id): the value's bits above the id's.
+
+    A float32's bits read as an int32 sort like the float for non-negative values; for
+    negative ones the magnitude bits are flipped. -0.0 is made 0.0 first.
+    """
+    bits = (values.astype(np.float32) + np.float32(0)).view(np.int32)
+    bits = bits ^ ((bits >> 31) & 0x7FFFFFFF)
+    return (bits.astype(np.int64) << ID_BITS) | ids
+
+
+def _from_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(float32 values, ids) back from _order_keys."""
+    bits = (keys >> ID_BITS).astype(np.int32)
+    return (bits ^ ((bits >> 31) & 0x7FFFFFFF)).view(np.float32), keys & ID_MASK
+
+
+def _chunks(indices: np.ndarray, size: int) -> list[np.ndarray]:
+    return [indices[start:start + size] for start in range(0, len(indices), size)]
