@@ -32,8 +32,8 @@ from generator.manifests.write import manifest_texts
 from generator.pipeline import meta, recall
 from generator.pipeline.binwalk import read_binwalk_model
 from generator.pipeline.blas import blas_report
-from generator.pipeline.gold import empty_topk, exact_knn, merge_topk
-from generator.pipeline.model import BinWalkModel, PCAModel, TopK
+from generator.pipeline.gold import empty_candidates, empty_topk, merge_candidates, merge_topk, rerank, screen
+from generator.pipeline.model import BinWalkModel, Candidates, PCAModel, TopK
 from generator.pipeline.parts import Part, check_parts, read_columns, read_embeddings, write_part
 from generator.pipeline.pca import CovarianceAccumulator, project
 from generator.pipeline.queries import query_rows
@@ -257,15 +257,26 @@ def write_hamming(run: Run, label: str) -> None:
                 datasets[key][start:stop] = sketches_of_rows(run, label, start, stop)
 
 
-def gold_of_rows(run: Run, label: str, start: int, stop: int) -> TopK:
+def _queries(run: Run) -> np.ndarray:
+    return read_h5(*_embeddings(run, run.release.queries.label))
+
+
+def screen_of_rows(run: Run, label: str, start: int, stop: int) -> Candidates:
+    """The gold-standard candidates of each query among rows start..stop of a subset (merge
+    the row ranges' candidates with merge_candidates, then pass them to gold_of_rows)."""
+    return screen(_queries(run), read_h5(*_embeddings(run, label), start, stop), start + 1, run.release.gold_k)
+
+
+def gold_of_rows(run: Run, label: str, start: int, stop: int, candidates: Candidates) -> TopK:
     """The nearest (as many as the largest gold standard holds) of each query among rows
-    start..stop (merge partial results with merge_topk)."""
-    queries = read_h5(*_embeddings(run, run.release.queries.label))
-    return exact_knn(queries, read_h5(*_embeddings(run, label), start, stop), start + 1, run.release.gold_k)
+    start..stop, given the candidates of the whole subset (merge with merge_topk)."""
+    return rerank(_queries(run), read_h5(*_embeddings(run, label), start, stop), start + 1, candidates,
+                  run.release.gold_k)
 
 
 def write_gold(run: Run, label: str) -> None:
-    """Exact nearest neighbours, merged over row ranges; each gold file holds a prefix of them."""
+    """Exact nearest neighbours: every row range screened and its candidates merged, then
+    every row range re-ranked against them and merged; each gold file holds a prefix."""
     log.info("%s", blas_report())
     release = run.release
     source, key = _embeddings(run, label)
@@ -274,9 +285,12 @@ def write_gold(run: Run, label: str) -> None:
         raise ProjectError(f"{release.subset(label).origin}: subset '{label}' has {rows:,} rows, "
                            f"fewer than the {k} neighbours of its gold standard")
     queries = h5_shape(*_embeddings(run, release.queries.label))[0]
+    candidates = empty_candidates(queries, k)
+    for start, stop in _ranges(source, key, f"gold standard {label}: screen", GOLD_BLOCK_ROWS):
+        candidates = merge_candidates(candidates, screen_of_rows(run, label, start, stop))
     best = empty_topk(queries, k)
-    for start, stop in _ranges(source, key, f"gold standard {label}", GOLD_BLOCK_ROWS):
-        best = merge_topk(best, gold_of_rows(run, label, start, stop), k)
+    for start, stop in _ranges(source, key, f"gold standard {label}: re-rank", GOLD_BLOCK_ROWS):
+        best = merge_topk(best, gold_of_rows(run, label, start, stop, candidates), k)
     for kind in release.kinds_of(GOLD):
         ids, dists = _gold_datasets(kind.layout)
         write_h5(run.out / kind.file_name(label),
