@@ -49,7 +49,7 @@ def exact_sign(terms: np.ndarray) -> int:
 
     Example: exact_sign(product_terms(x, r1 - r2)) when r1 - r2 is exact in float64.
     """
-    total = math.fsum(terms)
+    total = math.fsum(terms.tolist())
     return (total > 0) - (total < 0)
 
 
@@ -60,7 +60,7 @@ def nearest_float32(terms: np.ndarray) -> np.float32:
     on a float32 tie, and then the sign of (sum - tie), also exact, says which way to go.
     Example: nearest_float32(product_terms(x, c)) is a projection coordinate.
     """
-    total = math.fsum(terms)
+    total = math.fsum(terms.tolist())
     nearest = np.float32(total)
     if float(nearest) == total:
         return nearest
