@@ -11,6 +11,7 @@ from generator.pipeline import gold
 from generator.pipeline.gold import (candidate_margin, empty_candidates, empty_topk, exact_knn, merge_candidates,
                                      merge_topk, rerank, screen, screen_bound)
 from generator.pipeline.vectors import DegenerateVectorError
+from tests.planted import near_copies
 
 DIM = 768
 
@@ -61,22 +62,6 @@ def assert_ranked(result: TopK) -> None:
     assert (after >= before).all()
     tied = (after == before) & (result.ids[:, 1:] > 0)
     assert (result.ids[:, 1:][tied] > result.ids[:, :-1][tied]).all()
-
-
-def near_copies(row: np.ndarray, query: np.ndarray, count: int) -> list[np.ndarray]:
-    """`count` copies of `row` whose float64 distances to `query` grow by about 1e-11 from
-    one to the next, far below a float32 step: one element, set to a tiny float16 value,
-    moves by one float16 step (2^-24) against the query's sign."""
-    i = int(np.argmin(np.abs(np.abs(query) - 1e-3)))
-    direction = -np.sign(query[i])
-    base = row.copy()
-    base[i] = np.float16(2.0 ** -18)
-    copies = []
-    for step in range(count):
-        copy = base.copy()
-        copy[i] = np.float16(base[i] + direction * step * 2.0 ** -24)
-        copies.append(copy)
-    return copies
 
 
 @pytest.fixture(scope="module")
