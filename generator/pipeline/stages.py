@@ -33,7 +33,7 @@ from generator.pipeline.binwalk import read_binwalk_model
 from generator.pipeline.blas import blas_report
 from generator.pipeline.gold import empty_candidates, empty_topk, merge_candidates, merge_topk, rerank, screen
 from generator.pipeline.model import BinWalkModel, Candidates, PCAModel, TopK
-from generator.pipeline.parts import Part, check_parts, read_columns, read_embeddings, write_part
+from generator.pipeline.parts import Part, check_parts, npy_image, read_columns, read_embeddings, write_part
 from generator.pipeline.pca import CovarianceAccumulator, project
 from generator.pipeline.queries import query_rows
 from generator.pipeline.sample import part_embeddings, part_metadata
@@ -96,7 +96,9 @@ def write_sample(release: Release, folder: Path) -> None:
     spec = release.sample
     with _progress(spec.parts * spec.rows, "sample parts") as progress:
         for number in range(spec.parts):
-            write_part(folder, number, part_embeddings(spec, number), part_metadata(spec, number))
+            image, embeddings = npy_image(spec.rows)
+            part_embeddings(spec, number, out=embeddings)
+            write_part(folder, number, image, part_metadata(spec, number))
             progress.update(spec.rows)
 
 
