@@ -158,11 +158,13 @@ def test_fewer_rows_than_k_leaves_empty_slots():
 
 
 def two_passes(queries, objects, bounds, k, order):
-    """The pipeline's way: screen every block and merge in `order`, then re-rank every block."""
+    """The pipeline's way: screen every block and merge in `order` (every other block told
+    the candidates known so far), then re-rank every block."""
     candidates = empty_candidates(len(queries), k)
-    for index in order:
+    for turn, index in enumerate(order):
         a, b = bounds[index], bounds[index + 1]
-        candidates = merge_candidates(screen(queries, objects[a:b], a + 1, k), candidates)
+        known = candidates if turn % 2 else None
+        candidates = merge_candidates(screen(queries, objects[a:b], a + 1, k, known), candidates)
     best = empty_topk(len(queries), k)
     for index in order:
         a, b = bounds[index], bounds[index + 1]
@@ -191,7 +193,8 @@ def test_chunked_screen_equals_one_chunk(data, monkeypatch, workers):
     monkeypatch.setattr(gold, "ROW_CHUNK", 97)
     monkeypatch.setattr(gold, "ROWS_PER_SLOT", 1)
     monkeypatch.setattr(gold, "QUERY_CHUNK", 13)
-    monkeypatch.setattr(gold, "GATHER_BYTES", 1 << 16)
+    monkeypatch.setattr(gold, "RERANK_ROWS", 5)
+    monkeypatch.setattr(gold, "RERANK_PAIRS", 64)
     chunked = exact_knn(queries, objects, 1, 30)
     np.testing.assert_array_equal(chunked.ids, whole.ids)
     np.testing.assert_array_equal(chunked.dists, whole.dists)
@@ -271,6 +274,17 @@ def test_merge_candidates_is_associative_and_commutative(data):
     assert (merged.sims[:, 1:] <= merged.sims[:, :-1]).all()
     dropped = [s for part_ in (a, b, c) for s, i in zip(part_.sims[0], part_.ids[0]) if i and i not in merged.ids[0]]
     assert merged.floor[0] == max([a.floor[0], b.floor[0], c.floor[0], *dropped])
+
+
+def test_known_candidates_leave_hopeless_rows_out_from_the_start(data):
+    queries, objects = data
+    known = screen(queries, objects[:1000], 1, 10)
+    alone, told = screen(queries, objects[1000:], 1001, 10), screen(queries, objects[1000:], 1001, 10, known)
+    limit = known.sims[:, 9].astype(np.float64) - candidate_margin(DIM)
+    assert (told.floor.astype(np.float64) >= np.nextafter(limit.astype(np.float32), np.float32(-np.inf))).all()
+    assert np.count_nonzero(told.ids) < np.count_nonzero(alone.ids)
+    for merged in (merge_candidates(known, alone), merge_candidates(known, told)):
+        np.testing.assert_array_equal(rerank(queries, objects, 1, merged, 10).ids, exact_knn(queries, objects, 1, 10).ids)
 
 
 def test_the_margin_covers_the_float32_rounding_of_distances():

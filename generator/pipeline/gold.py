@@ -33,7 +33,8 @@ from generator.pipeline.vectors import unit_rows32, unit_rows64
 ROW_CHUNK = 8192      # rows normalised to float32 at a time (25 MB at 768 dims), at least
 ROWS_PER_SLOT = 16    # ... this many per kept row, so that folding a tile in stays cheap
 QUERY_CHUNK = 1024    # queries per BLAS tile (a tile is 32 MB)
-GATHER_BYTES = 1 << 22  # float64 candidate rows re-ranked at a time: 4 MB stays in cache
+RERANK_ROWS = 128       # candidate rows converted to float64 at a time: 768 KB stays in a core's cache
+RERANK_PAIRS = 4096     # (query, candidate) pairs per re-rank task
 ID_BITS = 32            # ids share an int64 sort key with a float32's bits
 ID_MASK = (1 << ID_BITS) - 1
 
@@ -104,11 +105,15 @@ def empty_topk(q: int, k: int) -> TopK:
     return TopK(np.zeros((q, k), dtype=np.int64), np.full((q, k), np.inf, dtype=np.float32))
 
 
-def screen(queries: np.ndarray, block: np.ndarray, first_id: int, k: int) -> Candidates:
+def screen(queries: np.ndarray, block: np.ndarray, first_id: int, k: int,
+           known: Candidates | None = None) -> Candidates:
     """The rows of `block` that may be among each query's k nearest, by float32 similarity.
 
     Parameters: queries (q, dim) and block (n, dim) of any float dtype (float16 as stored);
-    first_id, the 1-based object id of block row 0; k, the neighbours wanted.
+    first_id, the 1-based object id of block row 0; k, the neighbours wanted; known,
+    optionally the merged candidates of other row ranges: rows that cannot beat their
+    k-th best (less the margin) are then left out from the start, which saves work and
+    changes no final result.
     Returns Candidates with candidate_slots(k) columns, best first.
     Example: screen(queries, part, 1, 100) then rerank(queries, part, 1, that, 100).
     """
@@ -118,10 +123,12 @@ def screen(queries: np.ndarray, block: np.ndarray, first_id: int, k: int) -> Can
         return empty_candidates(len(queries), k)
     kept = min(n, slots)
     query32 = unit_rows64(queries, "query", 1).astype(np.float32)
-    sims, rows = _screen(query32, block, first_id, kept)
-    floor = sims.min(axis=1) if n > slots else np.full(len(queries), -np.inf, dtype=np.float32)
+    seed = np.full(len(queries), -np.inf, dtype=np.float32) if known is None else _hopeless(known, k, block.shape[1])
+    sims, rows, floor = _screen(query32, block, first_id, kept, seed)
+    if n <= slots:  # every row above the seed is listed
+        floor = seed
     sims = np.pad(sims, ((0, 0), (0, slots - kept)), constant_values=-np.inf)
-    ids = np.pad(rows + first_id, ((0, 0), (0, slots - kept)))
+    ids = np.pad(np.where(rows >= 0, rows + first_id, 0), ((0, 0), (0, slots - kept)))
     neg_sims, ids = _from_keys(np.sort(_order_keys(-sims, ids), axis=1))
     return Candidates(ids, -neg_sims, floor)
 
@@ -173,12 +180,12 @@ def rerank(queries: np.ndarray, block: np.ndarray, first_id: int, candidates: Ca
         order = np.argsort(~needed[chunk], axis=1, kind="stable")[:, :width]
         ids = np.take_along_axis(candidates.ids[chunk], order, axis=1)
         filled = np.arange(width) < counts[chunk, None]
-        dists = _distances32(query_units[chunk], block[np.where(filled, ids - first_id, 0)])
+        dists = _distances32(query_units[chunk], block, np.where(filled, ids - first_id, 0))
         found = _smallest(np.where(filled, dists, np.inf), np.where(filled, ids, 0), k)
         best.ids[chunk], best.dists[chunk] = found.ids, found.dists
 
     width = max(1, int(counts.max()))
-    chunks = _chunks(np.arange(len(queries)), max(1, GATHER_BYTES // (width * block.shape[1] * 8)))
+    chunks = _chunks(np.arange(len(queries)), max(1, RERANK_PAIRS // width))
     with ThreadPoolExecutor(max(1, min(blas_threads(), len(chunks)))) as pool:
         list(pool.map(rerank_chunk, chunks))
     for query in np.flatnonzero(~proven):
@@ -212,6 +219,17 @@ def exact_knn(queries: np.ndarray, block: np.ndarray, first_id: int, k: int) -> 
     return rerank(queries, block, first_id, screen(queries, block, first_id, k), k)
 
 
+def _hopeless(known: Candidates, k: int, dim: int) -> np.ndarray:
+    """Per query, a float32 value strictly below the k-th best known similarity less the
+    margin: a row at or below it can never rank, however the other rows turn out (the
+    k-th best only rises as rows are added)."""
+    if known.slots < k:
+        raise ValueError(f"known candidates have {known.slots} slots, fewer than k = {k}")
+    limit = known.sims[:, k - 1].astype(np.float64) - candidate_margin(dim)
+    below = limit.astype(np.float32)
+    return np.where(below.astype(np.float64) < limit, below, np.nextafter(below, np.float32(-np.inf)))
+
+
 def _checked(queries: np.ndarray, block: np.ndarray, first_id: int, k: int) -> tuple[np.ndarray, np.ndarray]:
     queries, block = np.asarray(queries), np.asarray(block)
     if queries.ndim != 2 or block.ndim != 2 or queries.shape[1] != block.shape[1]:
@@ -224,38 +242,41 @@ def _checked(queries: np.ndarray, block: np.ndarray, first_id: int, k: int) -> t
     return queries, block
 
 
-def _screen(query32: np.ndarray, block: np.ndarray, first_id: int,
-            slots: int) -> tuple[np.ndarray, np.ndarray]:
-    """The `slots` rows of highest float32 similarity per query: (similarities, rows).
+def _screen(query32: np.ndarray, block: np.ndarray, first_id: int, slots: int,
+            seed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The `slots` rows of highest float32 similarity per query above `seed`: (similarities,
+    rows, floor), every row not returned having a similarity at most `floor`.
 
     The rows are shared out among one worker per BLAS thread, each calling BLAS
     single-threaded on its own rows: then the folding between products (numpy releases
     the GIL there too) runs in parallel with the products instead of between them.
-    The best `slots` of the workers' kept rows are kept: a row dropped by a worker lies
-    below its worst kept row, which is at most the worst row kept in the end.
+    The best `slots` of the workers' kept rows are kept; the floor is the highest of the
+    workers' floors and of the rows dropped here.
     """
     row_chunk = max(ROW_CHUNK, ROWS_PER_SLOT * slots)
     chunks = -(-block.shape[0] // row_chunk)
-    workers = min(blas_threads(), chunks)
-    if workers <= 1:
-        return _screen_rows(query32, block, first_id, slots, row_chunk)
+    workers = max(1, min(blas_threads(), chunks))
     span = -(-chunks // workers) * row_chunk
     starts = range(0, block.shape[0], span)
     with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
         parts = list(pool.map(lambda start: _screen_rows(
-            query32, block[start:start + span], first_id + start, slots, row_chunk), starts))
-    sims = np.concatenate([part_sims for part_sims, _ in parts], axis=1)
-    rows = np.concatenate([np.where(part_rows >= 0, part_rows + start, -1)
-                           for start, (_, part_rows) in zip(starts, parts)], axis=1)
-    keep = np.argpartition(sims, sims.shape[1] - slots, axis=1)[:, sims.shape[1] - slots:]
-    return np.take_along_axis(sims, keep, axis=1), np.take_along_axis(rows, keep, axis=1)
+            query32, block[start:start + span], first_id + start, slots, row_chunk, seed), starts))
+    if len(parts) == 1:
+        return parts[0].sims, parts[0].rows, parts[0].floor
+    sims = np.concatenate([kept.sims for kept in parts], axis=1)
+    rows = np.concatenate([np.where(kept.rows >= 0, kept.rows + start, -1)
+                           for start, kept in zip(starts, parts)], axis=1)
+    order = np.argpartition(sims, sims.shape[1] - slots - 1, axis=1)
+    keep, best_dropped = order[:, sims.shape[1] - slots:], order[:, sims.shape[1] - slots - 1]
+    floor = np.maximum(np.max([kept.floor for kept in parts], axis=0),
+                       np.take_along_axis(sims, best_dropped[:, None], axis=1)[:, 0])
+    return np.take_along_axis(sims, keep, axis=1), np.take_along_axis(rows, keep, axis=1), floor
 
 
 def _screen_rows(query32: np.ndarray, block: np.ndarray, first_id: int, slots: int,
-                 row_chunk: int) -> tuple[np.ndarray, np.ndarray]:
+                 row_chunk: int, seed: np.ndarray) -> "_Kept":
     """_screen for one worker: every query against `block`, tile by tile."""
-    best_sims = np.full((len(query32), slots), -np.inf, dtype=np.float32)
-    best_rows = np.full((len(query32), slots), -1, dtype=np.int64)
+    kept = _Kept(slots, seed)
     # One tile and one mask buffer for the whole block: fresh 32 MB arrays per tile would
     # cost page faults comparable to the product itself.
     tile_buffer = np.empty(min(len(query32), QUERY_CHUNK) * row_chunk, dtype=np.float32)
@@ -266,10 +287,8 @@ def _screen_rows(query32: np.ndarray, block: np.ndarray, first_id: int, slots: i
             queries = query32[q0:q0 + QUERY_CHUNK]
             shape = (len(queries), len(units))
             tile = np.matmul(queries, units.T, out=tile_buffer[:shape[0] * shape[1]].reshape(shape))
-            mask = mask_buffer[:tile.size].reshape(shape)
-            _keep_best(best_sims[q0:q0 + QUERY_CHUNK], best_rows[q0:q0 + QUERY_CHUNK],
-                       tile, mask, start)
-    return best_sims, best_rows
+            kept.fold(q0, tile, mask_buffer[:tile.size].reshape(shape), start)
+    return kept.compacted()
 
 
 def _screen_units(chunk: np.ndarray, first_id: int) -> np.ndarray:
@@ -279,58 +298,102 @@ def _screen_units(chunk: np.ndarray, first_id: int) -> np.ndarray:
     return unit_rows64(chunk, "object id", first_id).astype(np.float32)
 
 
-def _keep_best(best_sims: np.ndarray, best_rows: np.ndarray, tile: np.ndarray,
-               mask: np.ndarray, first_row: int) -> None:
-    """Fold a tile of similarities into the kept rows, in place.
+class _Kept:
+    """The rows one screening worker keeps per query: the `slots` best so far, then a
+    buffer as wide again of rows that entered since, compacted only when it fills up.
 
-    Only entries above a query's worst kept similarity can enter, and only its `slots`
-    best in the tile: in the first tiles, where many pass the first test, the second
-    (a partition of values, no index arrays) cuts them down. The entering entries are
-    scattered into a narrow extension and the best `slots` of each row are kept. A row
-    is dropped only if it lies below the worst row kept afterwards.
+    A row enters only above its query's threshold, which never exceeds the `slots`-th best
+    similarity seen: it is raised to the worst kept row at each compaction, and to the
+    `slots`-th best of a tile where more than `slots` rows would enter (the first tiles).
+    Every row left out lies at or below the threshold, which is then the floor.
     """
-    slots = best_sims.shape[1]
-    np.greater(tile, best_sims.min(axis=1)[:, None], out=mask)
-    entering = np.flatnonzero(mask)  # 1-D: far faster than a 2-D nonzero
-    if entering.size > slots * len(tile) // 2 and tile.shape[1] > slots:
-        cut = np.partition(tile, tile.shape[1] - slots, axis=1)[:, tile.shape[1] - slots]
-        mask &= tile >= cut[:, None]
-        entering = np.flatnonzero(mask)
-    if entering.size == 0:
-        return
-    query, column = np.divmod(entering, tile.shape[1])
-    counts = np.bincount(query, minlength=len(tile))
-    width = int(counts.max())
-    position = slots + np.arange(query.size) - (np.cumsum(counts) - counts)[query]
-    sims = np.full((len(tile), slots + width), -np.inf, dtype=np.float32)
-    rows = np.full((len(tile), slots + width), -1, dtype=np.int64)
-    sims[:, :slots], rows[:, :slots] = best_sims, best_rows
-    sims[query, position] = tile[query, column]
-    rows[query, position] = first_row + column
-    keep = np.argpartition(sims, width, axis=1)[:, width:]
-    best_sims[:] = np.take_along_axis(sims, keep, axis=1)
-    best_rows[:] = np.take_along_axis(rows, keep, axis=1)
+
+    def __init__(self, slots: int, seed: np.ndarray):
+        self.slots = slots
+        self.sims = np.full((len(seed), 2 * slots), -np.inf, dtype=np.float32)
+        self.rows = np.full((len(seed), 2 * slots), -1, dtype=np.int64)
+        self.fill = np.zeros(len(seed), dtype=np.int64)
+        self.floor = seed.copy()
+
+    def fold(self, q0: int, tile: np.ndarray, mask: np.ndarray, first_row: int) -> None:
+        """Let in the entries of a tile (queries q0.., rows first_row..) above the threshold."""
+        part = slice(q0, q0 + len(tile))
+        threshold = self.floor[part]
+        if np.isneginf(threshold).any():  # the first tile: every entry would enter
+            _cut(tile, threshold, np.flatnonzero(np.isneginf(threshold)), self.slots)
+        np.greater(tile, threshold[:, None], out=mask)
+        query, column = np.divmod(np.flatnonzero(mask), tile.shape[1])  # 1-D: far faster than 2-D
+        counts = np.bincount(query, minlength=len(tile))
+        crowded = np.flatnonzero(counts > self.slots)
+        if crowded.size:
+            _cut(tile, threshold, crowded, self.slots)
+            query, column, counts = _above(threshold, tile, query, column)
+        if (self.fill[part] + counts).max() > self.sims.shape[1]:
+            self._compact(part)
+            query, column, counts = _above(threshold, tile, query, column)
+        position = self.fill[part][query] + np.arange(query.size) - (np.cumsum(counts) - counts)[query]
+        self.sims[part][query, position] = tile[query, column]
+        self.rows[part][query, position] = first_row + column
+        self.fill[part] += counts
+
+    def compacted(self) -> "_Kept":
+        """Itself with the best `slots` of every query in the first `slots` columns only."""
+        self._compact(slice(None))
+        self.sims, self.rows = self.sims[:, :self.slots], self.rows[:, :self.slots]
+        return self
+
+    def _compact(self, part: slice) -> None:
+        sims, rows = self.sims[part], self.rows[part]
+        keep = np.argpartition(sims, sims.shape[1] - self.slots, axis=1)[:, sims.shape[1] - self.slots:]
+        kept_sims, kept_rows = np.take_along_axis(sims, keep, axis=1), np.take_along_axis(rows, keep, axis=1)
+        sims[:, :self.slots], rows[:, :self.slots] = kept_sims, kept_rows
+        sims[:, self.slots:], rows[:, self.slots:] = -np.inf, -1
+        self.fill[part] = self.slots
+        np.maximum(self.floor[part], kept_sims.min(axis=1), out=self.floor[part])
 
 
-def _distances32(query_units: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """float32 values of SPEC §2's distances of each query (q, dim) to its rows (q, m, dim).
+def _cut(tile: np.ndarray, threshold: np.ndarray, queries: np.ndarray, slots: int) -> None:
+    """Raise the threshold of `queries` to their `slots`-th best entry of the tile, in place:
+    `slots` entries at least that high exist, so nothing below it can be kept."""
+    if tile.shape[1] > slots:
+        cut = np.partition(tile[queries], tile.shape[1] - slots, axis=1)[:, tile.shape[1] - slots]
+        threshold[queries] = np.maximum(threshold[queries], cut)
+
+
+def _above(threshold: np.ndarray, tile: np.ndarray, query: np.ndarray,
+           column: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The entries (query, column) of a tile still above their query's threshold, and their
+    count per query."""
+    above = tile[query, column] > threshold[query]
+    query, column = query[above], column[above]
+    return query, column, np.bincount(query, minlength=len(tile))
+
+
+def _distances32(query_units: np.ndarray, block: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """float32 values of SPEC §2's distances of each query (q, dim) to its rows of `block`
+    (indices (q, m)).
 
     Every pair's products are summed along the contiguous last axis by einsum's own loop
-    (no BLAS), so a pair gives the same bits in any batch: duplicates tie exactly.
+    (no BLAS), so a pair gives the same bits in any batch: duplicates tie exactly. Rows
+    are converted a few at a time into one float64 buffer that stays in cache.
     """
-    wide = rows.astype(np.float64)
-    dots = np.einsum("qmj,qj->qm", wide, query_units)
-    norms = np.sqrt(np.einsum("qmj,qmj->qm", wide, wide))
-    return (1.0 - dots / norms).astype(np.float32)
+    step = max(1, RERANK_ROWS // len(rows))
+    out = np.empty(rows.shape, dtype=np.float32)
+    buffer = np.empty((len(rows), min(step, rows.shape[1]), block.shape[1]))
+    for start in range(0, rows.shape[1], step):
+        part = rows[:, start:start + step]
+        wide = buffer[:, :part.shape[1]]
+        np.copyto(wide, block[part])
+        dots = np.einsum("qmj,qj->qm", wide, query_units)
+        out[:, start:start + part.shape[1]] = 1.0 - dots / np.sqrt(np.einsum("qmj,qmj->qm", wide, wide))
+    return out
 
 
 def _brute_force(query_unit: np.ndarray, block: np.ndarray, first_id: int, k: int) -> TopK:
     """One query against every row in float64: the fallback when the screen proves nothing."""
-    step = max(1, GATHER_BYTES // (block.shape[1] * 8))
-    dists = np.concatenate([_distances32(query_unit[None, :], block[None, start:start + step])[0]
-                            for start in range(0, len(block), step)])
+    dists = _distances32(query_unit[None, :], block, np.arange(len(block))[None, :])
     ids = np.arange(first_id, first_id + len(block), dtype=np.int64)
-    return _smallest(dists[None, :], ids[None, :], k)
+    return _smallest(dists, ids[None, :], k)
 
 
 def _smallest(dists: np.ndarray, ids: np.ndarray, k: int) -> TopK:

@@ -262,10 +262,12 @@ def _queries(run: Run) -> np.ndarray:
     return read_h5(*_embeddings(run, run.release.queries.label))
 
 
-def screen_of_rows(run: Run, label: str, start: int, stop: int) -> Candidates:
+def screen_of_rows(run: Run, label: str, start: int, stop: int, known: Candidates | None = None) -> Candidates:
     """The gold-standard candidates of each query among rows start..stop of a subset (merge
-    the row ranges' candidates with merge_candidates, then pass them to gold_of_rows)."""
-    return screen(_queries(run), read_h5(*_embeddings(run, label), start, stop), start + 1, run.release.gold_k)
+    the row ranges' candidates with merge_candidates, then pass them to gold_of_rows).
+    `known`, the merged candidates of other row ranges if any, only saves work."""
+    return screen(_queries(run), read_h5(*_embeddings(run, label), start, stop), start + 1, run.release.gold_k,
+                  known)
 
 
 def gold_of_rows(run: Run, label: str, start: int, stop: int, candidates: Candidates) -> TopK:
@@ -288,7 +290,7 @@ def write_gold(run: Run, label: str) -> None:
     queries = h5_shape(*_embeddings(run, release.queries.label))[0]
     candidates = empty_candidates(queries, k)
     for start, stop in _ranges(source, key, f"gold standard {label}: screen", GOLD_BLOCK_ROWS):
-        candidates = merge_candidates(candidates, screen_of_rows(run, label, start, stop))
+        candidates = merge_candidates(candidates, screen_of_rows(run, label, start, stop, candidates))
     best = empty_topk(queries, k)
     for start, stop in _ranges(source, key, f"gold standard {label}: re-rank", GOLD_BLOCK_ROWS):
         best = merge_topk(best, gold_of_rows(run, label, start, stop, candidates), k)
