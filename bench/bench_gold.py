@@ -3,7 +3,8 @@
 Both sides search the same seeded, clustered database of unit float16 rows: faiss gets
 its float32 copy normalised by faiss.normalize_L2 (timed apart, on a line of its own); the
 gold kernels read the float16 rows block by block as the pipeline does: `screen` per
-block, `merge_candidates`, then `rerank` per block and `merge_topk`, conversion included.
+block (told the candidates merged so far), `merge_candidates`, then `rerank` per block and
+`merge_topk`, conversion included.
 faiss and the screen are timed block by block, alternating, and the fastest of the
 repeated runs of each block counts, which damps the noise of a shared machine; faiss's
 time leaves out merging its partial results, ours includes every merge and the whole
@@ -33,6 +34,7 @@ from generator.pipeline.gold import (empty_candidates, empty_topk, merge_candida
 from generator.pipeline.pca import CovarianceAccumulator, project
 from generator.pipeline.recall import brute_force
 from generator.pipeline.sketches import sketch
+from generator.pipeline.stages import GOLD_BLOCK_ROWS
 
 DIM = 768
 OFFICIAL_MODEL = (Path(__file__).resolve().parents[1] / "data" / "models" / "binwalk"
@@ -45,8 +47,8 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--queries", type=int, default=2000, help="queries (default 2000)")
     parser.add_argument("--k", type=int, nargs="+", default=[100, 1000],
                         help="neighbours per query, one comparison each (default 100 1000)")
-    parser.add_argument("--block-rows", type=int, default=250_000,
-                        help="rows per screen and re-rank call, as the pipeline's blocks (default 250k)")
+    parser.add_argument("--block-rows", type=int, default=GOLD_BLOCK_ROWS,
+                        help=f"rows per screen and re-rank call (default {GOLD_BLOCK_ROWS:,}, the pipeline's)")
     parser.add_argument("--check", type=int, default=20,
                         help="queries checked against a float64 brute force (default 20)")
     parser.add_argument("--repeat", type=int, default=2,
@@ -107,7 +109,7 @@ def compare(args, database: np.ndarray, queries: np.ndarray, k: int) -> float:
         faiss_best = ours_best = float("inf")
         for _ in range(args.repeat):  # alternating, so that a busy spell hits both alike
             faiss_best = min(faiss_best, best_of(1, lambda: index.search(query_units, k))[0])
-            seconds, part = best_of(1, lambda: screen(queries, block, start + 1, k))
+            seconds, part = best_of(1, lambda: screen(queries, block, start + 1, k, candidates))
             ours_best = min(ours_best, seconds)
         seconds, candidates = best_of(1, lambda: merge_candidates(candidates, part))
         screen_seconds, merge_seconds = screen_seconds + ours_best, merge_seconds + seconds

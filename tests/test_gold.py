@@ -193,7 +193,7 @@ def test_chunked_screen_equals_one_chunk(data, monkeypatch, workers):
     monkeypatch.setattr(gold, "ROW_CHUNK", 97)
     monkeypatch.setattr(gold, "ROWS_PER_SLOT", 1)
     monkeypatch.setattr(gold, "QUERY_CHUNK", 13)
-    monkeypatch.setattr(gold, "RERANK_ROWS", 5)
+    monkeypatch.setattr(gold, "CACHED_ROWS", 5)
     monkeypatch.setattr(gold, "RERANK_PAIRS", 64)
     chunked = exact_knn(queries, objects, 1, 30)
     np.testing.assert_array_equal(chunked.ids, whole.ids)
@@ -264,14 +264,15 @@ def test_merge_candidates_is_associative_and_commutative(data):
         own = np.zeros((q, slots), dtype=np.int64)
         own[:, :width] = ids[offset:offset + width]
         floor = np.full(q, data.draw(st.sampled_from([-np.inf, 0.0, 0.3])), dtype=np.float32)
-        return merge_candidates(gold.Candidates(own, sims, floor), empty_candidates(q, k))
+        return merge_candidates(gold.Candidates(own, sims, 1 + own / 1000, floor), empty_candidates(q, k))
     a, b, c = part(0), part(50), part(100)
     for left, right in ((merge_candidates(merge_candidates(a, b), c), merge_candidates(a, merge_candidates(c, b))),
                         (merge_candidates(a, b), merge_candidates(b, a))):
-        for field in ("ids", "sims", "floor"):
+        for field in ("ids", "sims", "norms", "floor"):
             np.testing.assert_array_equal(getattr(left, field), getattr(right, field))
     merged = merge_candidates(merge_candidates(a, b), c)
     assert (merged.sims[:, 1:] <= merged.sims[:, :-1]).all()
+    np.testing.assert_array_equal(merged.norms, 1 + merged.ids / 1000)   # each row keeps its norm
     dropped = [s for part_ in (a, b, c) for s, i in zip(part_.sims[0], part_.ids[0]) if i and i not in merged.ids[0]]
     assert merged.floor[0] == max([a.floor[0], b.floor[0], c.floor[0], *dropped])
 
@@ -289,14 +290,16 @@ def test_known_candidates_leave_hopeless_rows_out_from_the_start(data):
 
 def test_the_margin_covers_the_float32_rounding_of_distances():
     assert candidate_margin(DIM) == 2 * screen_bound(DIM) + 2.0 ** -22
-    assert 1e-4 < candidate_margin(DIM) < 2e-4
+    assert 9e-5 < candidate_margin(DIM) < 1e-4
 
 
 def test_screen_bound_covers_observed_float32_error(data):
     queries, objects = data
     q64 = queries.astype(np.float64) / np.linalg.norm(queries.astype(np.float64), axis=1, keepdims=True)
     x64 = objects.astype(np.float64) / np.linalg.norm(objects.astype(np.float64), axis=1, keepdims=True)
-    screened = gold._screen_units(objects, 1)
+    screened = np.empty(objects.shape, dtype=np.float32)
+    norms = gold._screen_units(objects, 1, np.empty(objects.shape), screened)
+    np.testing.assert_array_equal(norms, gold.row_norms64(objects.astype(np.float64)))
     error = np.abs(q64.astype(np.float32) @ screened.T - q64 @ x64.T).max()
     assert error < screen_bound(DIM) < 1e-4
 

@@ -8,8 +8,9 @@ every pair would cost a float64 product per pair; instead two passes over the ro
 function of a row range whose results merge in any grouping and order:
 
 1. `screen`: float32 similarities of normalised float32 copies, one BLAS product per tile,
-   keep each query's `candidate_slots(k)` best rows (`Candidates`), and a floor above
-   every row left out; `merge_candidates` keeps the best of two row ranges.
+   keep each query's `candidate_slots(k)` best rows (`Candidates`, with the float64 norms
+   of their rows), and a floor above every row left out; `merge_candidates` keeps the
+   best of two row ranges.
 2. `rerank`: once the candidates of the whole subset are known, compute the float64
    distance of each candidate that can still rank (those within `candidate_margin` of
    the k-th best float32 similarity) and keep the k best (`TopK`); `merge_topk` combines
@@ -28,12 +29,12 @@ from threadpoolctl import threadpool_limits
 
 from generator.pipeline.blas import blas_threads
 from generator.pipeline.model import Candidates, TopK
-from generator.pipeline.vectors import unit_rows32, unit_rows64
+from generator.pipeline.vectors import check_norms, row_norms64, unit_rows64
 
 ROW_CHUNK = 8192      # rows normalised to float32 at a time (25 MB at 768 dims), at least
 ROWS_PER_SLOT = 16    # ... this many per kept row, so that folding a tile in stays cheap
 QUERY_CHUNK = 1024    # queries per BLAS tile (a tile is 32 MB)
-RERANK_ROWS = 128       # candidate rows converted to float64 at a time: 768 KB stays in a core's cache
+CACHED_ROWS = 256       # rows converted to float64 at a time: 1.5 MB stays in a core's cache
 RERANK_PAIRS = 4096     # (query, candidate) pairs per re-rank task
 ID_BITS = 32            # ids share an int64 sort key with a float32's bits
 ID_MASK = (1 << ID_BITS) - 1
@@ -44,26 +45,21 @@ def screen_bound(dim: int) -> float:
 
     u = 2**-24 is float32's unit roundoff and g = dim*u / (1 - dim*u) the classic bound
     on the relative error of a float32 sum of dim terms in any order, FMA or not.
-    - Object rows (float16, converted exactly) are normalised in float32: the sum of
-      squares is off by a factor (1 + g) at most, its root by g/2, and the root and the
-      division add u each (a reciprocal and a product would add 3u; 3u is kept), so
-      x̃_i = x̂_i (1 + θ), |θ| <= g/2 + 3u + g².
-      Rows of other dtypes are normalised in float64 and rounded once: |θ| <= u + 2^-50.
-      Add one u for a float64 input rounded to float32 before that: |θ| <= g/2 + 4u + g².
-    - Queries are normalised in float64 and rounded: q̃_i = q̂_i (1 + δ), |δ| <= u + 2^-50.
+    - Rows (any float dtype, converted to float64 exactly) and queries are normalised in
+      float64, within (dim + 3) 2^-53 <= 2^-40 of exact for dim up to 8,000, and rounded
+      once to float32: x̃_i = x̂_i (1 + θ), q̃_i = q̂_i (1 + δ), |θ|, |δ| <= u + 2^-40.
     - Exact dot of the rounded vectors vs dot(q̂, x̂): at most (|θ| + |δ| + |θδ|) times
       Σ|q̂_i x̂_i| <= |q̂| |x̂| = 1 (Cauchy-Schwarz).
     - Its float32 evaluation adds at most g Σ|q̃_i x̃_i| <= g (1 + θ)(1 + δ).
     - The float64 side is itself within dim * 2^-53 + a few float64 ulps of the exact
-      value: 1e-12 covers it for any dim up to 9,000.
+      value: 1e-12 covers it for any dim up to 8,000.
 
     Parameters: dim, the vector dimension. Returns B as a float.
-    Example: screen_bound(768) is about 6.9e-5.
+    Example: screen_bound(768) is about 4.6e-5.
     """
     u = 2.0 ** -24
     g = dim * u / (1 - dim * u)
-    theta = g / 2 + 4 * u + g * g
-    delta = u + 2.0 ** -50
+    theta = delta = u + 2.0 ** -40
     return theta + delta + theta * delta + g * (1 + theta) * (1 + delta) + 1e-12
 
 
@@ -79,7 +75,7 @@ def candidate_margin(dim: int) -> float:
     of the bound itself are covered by taking 2^-22.
 
     Parameters: dim, the vector dimension. Returns M as a float.
-    Example: candidate_margin(768) is about 1.4e-4.
+    Example: candidate_margin(768) is about 9.2e-5.
     """
     return 2 * screen_bound(dim) + 2.0 ** -22
 
@@ -97,7 +93,7 @@ def empty_candidates(q: int, k: int) -> Candidates:
     """The identity of merge_candidates: no row seen, nothing left out."""
     slots = candidate_slots(k)
     return Candidates(np.zeros((q, slots), dtype=np.int64), np.full((q, slots), -np.inf, dtype=np.float32),
-                      np.full(q, -np.inf, dtype=np.float32))
+                      np.ones((q, slots)), np.full(q, -np.inf, dtype=np.float32))
 
 
 def empty_topk(q: int, k: int) -> TopK:
@@ -124,13 +120,12 @@ def screen(queries: np.ndarray, block: np.ndarray, first_id: int, k: int,
     kept = min(n, slots)
     query32 = unit_rows64(queries, "query", 1).astype(np.float32)
     seed = np.full(len(queries), -np.inf, dtype=np.float32) if known is None else _hopeless(known, k, block.shape[1])
-    sims, rows, floor = _screen(query32, block, first_id, kept, seed)
+    sims, rows, norms, floor = _screen(query32, block, first_id, kept, seed)
     if n <= slots:  # every row above the seed is listed
         floor = seed
-    sims = np.pad(sims, ((0, 0), (0, slots - kept)), constant_values=-np.inf)
-    ids = np.pad(np.where(rows >= 0, rows + first_id, 0), ((0, 0), (0, slots - kept)))
-    neg_sims, ids = _from_keys(np.sort(_order_keys(-sims, ids), axis=1))
-    return Candidates(ids, -neg_sims, floor)
+    pad = ((0, 0), (0, slots - kept))
+    return _listed(np.pad(sims, pad, constant_values=-np.inf), np.pad(np.where(rows >= 0, rows + first_id, 0), pad),
+                   np.pad(norms, pad, constant_values=1.0), floor, slots)
 
 
 def merge_candidates(a: Candidates, b: Candidates) -> Candidates:
@@ -143,12 +138,8 @@ def merge_candidates(a: Candidates, b: Candidates) -> Candidates:
     """
     if a.ids.shape != b.ids.shape:
         raise ValueError(f"cannot merge candidates of shapes {a.ids.shape} and {b.ids.shape}")
-    slots = a.slots
-    keys = np.concatenate([_order_keys(-a.sims, a.ids), _order_keys(-b.sims, b.ids)], axis=1)
-    keys = np.partition(keys, slots, axis=1)
-    neg_sims, ids = _from_keys(np.sort(keys[:, :slots], axis=1))
-    best_left_out = -_from_keys(keys[:, slots])[0]
-    return Candidates(ids, -neg_sims, np.maximum(np.maximum(a.floor, b.floor), best_left_out))
+    both = (np.concatenate(pair, axis=1) for pair in ((a.sims, b.sims), (a.ids, b.ids), (a.norms, b.norms)))
+    return _listed(*both, np.maximum(a.floor, b.floor), a.slots)
 
 
 def rerank(queries: np.ndarray, block: np.ndarray, first_id: int, candidates: Candidates, k: int) -> TopK:
@@ -180,7 +171,8 @@ def rerank(queries: np.ndarray, block: np.ndarray, first_id: int, candidates: Ca
         order = np.argsort(~needed[chunk], axis=1, kind="stable")[:, :width]
         ids = np.take_along_axis(candidates.ids[chunk], order, axis=1)
         filled = np.arange(width) < counts[chunk, None]
-        dists = _distances32(query_units[chunk], block, np.where(filled, ids - first_id, 0))
+        norms = np.take_along_axis(candidates.norms[chunk], order, axis=1)
+        dists = _distances32(query_units[chunk], block, np.where(filled, ids - first_id, 0), norms)
         found = _smallest(np.where(filled, dists, np.inf), np.where(filled, ids, 0), k)
         best.ids[chunk], best.dists[chunk] = found.ids, found.dists
 
@@ -219,6 +211,20 @@ def exact_knn(queries: np.ndarray, block: np.ndarray, first_id: int, k: int) -> 
     return rerank(queries, block, first_id, screen(queries, block, first_id, k), k)
 
 
+def _listed(sims: np.ndarray, ids: np.ndarray, norms: np.ndarray, floor: np.ndarray, slots: int) -> Candidates:
+    """Candidates of the best `slots` entries per query by (similarity descending, id
+    ascending), sorted so; an entry left out raises the floor to its similarity."""
+    keys = _order_keys(-sims, ids)
+    if keys.shape[1] > slots:
+        order = np.argpartition(keys, slots, axis=1)
+        floor = np.maximum(floor, np.take_along_axis(sims, order[:, slots:slots + 1], axis=1)[:, 0])
+        order = order[:, :slots]
+        order = np.take_along_axis(order, np.argsort(np.take_along_axis(keys, order, axis=1), axis=1), axis=1)
+    else:
+        order = np.argsort(keys, axis=1)
+    return Candidates(*(np.take_along_axis(values, order, axis=1) for values in (ids, sims, norms)), floor)
+
+
 def _hopeless(known: Candidates, k: int, dim: int) -> np.ndarray:
     """Per query, a float32 value strictly below the k-th best known similarity less the
     margin: a row at or below it can never rank, however the other rows turn out (the
@@ -243,9 +249,10 @@ def _checked(queries: np.ndarray, block: np.ndarray, first_id: int, k: int) -> t
 
 
 def _screen(query32: np.ndarray, block: np.ndarray, first_id: int, slots: int,
-            seed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            seed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The `slots` rows of highest float32 similarity per query above `seed`: (similarities,
-    rows, floor), every row not returned having a similarity at most `floor`.
+    rows, their float64 norms, floor), every row not returned having a similarity at most
+    `floor`.
 
     The rows are shared out among one worker per BLAS thread, each calling BLAS
     single-threaded on its own rows: then the folding between products (numpy releases
@@ -261,41 +268,54 @@ def _screen(query32: np.ndarray, block: np.ndarray, first_id: int, slots: int,
     with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
         parts = list(pool.map(lambda start: _screen_rows(
             query32, block[start:start + span], first_id + start, slots, row_chunk, seed), starts))
-    if len(parts) == 1:
-        return parts[0].sims, parts[0].rows, parts[0].floor
-    sims = np.concatenate([kept.sims for kept in parts], axis=1)
+    sims = np.concatenate([kept.sims for kept, _ in parts], axis=1)
     rows = np.concatenate([np.where(kept.rows >= 0, kept.rows + start, -1)
-                           for start, kept in zip(starts, parts)], axis=1)
-    order = np.argpartition(sims, sims.shape[1] - slots - 1, axis=1)
-    keep, best_dropped = order[:, sims.shape[1] - slots:], order[:, sims.shape[1] - slots - 1]
-    floor = np.maximum(np.max([kept.floor for kept in parts], axis=0),
-                       np.take_along_axis(sims, best_dropped[:, None], axis=1)[:, 0])
-    return np.take_along_axis(sims, keep, axis=1), np.take_along_axis(rows, keep, axis=1), floor
+                           for start, (kept, _) in zip(starts, parts)], axis=1)
+    norms = np.concatenate([np.where(kept.rows >= 0, norms[kept.rows], 1.0) for kept, norms in parts], axis=1)
+    floor = np.max([kept.floor for kept, _ in parts], axis=0)
+    if sims.shape[1] > slots:
+        order = np.argpartition(sims, sims.shape[1] - slots - 1, axis=1)
+        floor = np.maximum(floor, np.take_along_axis(sims, order[:, -slots - 1:-slots], axis=1)[:, 0])
+        keep = order[:, -slots:]
+        sims, rows, norms = (np.take_along_axis(values, keep, axis=1) for values in (sims, rows, norms))
+    return sims, rows, norms, floor
 
 
 def _screen_rows(query32: np.ndarray, block: np.ndarray, first_id: int, slots: int,
-                 row_chunk: int, seed: np.ndarray) -> "_Kept":
-    """_screen for one worker: every query against `block`, tile by tile."""
+                 row_chunk: int, seed: np.ndarray) -> tuple["_Kept", np.ndarray]:
+    """_screen for one worker: every query against `block`, tile by tile. Returns the kept
+    rows and the float64 norms of all rows of `block`."""
     kept = _Kept(slots, seed)
-    # One tile and one mask buffer for the whole block: fresh 32 MB arrays per tile would
-    # cost page faults comparable to the product itself.
+    norms = np.empty(len(block))
+    # One buffer of each kind for the whole block: fresh arrays per tile would cost page
+    # faults comparable to the product itself.
+    units = np.empty((min(row_chunk, len(block)), block.shape[1]), dtype=np.float32)
+    wide = np.empty((CACHED_ROWS, block.shape[1]))
     tile_buffer = np.empty(min(len(query32), QUERY_CHUNK) * row_chunk, dtype=np.float32)
     mask_buffer = np.empty(tile_buffer.size, dtype=bool)
     for start in range(0, block.shape[0], row_chunk):
-        units = _screen_units(block[start:start + row_chunk], first_id + start)
+        chunk = block[start:start + row_chunk]
+        for row in range(0, len(chunk), CACHED_ROWS):
+            part = chunk[row:row + CACHED_ROWS]
+            norms[start + row:start + row + len(part)] = _screen_units(
+                part, first_id + start + row, wide[:len(part)], units[row:row + len(part)])
         for q0 in range(0, len(query32), QUERY_CHUNK):
             queries = query32[q0:q0 + QUERY_CHUNK]
-            shape = (len(queries), len(units))
-            tile = np.matmul(queries, units.T, out=tile_buffer[:shape[0] * shape[1]].reshape(shape))
+            shape = (len(queries), len(chunk))
+            tile = np.matmul(queries, units[:len(chunk)].T, out=tile_buffer[:shape[0] * shape[1]].reshape(shape))
             kept.fold(q0, tile, mask_buffer[:tile.size].reshape(shape), start)
-    return kept.compacted()
+    return kept.compacted(), norms
 
 
-def _screen_units(chunk: np.ndarray, first_id: int) -> np.ndarray:
-    """Float32 unit rows for the screen, within screen_bound's θ of the float64 ones."""
-    if chunk.dtype == np.float16:
-        return unit_rows32(chunk, "object id", first_id)
-    return unit_rows64(chunk, "object id", first_id).astype(np.float32)
+def _screen_units(chunk: np.ndarray, first_id: int, wide: np.ndarray, units: np.ndarray) -> np.ndarray:
+    """Writes the rows normalised in float64 and rounded once to float32 into `units` (by
+    way of `wide`), and returns their float64 norms: the very values the re-rank divides
+    by, row_norms64 of the same float64 rows."""
+    np.copyto(wide, chunk)
+    norms = row_norms64(wide)
+    check_norms(norms, "object id", first_id)
+    np.divide(wide, norms[:, None], out=units, casting="same_kind")
+    return norms
 
 
 class _Kept:
@@ -369,15 +389,16 @@ def _above(threshold: np.ndarray, tile: np.ndarray, query: np.ndarray,
     return query, column, np.bincount(query, minlength=len(tile))
 
 
-def _distances32(query_units: np.ndarray, block: np.ndarray, rows: np.ndarray) -> np.ndarray:
+def _distances32(query_units: np.ndarray, block: np.ndarray, rows: np.ndarray,
+                 norms: np.ndarray | None = None) -> np.ndarray:
     """float32 values of SPEC §2's distances of each query (q, dim) to its rows of `block`
-    (indices (q, m)).
+    (indices (q, m)), given the rows' float64 norms or computing them (row_norms64).
 
     Every pair's products are summed along the contiguous last axis by einsum's own loop
     (no BLAS), so a pair gives the same bits in any batch: duplicates tie exactly. Rows
     are converted a few at a time into one float64 buffer that stays in cache.
     """
-    step = max(1, RERANK_ROWS // len(rows))
+    step = max(1, CACHED_ROWS // len(rows))
     out = np.empty(rows.shape, dtype=np.float32)
     buffer = np.empty((len(rows), min(step, rows.shape[1]), block.shape[1]))
     for start in range(0, rows.shape[1], step):
@@ -385,7 +406,8 @@ def _distances32(query_units: np.ndarray, block: np.ndarray, rows: np.ndarray) -
         wide = buffer[:, :part.shape[1]]
         np.copyto(wide, block[part])
         dots = np.einsum("qmj,qj->qm", wide, query_units)
-        out[:, start:start + part.shape[1]] = 1.0 - dots / np.sqrt(np.einsum("qmj,qmj->qm", wide, wide))
+        part_norms = row_norms64(wide) if norms is None else norms[:, start:start + step]
+        out[:, start:start + part.shape[1]] = 1.0 - dots / part_norms
     return out
 
 

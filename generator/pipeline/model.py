@@ -44,14 +44,16 @@ class BinWalkModel:
 class Candidates:
     """The rows of a row range that may be among each query's k nearest, from the float32 screen.
 
-    Row i is query i: `ids` are 1-based object ids and `sims` their float32 similarities,
-    best first (ties by ascending id); an unfilled slot holds id 0 and similarity -inf.
-    `floor` bounds every row of the range that is *not* listed: its float32 similarity is
-    at most floor[i] (-inf when no row was left out).
+    Row i is query i: `ids` are 1-based object ids, `sims` their float32 similarities,
+    best first (ties by ascending id), and `norms` the float64 norms of their rows, so that
+    the float64 re-rank need not compute them again; an unfilled slot holds id 0,
+    similarity -inf and norm 1. `floor` bounds every row of the range that is *not*
+    listed: its float32 similarity is at most floor[i] (-inf when no row was left out).
     """
 
     ids: np.ndarray    # int64 (q, slots)
     sims: np.ndarray   # float32 (q, slots)
+    norms: np.ndarray  # float64 (q, slots)
     floor: np.ndarray  # float32 (q,)
 
     @property

@@ -47,7 +47,8 @@ log = logging.getLogger(__name__)
 
 COPY_ROWS = 65536          # rows copied per step when cutting a subset
 BLOCK_ROWS = 65536         # rows read per step by PCA and sketches
-GOLD_BLOCK_ROWS = 2**17    # rows per exact k-NN call: large calls amortise the re-ranking, fixed to bound memory
+GOLD_BLOCK_ROWS = 2**19    # rows per gold screen and re-rank call (800 MB of float16): each call's first tiles
+                           # cost extra, so few large calls are fastest; fixed, to bound memory
 RECALL_BLOCK_ROWS = 2**20  # rows per faiss flat index of the recall search (a part; 400 MB of pca96)
 
 
