@@ -292,6 +292,7 @@ def _screen_rows(query32: np.ndarray, block: np.ndarray, first_id: int, slots: i
     units = np.empty((min(row_chunk, len(block)), block.shape[1]), dtype=np.float32)
     wide = np.empty((CACHED_ROWS, block.shape[1]))
     tile_buffer = np.empty(min(len(query32), QUERY_CHUNK) * row_chunk, dtype=np.float32)
+    scratch = np.empty(tile_buffer.size, dtype=np.float32)
     mask_buffer = np.empty(tile_buffer.size, dtype=bool)
     for start in range(0, block.shape[0], row_chunk):
         chunk = block[start:start + row_chunk]
@@ -303,7 +304,7 @@ def _screen_rows(query32: np.ndarray, block: np.ndarray, first_id: int, slots: i
             queries = query32[q0:q0 + QUERY_CHUNK]
             shape = (len(queries), len(chunk))
             tile = np.matmul(queries, units[:len(chunk)].T, out=tile_buffer[:shape[0] * shape[1]].reshape(shape))
-            kept.fold(q0, tile, mask_buffer[:tile.size].reshape(shape), start)
+            kept.fold(q0, tile, mask_buffer[:tile.size].reshape(shape), scratch, start)
     return kept.compacted(), norms
 
 
@@ -335,25 +336,28 @@ class _Kept:
         self.fill = np.zeros(len(seed), dtype=np.int64)
         self.floor = seed.copy()
 
-    def fold(self, q0: int, tile: np.ndarray, mask: np.ndarray, first_row: int) -> None:
-        """Let in the entries of a tile (queries q0.., rows first_row..) above the threshold."""
+    def fold(self, q0: int, tile: np.ndarray, mask: np.ndarray, scratch: np.ndarray, first_row: int) -> None:
+        """Let in the entries of a tile (queries q0.., rows first_row..) above the threshold;
+        `mask` and `scratch` are buffers as large as the tile."""
         part = slice(q0, q0 + len(tile))
         threshold = self.floor[part]
         if np.isneginf(threshold).any():  # the first tile: every entry would enter
-            _cut(tile, threshold, np.flatnonzero(np.isneginf(threshold)), self.slots)
+            _cut(tile, threshold, np.flatnonzero(np.isneginf(threshold)), self.slots, scratch)
         np.greater(tile, threshold[:, None], out=mask)
-        query, column = np.divmod(np.flatnonzero(mask), tile.shape[1])  # 1-D: far faster than 2-D
-        counts = np.bincount(query, minlength=len(tile))
+        entering = np.flatnonzero(mask)  # 1-D: far faster than a 2-D nonzero
+        query, counts = _per_query(entering, tile)
         crowded = np.flatnonzero(counts > self.slots)
         if crowded.size:
-            _cut(tile, threshold, crowded, self.slots)
-            query, column, counts = _above(threshold, tile, query, column)
+            _cut(tile, threshold, crowded, self.slots, scratch)
+            entering, query, counts = _above(threshold, tile, entering, query)
         if (self.fill[part] + counts).max() > self.sims.shape[1]:
             self._compact(part)
-            query, column, counts = _above(threshold, tile, query, column)
-        position = self.fill[part][query] + np.arange(query.size) - (np.cumsum(counts) - counts)[query]
-        self.sims[part][query, position] = tile[query, column]
-        self.rows[part][query, position] = first_row + column
+            entering, query, counts = _above(threshold, tile, entering, query)
+        # Flat indices: each query's entries go after its filled columns, in order.
+        width = self.sims.shape[1]
+        target = (q0 + query) * width + self.fill[part][query] + np.arange(query.size) - (np.cumsum(counts) - counts)[query]
+        self.sims.reshape(-1)[target] = tile.reshape(-1)[entering]
+        self.rows.reshape(-1)[target] = first_row + entering - query * tile.shape[1]
         self.fill[part] += counts
 
     def compacted(self) -> "_Kept":
@@ -372,21 +376,29 @@ class _Kept:
         np.maximum(self.floor[part], kept_sims.min(axis=1), out=self.floor[part])
 
 
-def _cut(tile: np.ndarray, threshold: np.ndarray, queries: np.ndarray, slots: int) -> None:
+def _cut(tile: np.ndarray, threshold: np.ndarray, queries: np.ndarray, slots: int, scratch: np.ndarray) -> None:
     """Raise the threshold of `queries` to their `slots`-th best entry of the tile, in place:
-    `slots` entries at least that high exist, so nothing below it can be kept."""
+    `slots` entries at least that high exist, so nothing below it can be kept. `scratch`
+    (as large as the tile) spares a fresh copy per call."""
     if tile.shape[1] > slots:
-        cut = np.partition(tile[queries], tile.shape[1] - slots, axis=1)[:, tile.shape[1] - slots]
-        threshold[queries] = np.maximum(threshold[queries], cut)
+        rows = np.take(tile, queries, axis=0, out=scratch[:len(queries) * tile.shape[1]].reshape(len(queries), -1))
+        rows.partition(tile.shape[1] - slots, axis=1)
+        threshold[queries] = np.maximum(threshold[queries], rows[:, tile.shape[1] - slots])
 
 
-def _above(threshold: np.ndarray, tile: np.ndarray, query: np.ndarray,
-           column: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The entries (query, column) of a tile still above their query's threshold, and their
-    count per query."""
-    above = tile[query, column] > threshold[query]
-    query, column = query[above], column[above]
-    return query, column, np.bincount(query, minlength=len(tile))
+def _per_query(entering: np.ndarray, tile: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The query (tile row) of each flat tile index, and the count per query."""
+    query = entering // tile.shape[1]
+    return query, np.bincount(query, minlength=len(tile))
+
+
+def _above(threshold: np.ndarray, tile: np.ndarray, entering: np.ndarray,
+           query: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The entries (flat tile indices, their queries) still above their query's threshold,
+    and their count per query."""
+    above = tile.reshape(-1)[entering] > threshold[query]
+    entering, query = entering[above], query[above]
+    return entering, query, np.bincount(query, minlength=len(tile))
 
 
 def _distances32(query_units: np.ndarray, block: np.ndarray, rows: np.ndarray,
