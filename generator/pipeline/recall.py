@@ -40,7 +40,7 @@ def brute_force(queries: np.ndarray, blocks: Iterable[tuple[int, np.ndarray]], k
     build = query = 0.0
     for start, block in blocks:
         started = time.perf_counter()
-        index = _flat_index(block, len(queries))
+        index = _flat_index(block)
         indexed = time.perf_counter()
         dists, rows = index.search(_vectors(queries), min(k, len(block)))
         heap.add_result(dists.astype(np.float32), np.where(rows >= 0, rows + start + 1, -1))
@@ -51,13 +51,10 @@ def brute_force(queries: np.ndarray, blocks: Iterable[tuple[int, np.ndarray]], k
     return Search(ids, build, query + time.perf_counter() - started)
 
 
-def _flat_index(block: np.ndarray, queries: int):
+def _flat_index(block: np.ndarray):
     vectors = _vectors(block)
     if vectors.dtype == np.uint8:
         index = faiss.IndexBinaryFlat(vectors.shape[1] * 8)
-        # All queries in one batch: each pass over the rows then serves every query
-        # (faiss's default of 32 per batch reads the rows again for every 32).
-        index.query_batch_size = max(1, queries)
     else:
         index = faiss.IndexFlatL2(vectors.shape[1])
     index.add(vectors)

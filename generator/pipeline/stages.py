@@ -40,7 +40,7 @@ from generator.pipeline.sample import part_embeddings, part_metadata
 from generator.pipeline.sketches import create_binwalk_model, sketch
 from generator.pipeline.subsets import select_rows
 from generator.release.model import (EMBEDDING_DIM, GOLD, META, NSFW_COLUMN, PCA, SKETCHES, BundleKind,
-                                     DatasetLayout, Layout, Release)
+                                     DatasetLayout, Layout, Release, SampleSettings)
 from generator.release.recall import RECALL_FILE, RecallRow, recall_csv
 
 log = logging.getLogger(__name__)
@@ -97,10 +97,16 @@ def write_sample(release: Release, folder: Path) -> None:
     spec = release.sample
     with _progress(spec.parts * spec.rows, "sample parts") as progress:
         for number in range(spec.parts):
-            image, embeddings = npy_image(spec.rows)
-            part_embeddings(spec, number, out=embeddings)
-            write_part(folder, number, image, part_metadata(spec, number))
+            _write_sample_part(folder, spec, number)
             progress.update(spec.rows)
+
+
+def _write_sample_part(folder: Path, spec: SampleSettings, number: int) -> None:
+    """One part, its embeddings drawn straight into the npy file's bytes (and freed on return,
+    before the next part's are allocated)."""
+    image, embeddings = npy_image(spec.rows)
+    part_embeddings(spec, number, out=embeddings)
+    write_part(folder, number, image, part_metadata(spec, number))
 
 
 # --- subsets, queries, metadata: from the parts -----------------------------------------------
