@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from generator.pipeline.model import TopK
-from generator.pipeline import gold
+from generator.pipeline import blas, gold
 from generator.pipeline.gold import (candidate_margin, empty_candidates, empty_topk, exact_knn, merge_candidates,
                                      merge_topk, rerank, screen, screen_bound)
 from generator.pipeline.vectors import DegenerateVectorError
@@ -190,6 +190,7 @@ def test_chunked_screen_equals_one_chunk(data, monkeypatch, workers):
     queries, objects = data
     whole = exact_knn(queries, objects, 1, 30)
     monkeypatch.setattr(gold, "blas_threads", lambda: workers)
+    monkeypatch.setattr(blas, "blas_threads", lambda: workers)
     monkeypatch.setattr(gold, "ROW_CHUNK", 97)
     monkeypatch.setattr(gold, "ROWS_PER_SLOT", 1)
     monkeypatch.setattr(gold, "QUERY_CHUNK", 13)

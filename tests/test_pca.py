@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from generator.pipeline import pca
+from generator.pipeline import blas, pca
 from generator.pipeline.pca import CovarianceAccumulator, project
 from generator.pipeline.vectors import DegenerateVectorError
 
@@ -117,7 +117,7 @@ def test_a_row_alone_in_blocks_of_7_or_in_one_block_gives_the_same_bytes(rows, f
     whole = project(fitted, rows[:700])
     alone = np.concatenate([project(fitted, rows[i:i + 1]) for i in range(30)])
     np.testing.assert_array_equal(alone, whole[:30])
-    monkeypatch.setattr(pca, "blas_threads", lambda: workers)
+    monkeypatch.setattr(blas, "blas_threads", lambda: workers)
     monkeypatch.setattr(pca, "PROJECT_ROWS", 7)
     np.testing.assert_array_equal(project(fitted, rows[:700]), whole)
     np.testing.assert_array_equal(project(fitted, rows[:50].astype(np.float32)), whole[:50])

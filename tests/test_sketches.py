@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from generator.errors import InputError
-from generator.pipeline import sketches
+from generator.pipeline import blas, sketches
 from generator.pipeline.binwalk import read_binwalk_model
 from generator.pipeline.model import BinWalkModel
 from generator.pipeline.sketches import create_binwalk_model, sketch
@@ -115,7 +115,7 @@ def test_a_row_alone_in_blocks_of_7_or_in_one_block_gives_the_same_bytes(monkeyp
     whole = sketch(model, sample)
     alone = np.concatenate([sketch(model, sample[i:i + 1]) for i in range(40)])
     np.testing.assert_array_equal(alone, whole[:40])
-    monkeypatch.setattr(sketches, "blas_threads", lambda: workers)
+    monkeypatch.setattr(blas, "blas_threads", lambda: workers)
     monkeypatch.setattr(sketches, "SKETCH_ROWS", 7)
     np.testing.assert_array_equal(sketch(model, sample), whole)
     # The same values as float32 (a query file) give the same bytes too.

@@ -22,12 +22,9 @@ function of a row range whose results merge in any grouping and order:
 """
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
-from threadpoolctl import threadpool_limits
 
-from generator.pipeline.blas import blas_threads
+from generator.pipeline.blas import blas_threads, map_on_blas_threads
 from generator.pipeline.model import Candidates, TopK
 from generator.pipeline.vectors import check_norms, row_norms64, unit_rows64
 
@@ -178,8 +175,7 @@ def rerank(queries: np.ndarray, block: np.ndarray, first_id: int, candidates: Ca
 
     width = max(1, int(counts.max()))
     chunks = _chunks(np.arange(len(queries)), max(1, RERANK_PAIRS // width))
-    with ThreadPoolExecutor(max(1, min(blas_threads(), len(chunks)))) as pool:
-        list(pool.map(rerank_chunk, chunks))
+    map_on_blas_threads(rerank_chunk, chunks)
     for query in np.flatnonzero(~proven):
         found = _brute_force(query_units[query], block, first_id, k)
         best.ids[query], best.dists[query] = found.ids[0], found.dists[0]
@@ -262,12 +258,10 @@ def _screen(query32: np.ndarray, block: np.ndarray, first_id: int, slots: int,
     """
     row_chunk = max(ROW_CHUNK, ROWS_PER_SLOT * slots)
     chunks = -(-block.shape[0] // row_chunk)
-    workers = max(1, min(blas_threads(), chunks))
-    span = -(-chunks // workers) * row_chunk
+    span = -(-chunks // max(1, min(blas_threads(), chunks))) * row_chunk
     starts = range(0, block.shape[0], span)
-    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
-        parts = list(pool.map(lambda start: _screen_rows(
-            query32, block[start:start + span], first_id + start, slots, row_chunk, seed), starts))
+    parts = map_on_blas_threads(lambda start: _screen_rows(
+        query32, block[start:start + span], first_id + start, slots, row_chunk, seed), starts)
     sims = np.concatenate([kept.sims for kept, _ in parts], axis=1)
     rows = np.concatenate([np.where(kept.rows >= 0, kept.rows + start, -1)
                            for start, (kept, _) in zip(starts, parts)], axis=1)

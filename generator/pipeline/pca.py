@@ -12,12 +12,9 @@ nearest to the exact product of the row's centred float64 vector and the compone
 """
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
-from threadpoolctl import threadpool_limits
 
-from generator.pipeline.blas import blas_threads
+from generator.pipeline.blas import map_on_blas_threads
 from generator.pipeline.exact import nearest_float32, product_terms, sum_error_bound
 from generator.pipeline.model import PCAModel
 from generator.pipeline.vectors import unit_rows64
@@ -114,6 +111,5 @@ def project(model: PCAModel, block: np.ndarray, first_row: int = 0) -> np.ndarra
             values[row, column] = nearest_float32(product_terms(centred[row], components[:, column]))
         out[start:start + len(values)] = values
 
-    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(max(1, min(blas_threads(), len(starts)))) as pool:
-        list(pool.map(project_rows, starts))
+    map_on_blas_threads(project_rows, starts)
     return out

@@ -18,12 +18,9 @@ by more than its own rounding (about 1e-6).
 """
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
-from threadpoolctl import threadpool_limits
 
-from generator.pipeline.blas import blas_threads
+from generator.pipeline.blas import map_on_blas_threads
 from generator.pipeline.exact import exact_sign, product_terms, sum_error_bound
 from generator.pipeline.model import BinWalkModel
 from generator.pipeline.vectors import check_norms, unit_rows32
@@ -69,8 +66,7 @@ def sketch(model: BinWalkModel, block: np.ndarray, first_row: int = 0) -> np.nda
     def sketch_rows(start: int) -> None:
         out[start:start + SKETCH_ROWS] = walk.words(block[start:start + SKETCH_ROWS], first_row + start)
 
-    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(max(1, min(blas_threads(), len(starts)))) as pool:
-        list(pool.map(sketch_rows, starts))
+    map_on_blas_threads(sketch_rows, starts)
     return out
 
 
