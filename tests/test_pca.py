@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from generator.pipeline import blas, pca
-from generator.pipeline.pca import CovarianceAccumulator, project
+from generator.pipeline.pca import CovarianceAccumulator, project, stacked
 from generator.pipeline.vectors import DegenerateVectorError
 
 DIM = 768
@@ -121,6 +121,16 @@ def test_a_row_alone_in_blocks_of_7_or_in_one_block_gives_the_same_bytes(rows, f
     monkeypatch.setattr(pca, "PROJECT_ROWS", 7)
     np.testing.assert_array_equal(project(fitted, rows[:700]), whole)
     np.testing.assert_array_equal(project(fitted, rows[:50].astype(np.float32)), whole[:50])
+
+
+def test_stacked_models_project_each_value_as_alone(small_rows, whole):
+    accumulator = CovarianceAccumulator(SMALL).add(small_rows)
+    low, high = accumulator.fit(4), accumulator.fit(9)
+    both = project(stacked([low, high]), small_rows[:200])
+    np.testing.assert_array_equal(both[:, :4], project(low, small_rows[:200]))
+    np.testing.assert_array_equal(both[:, 4:], project(high, small_rows[:200]))
+    with pytest.raises(ValueError, match="same mean"):
+        stacked([low, CovarianceAccumulator(SMALL).add(small_rows[:100]).fit(4)])
 
 
 def test_values_the_float64_bound_leaves_open_are_computed_exactly(rows, fitted, monkeypatch):

@@ -76,6 +76,19 @@ class CovarianceAccumulator:
                         eigenvalues=eigenvalues[order])
 
 
+def stacked(models: list[PCAModel]) -> PCAModel:
+    """One model with the components of `models` side by side, for one projection pass that
+    serves them all; each value is the one its own model gives (project is value by value).
+
+    The models must share their mean (fitted on the same rows, as every dimension of a
+    release is). Example: stacked([pca32, pca96]) projects to 128 columns, 32 then 96.
+    """
+    if any(not np.array_equal(model.mean, models[0].mean) for model in models):
+        raise ValueError("only models fitted on the same rows (the same mean) can be stacked")
+    return PCAModel(mean=models[0].mean, components=np.hstack([model.components for model in models]),
+                    eigenvalues=np.concatenate([model.eigenvalues for model in models]))
+
+
 def project(model: PCAModel, block: np.ndarray, first_row: int = 0) -> np.ndarray:
     """(x̂ - mean) @ components (SPEC §2), each value the float32 nearest to the exact
     product of the centred float64 row c = x̂ - mean (elementwise, so a function of the

@@ -34,7 +34,7 @@ from generator.pipeline.blas import blas_report
 from generator.pipeline.gold import empty_candidates, empty_topk, merge_candidates, merge_topk, rerank, screen
 from generator.pipeline.model import BinWalkModel, Candidates, PCAModel, TopK
 from generator.pipeline.parts import Part, check_parts, npy_image, read_columns, read_embeddings, write_part
-from generator.pipeline.pca import CovarianceAccumulator, project
+from generator.pipeline.pca import CovarianceAccumulator, project, stacked
 from generator.pipeline.queries import query_rows
 from generator.pipeline.sample import part_embeddings, part_metadata
 from generator.pipeline.sketches import create_binwalk_model, sketch
@@ -204,10 +204,12 @@ def _kinds_for(release: Release, computation: str, label: str) -> list[BundleKin
 
 
 def pca_of_rows(run: Run, label: str, start: int, stop: int) -> dict[int, np.ndarray]:
-    """{d: float32 (rows, d)} projections of rows start..stop of a subset (or the queries)."""
-    block = read_h5(*_embeddings(run, label), start, stop)
-    return {kind.layout.cols: project(_pca_model(run, kind.layout.cols), block, start)
-            for kind in _kinds_for(run.release, PCA, label)}
+    """{d: float32 (rows, d)} projections of rows start..stop of a subset (or the queries),
+    every dimension in one pass over the rows."""
+    dims = [kind.layout.cols for kind in _kinds_for(run.release, PCA, label)]
+    projected = project(stacked([_pca_model(run, d) for d in dims]), read_h5(*_embeddings(run, label), start, stop), start)
+    edges = np.cumsum([0, *dims])
+    return {d: np.ascontiguousarray(projected[:, a:b]) for d, a, b in zip(dims, edges, edges[1:])}
 
 
 def write_pca(run: Run, label: str) -> None:
