@@ -1,12 +1,15 @@
-"""PCA: streamed covariance equals np.cov + eigh; projections equal a float64 reference."""
+"""PCA: streamed covariance equals np.cov + eigh; projections equal a float64 reference and
+are the float32 nearest to the exact value, the same bytes in any block."""
 from __future__ import annotations
+
+from fractions import Fraction
 
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from generator.pipeline import pca
-from generator.pipeline.pca import CovarianceAccumulator, project
+from generator.pipeline import blas, pca
+from generator.pipeline.pca import CovarianceAccumulator, project, stacked
 from generator.pipeline.vectors import DegenerateVectorError
 
 DIM = 768
@@ -84,8 +87,58 @@ def test_projection_equals_float64_reference_up_to_sign(rows, fitted, reference)
     assert projected.dtype == np.float32 and projected.shape == (len(rows), 96)
     expected = (units - mean) @ vectors
     same_up_to_sign(projected[:, :32].astype(np.float64), expected[:, :32], atol=1e-6)
-    # Against our own model in float64: exactly the float32 rounding of the product.
-    np.testing.assert_array_equal(projected, ((units - model.mean) @ model.components).astype(np.float32))
+    # Against our own model in float64: the float32 rounding of the product, to the one
+    # float32 step a float64 product's rounding may cross.
+    ours64 = (units - model.mean) @ model.components
+    np.testing.assert_allclose(projected, ours64, rtol=2.0 ** -23, atol=1e-12)
+
+
+def test_each_value_is_the_float32_nearest_to_the_exact_product(rows, fitted):
+    """Checked in rational arithmetic, on the values nearest to a float32 rounding boundary
+    (where a float64 product's rounding could go either way) and on a few others."""
+    block = rows[:200]
+    projected = project(fitted, block)
+    centred = pca.unit_rows64(block) - fitted.mean
+    approx = centred @ fitted.components
+    step = np.abs(np.spacing(approx.astype(np.float32)).astype(np.float64))
+    offset = np.abs(approx - approx.astype(np.float32)) / step   # 0.5: on a boundary
+    nearest_boundary = np.argsort(-offset, axis=None)[:12]
+    for flat in [*nearest_boundary, 0, 977, 5555]:
+        row, column = np.unravel_index(flat, approx.shape)
+        exact = sum(Fraction(float(c)) * Fraction(float(v)) for c, v in zip(centred[row], fitted.components[:, column]))
+        below = np.nextafter(projected[row, column], np.float32(-np.inf))
+        above = np.nextafter(projected[row, column], np.float32(np.inf))
+        mine = abs(Fraction(float(projected[row, column])) - exact)
+        assert mine <= abs(Fraction(float(below)) - exact) and mine <= abs(Fraction(float(above)) - exact)
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_a_row_alone_in_blocks_of_7_or_in_one_block_gives_the_same_bytes(rows, fitted, monkeypatch, workers):
+    whole = project(fitted, rows[:700])
+    alone = np.concatenate([project(fitted, rows[i:i + 1]) for i in range(30)])
+    np.testing.assert_array_equal(alone, whole[:30])
+    monkeypatch.setattr(blas, "blas_threads", lambda: workers)
+    monkeypatch.setattr(pca, "PROJECT_ROWS", 7)
+    np.testing.assert_array_equal(project(fitted, rows[:700]), whole)
+    np.testing.assert_array_equal(project(fitted, rows[:50].astype(np.float32)), whole[:50])
+
+
+def test_stacked_models_project_each_value_as_alone(small_rows, whole):
+    accumulator = CovarianceAccumulator(SMALL).add(small_rows)
+    low, high = accumulator.fit(4), accumulator.fit(9)
+    both = project(stacked([low, high]), small_rows[:200])
+    np.testing.assert_array_equal(both[:, :4], project(low, small_rows[:200]))
+    np.testing.assert_array_equal(both[:, 4:], project(high, small_rows[:200]))
+    with pytest.raises(ValueError, match="same mean"):
+        stacked([low, CovarianceAccumulator(SMALL).add(small_rows[:100]).fit(4)])
+
+
+def test_values_the_float64_bound_leaves_open_are_computed_exactly(rows, fitted, monkeypatch):
+    """With a bound so wide that every value is left open, every value goes the exact way:
+    the same bytes as the fast way."""
+    fast = project(fitted, rows[:3])
+    monkeypatch.setattr(pca, "sum_error_bound", lambda n, dtype: 1.0)
+    np.testing.assert_array_equal(project(fitted, rows[:3]), fast)
 
 
 @pytest.fixture(scope="module")
@@ -130,3 +183,8 @@ def test_bad_inputs():
         CovarianceAccumulator(DIM).add(np.ones((1, DIM))).fit(2)
     with pytest.raises(DegenerateVectorError, match="row 12 has norm"):
         CovarianceAccumulator(DIM).add(np.eye(3, DIM) * [[1], [1], [0]], first_row=10)
+    model = CovarianceAccumulator(SMALL).add(spectrum_rows(SMALL, 100, 23)).fit(4)
+    with pytest.raises(ValueError, match="rows of 64 values"):
+        project(model, np.ones((3, 5)))
+    with pytest.raises(DegenerateVectorError, match="row 7 has norm"):
+        project(model, np.eye(3, SMALL) * [[1], [1], [0]], first_row=5)

@@ -24,10 +24,13 @@ from generator.pipeline.parts import Part, check_all_parts, check_embedding_rows
 from generator.pipeline.queries import query_rows
 from generator.release.read import read_release
 from tests.conftest import OFFICIAL_BINWALK, ROOT as REPO, TINY_RELEASE, bundle_name
+from tests.planted import near_copies
 
 QUERIES = "queries"
 LABELS = ("1500", "P2", "P5")
 TIED_COPIES = {1: [5, 6, 7], 2: [0, 9]}  # part -> rows overwritten with a copy of query 0's vector
+NEAR_COPIES = (1, [40, 30, 20])  # part, rows: near copies of a row near query 0, tied only in float32,
+                                 # the nearest in float64 at the highest id
 MANIFESTS = ("dataset-files-md5.txt", "dataset-files-size.txt", "dataset-files-bytes.txt",
              "dataset-files-urls.txt")
 
@@ -63,6 +66,12 @@ def tiny(tmp_path_factory):
         embeddings = np.load(npy_path(parts, number))
         embeddings[rows] = query_vector
         np.save(npy_path(parts, number), embeddings)
+    number, rows = NEAR_COPIES
+    embeddings = np.load(npy_path(parts, number))
+    near = query_vector.astype(np.float32) + np.float32(0.03) * np.random.default_rng(4).standard_normal(
+        query_vector.shape, dtype=np.float32)
+    embeddings[rows] = near_copies(near / np.linalg.norm(near), query_vector.astype(np.float32), len(rows))
+    np.save(npy_path(parts, number), embeddings)
     out = root / "out"
     run = make(out, parts, config_path, "artifacts")
     assert run.returncode == 0, run.stderr
@@ -139,28 +148,58 @@ def test_subsets_follow_the_nsfw_rules_and_queries_come_from_part_0(tiny):
         np.testing.assert_array_equal(file["emb"][:], np.load(npy_path(parts, 0))[rows].astype(np.float32))
 
 
-def test_gold_standards_equal_a_float64_brute_force_with_ties_by_lower_id(tiny):
+def test_gold_standards_equal_a_float64_brute_force_ranked_by_float32_distance_then_id(tiny):
+    """SPEC §2 on every query: float64 distances, ranked by their float32 value, ties by
+    ascending id, with planted exact duplicates and rows tied only in float32."""
     config, _, _, out = tiny
     with h5py.File(out / bundle_name(config, "clip768", QUERIES), "r") as file:
         queries = file["emb"][:].astype(np.float64)
     queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    float32_only_ties = 0
     for label in LABELS:
         with h5py.File(out / bundle_name(config, "clip768", label), "r") as file:
             objects = file["emb"][:].astype(np.float64)
         objects /= np.linalg.norm(objects, axis=1, keepdims=True)
-        dists = 1 - queries @ objects.T
+        dists64 = 1 - queries @ objects.T
+        dists = dists64.astype(np.float32)
         ids = np.arange(1, len(objects) + 1)
         order = np.array([np.lexsort((ids, row))[:config.gold_k] for row in dists])
         for kind, k in (("gold-f64", 50), ("gold", 10)):
             with h5py.File(out / bundle_name(config, kind, label), "r") as file:
-                np.testing.assert_array_equal(file["knns"][:], (order[:, :k] + 1).astype(np.int32))
-                # Equal to float32 rounding: a summation order may turn an exact 0 into -2e-16.
-                np.testing.assert_allclose(file["dists"][:], np.take_along_axis(dists, order[:, :k], 1),
-                                           rtol=0, atol=np.finfo(np.float32).eps)
+                knns, stored = file["knns"][:], file["dists"][:]
+            np.testing.assert_array_equal(knns, (order[:, :k] + 1).astype(np.int32))
+            # Another float64 summation order may round to the neighbouring float32.
+            np.testing.assert_allclose(stored, np.take_along_axis(dists, order[:, :k], 1), rtol=0, atol=2.0 ** -23)
+            tied = stored[:, 1:] == stored[:, :-1]
+            assert (stored[:, 1:] >= stored[:, :-1]).all() and (knns[:, 1:][tied] > knns[:, :-1][tied]).all()
+        earlier, later = order[:, :-1], order[:, 1:]
+        same32 = np.take_along_axis(dists, later, 1) == np.take_along_axis(dists, earlier, 1)
+        later_nearer64 = np.take_along_axis(dists64, later, 1) < np.take_along_axis(dists64, earlier, 1)
+        float32_only_ties += np.count_nonzero(same32 & later_nearer64)
+    assert float32_only_ties > 0, "the planted rows must tie in float32 with the farther one first"
     with h5py.File(out / bundle_name(config, "gold", "P5"), "r") as file:
         knns, dists = file["knns"][0], file["dists"][0]
     tied = knns[dists == dists[0]]
     assert len(tied) >= 2 and np.all(np.diff(tied) > 0), "planted exact ties must come by ascending id"
+
+
+def test_a_rows_projections_and_sketch_depend_on_the_row_alone(tiny):
+    """P2's rows are the first rows of P5: the same bytes. And wherever the same vector
+    occurs (the dev subset holds P2's rows at other places, planted copies of a query sit
+    in the subsets), it has the same projections and sketch, as a query too."""
+    config, _, _, out = tiny
+    def read(kind, label):
+        with h5py.File(out / bundle_name(config, kind, label), "r") as file:
+            return file[LAYOUT[kind][0]][:]
+    for kind in ("pca32", "pca96", "hamming"):
+        prefix, whole = read(kind, "P2"), read(kind, "P5")
+        assert prefix.tobytes() == whole[:len(prefix)].tobytes(), kind
+        seen = {}
+        for label in LABELS + (QUERIES,):
+            vectors = read("clip768", label).astype(np.float16)
+            for vector, output in zip(vectors, read(kind, label)):
+                assert seen.setdefault(vector.tobytes(), output.tobytes()) == output.tobytes(), (kind, label)
+        assert len(seen) < sum(len(read(kind, label)) for label in LABELS + (QUERIES,)) - 1000
 
 
 def test_pca_projections_match_a_float64_reference_up_to_sign(tiny):

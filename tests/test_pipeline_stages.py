@@ -1,6 +1,6 @@
 """The stages' pure parts on tiny data against plain numpy or Python: NSFW rules and the
-dev cut, the query choice, metadata escaping, brute-force search in projected spaces,
-the make rules, and the atomic HDF5 writer."""
+dev cut, the query choice, metadata escaping, faiss brute-force search in projected
+spaces, the make rules, and the atomic HDF5 writer."""
 from __future__ import annotations
 
 import h5py
@@ -12,7 +12,7 @@ from generator.errors import Origin, ProjectError
 from generator.io.h5 import h5_output, write_h5
 from generator.pipeline.meta import escape_field, header_line, meta_lines, unescape_field
 from generator.pipeline.queries import query_rows
-from generator.pipeline.recall import hamming_distances, l2_distances, nearest, recall_at
+from generator.pipeline.recall import brute_force, recall_at
 from generator.pipeline.rules import make_rules
 from generator.pipeline.stages import STAGES, TARGETS
 from generator.pipeline.subsets import kept_rows, select_rows
@@ -80,30 +80,40 @@ def test_meta_lines_hold_the_columns_of_the_selected_rows():
     assert meta_lines(columns, names, np.array([0, 2])) == 'a\\tb\tUNLIKELY\t?\tu0\nsay "hi" \\\\ café\tUNSURE\t\tu2\n'
 
 
-def brute_force(queries, objects, distances, k):
-    d = distances(queries, objects)
-    ids = np.arange(1, len(objects) + 1)
-    return np.array([ids[np.lexsort((ids, row))][:k] for row in d])
+def l2_distances(queries: np.ndarray, objects: np.ndarray) -> np.ndarray:
+    return ((queries.astype(np.float64)[:, None, :] - objects.astype(np.float64)[None, :, :]) ** 2).sum(axis=2)
+
+
+def hamming_distances(queries: np.ndarray, objects: np.ndarray) -> np.ndarray:
+    return np.array([[sum(bin(int(a) ^ int(b)).count("1") for a, b in zip(q, x)) for x in objects] for q in queries])
 
 
 @pytest.mark.parametrize("block_rows", [7, 50, 1000])
-def test_blocked_search_equals_brute_force_in_l2_and_hamming(block_rows):
+def test_blocked_faiss_search_finds_the_k_nearest_in_l2_and_hamming(block_rows):
+    """The found rows are k distinct rows at the k smallest distances (rows tied at the
+    k-th may be any of them)."""
     rng = np.random.default_rng(0)
     for objects, queries, distances in (
             (rng.standard_normal((300, 8)).astype(np.float32), rng.standard_normal((20, 8)).astype(np.float32),
              l2_distances),
             (rng.integers(0, 2**64, (300, 16), dtype=np.uint64), rng.integers(0, 2**64, (20, 16), dtype=np.uint64),
              hamming_distances)):
-        blocks = ((first, objects[first:first + block_rows]) for first in range(0, len(objects), block_rows))
-        np.testing.assert_array_equal(nearest(queries, blocks, 10, distances),
-                                      brute_force(queries, objects, distances, 10))
+        blocks = [(first, objects[first:first + block_rows]) for first in range(0, len(objects), block_rows)]
+        found = brute_force(queries, reversed(blocks), 10)
+        assert found.ids.shape == (20, 10) and found.build >= 0 and found.query > 0
+        exact = distances(queries, objects)
+        for row, ids in zip(exact, found.ids):
+            assert len(set(ids.tolist())) == 10 and ids.min() >= 1
+            np.testing.assert_allclose(np.sort(row[ids - 1]), np.sort(row)[:10], rtol=1e-5)
 
 
-def test_hamming_distances_are_popcounts_of_xor():
+def test_fewer_rows_than_k_leave_id_0():
     rng = np.random.default_rng(1)
-    a, b = rng.integers(0, 2**64, (4, 16), dtype=np.uint64), rng.integers(0, 2**64, (5, 16), dtype=np.uint64)
-    expected = [[sum(bin(int(x) ^ int(y)).count("1") for x, y in zip(r, s)) for s in b] for r in a]
-    assert hamming_distances(a, b).tolist() == expected
+    words = rng.integers(0, 2**64, (3, 16), dtype=np.uint64)
+    found = brute_force(words[:2], [(0, words)], 5)
+    assert sorted(found.ids[0].tolist()) == [0, 0, 1, 2, 3]
+    with pytest.raises(ValueError, match="float32 projections or uint64 sketches"):
+        brute_force(np.zeros((1, 4)), [(0, np.zeros((2, 4)))], 1)
 
 
 def test_recall_counts_the_shared_ids_of_the_first_k():

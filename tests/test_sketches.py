@@ -1,6 +1,8 @@
-"""BinWalk sketches with the official model equal a bit-by-bit reading of SPEC §2."""
+"""BinWalk sketches with the official model equal a bit-by-bit reading of SPEC §2, and a
+row's sketch is the same bytes in any block and with any number of workers."""
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import h5py
@@ -8,8 +10,11 @@ import numpy as np
 import pytest
 
 from generator.errors import InputError
+from generator.pipeline import blas, sketches
 from generator.pipeline.binwalk import read_binwalk_model
+from generator.pipeline.model import BinWalkModel
 from generator.pipeline.sketches import create_binwalk_model, sketch
+from generator.pipeline.vectors import DegenerateVectorError
 from tests.conftest import OFFICIAL_BINWALK as OFFICIAL
 
 DIM = 768
@@ -102,14 +107,66 @@ def test_created_model_needs_enough_rows():
         create_binwalk_model(vectors(np.random.default_rng(0), 100))
 
 
-def test_sketch_in_any_block_split_is_the_same(monkeypatch):
-    from generator.pipeline import sketches
+@pytest.mark.parametrize("workers", [1, 3])
+def test_a_row_alone_in_blocks_of_7_or_in_one_block_gives_the_same_bytes(monkeypatch, workers):
     rng = np.random.default_rng(14)
     sample = vectors(rng, 1100)
-    model = create_binwalk_model(sample, seed=1)
+    model = read_binwalk_model(OFFICIAL)
     whole = sketch(model, sample)
+    alone = np.concatenate([sketch(model, sample[i:i + 1]) for i in range(40)])
+    np.testing.assert_array_equal(alone, whole[:40])
+    monkeypatch.setattr(blas, "blas_threads", lambda: workers)
     monkeypatch.setattr(sketches, "SKETCH_ROWS", 7)
     np.testing.assert_array_equal(sketch(model, sample), whole)
+    # The same values as float32 (a query file) give the same bytes too.
+    np.testing.assert_array_equal(sketch(model, sample[:50].astype(np.float32)), whole[:50])
+
+
+def exact_bit(x: np.ndarray, this: np.ndarray, after: np.ndarray) -> bool:
+    """SPEC §2's bit in exact rational arithmetic: dot(this, x) > dot(after, x)."""
+    return sum(Fraction(float(a)) * Fraction(float(b) - float(c)) for a, b, c in zip(x, this, after)) > 0
+
+
+def test_bits_float32_cannot_decide_are_the_exact_answer():
+    """Every bit whose float32 similarities lie within 1e-4 of each other (where BLAS
+    rounding could flip it) equals the exact rational answer."""
+    rng = np.random.default_rng(16)
+    block = vectors(rng, 40)
+    model = read_binwalk_model(OFFICIAL)
+    words = sketch(model, block)
+    rows = block.astype(np.float32)
+    checked = 0
+    for g in range(model.groups):
+        refs = model.refs[model.pool[g]]
+        sims = rows @ refs.T
+        close = np.argwhere(np.abs(sims - np.roll(sims, -1, axis=1)) < 1e-4)
+        for row, j in close[:4]:
+            expected = exact_bit(rows[row], refs[j], refs[(j + 1) % 64])
+            assert bool((int(words[row, g]) >> int(j)) & 1) == expected, (row, g, j)
+            checked += 1
+    assert checked >= 10
+
+
+def test_exactly_equal_similarities_clear_the_bit():
+    """References repeated in the walk: v[j] == v[j+1] exactly for every row, so bit j is
+    clear (v[j] < v[j+1] is false), whatever the rounding of the product."""
+    rng = np.random.default_rng(17)
+    refs = vectors(rng, 64).astype(np.float32)
+    refs /= np.linalg.norm(refs, axis=1, keepdims=True)
+    refs[1::2] = refs[0::2]
+    model = BinWalkModel(refs=refs, pool=np.arange(64)[None, :])
+    block = vectors(rng, 30)
+    words = sketch(model, block)
+    for row in range(len(block)):
+        assert all(not (int(words[row, 0]) >> j) & 1 for j in range(0, 64, 2)), row
+
+
+def test_a_degenerate_row_is_named():
+    model = read_binwalk_model(OFFICIAL)
+    block = vectors(np.random.default_rng(18), 10)
+    block[4] = 0
+    with pytest.raises(DegenerateVectorError, match="row 104 has norm"):
+        sketch(model, block, first_row=100)
 
 
 def write_model(path: Path, refs, pool) -> None:

@@ -1,10 +1,16 @@
-"""Which BLAS does the heavy products, and a warning when it is a slow generic build."""
+"""Which BLAS does the heavy products, a warning when it is a slow generic build, and the
+one way the kernels spread work over the BLAS threads."""
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Callable, Sequence, TypeVar
 
-from threadpoolctl import threadpool_info
+from threadpoolctl import threadpool_info, threadpool_limits
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +28,18 @@ def blas_libraries() -> list[dict]:
 def blas_threads() -> int:
     """The most threads any loaded BLAS uses (1 when none is visible)."""
     return max((int(info.get("num_threads") or 1) for info in blas_libraries()), default=1)
+
+
+def map_on_blas_threads(function: Callable[[Item], Result], items: Sequence[Item]) -> list[Result]:
+    """[function(item) for item in items], on one worker per BLAS thread, each calling BLAS
+    single-threaded: the numpy work between products (which releases the GIL) then runs
+    alongside the other workers' products instead of between them.
+
+    Example: map_on_blas_threads(lambda start: kernel(rows[start:start + n]), range(0, len(rows), n)).
+    """
+    workers = max(1, min(blas_threads(), len(items)))  # counted before the limit below applies
+    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(function, items))
 
 
 def slow_kernels(libraries: list[dict]) -> list[dict]:

@@ -245,12 +245,23 @@ def read_columns(part: Part, columns: Iterable[str]) -> dict[str, list]:
     return {name: table.column(name).to_pylist() for name in columns}
 
 
-def write_part(folder: Path, number: int, embeddings: np.ndarray, metadata: pa.Table) -> None:
-    """Writes one part, byte-deterministic; an unchanged file is left alone, so re-running
-    `make sample` gives make nothing to redo."""
-    npy = io.BytesIO()
-    np.save(npy, embeddings, allow_pickle=False)
+def npy_image(rows: int) -> tuple[memoryview, np.ndarray]:
+    """The bytes of a part's npy file of `rows` embeddings, and a view of its float16 array
+    to fill in place: a sample part is then written without a copy of it."""
+    header = io.BytesIO()
+    npy_format.write_array_header_1_0(header, {"descr": npy_format.dtype_to_descr(EMBEDDING_DTYPE),
+                                               "fortran_order": False, "shape": (rows, EMBEDDING_DIM)})
+    offset = len(header.getvalue())
+    image = bytearray(offset + rows * EMBEDDING_DIM * EMBEDDING_DTYPE.itemsize)
+    image[:offset] = header.getvalue()
+    return memoryview(image), np.frombuffer(image, EMBEDDING_DTYPE, offset=offset).reshape(rows, EMBEDDING_DIM)
+
+
+def write_part(folder: Path, number: int, npy: memoryview, metadata: pa.Table) -> None:
+    """Writes one part (the npy file's bytes, from npy_image, and the metadata), byte-
+    deterministic; an unchanged file is left alone, so re-running `make sample` gives
+    make nothing to redo."""
     parquet = io.BytesIO()
     pq.write_table(metadata, parquet)
-    write_if_changed(npy_path(folder, number), npy.getvalue())
+    write_if_changed(npy_path(folder, number), npy)
     write_if_changed(parquet_path(folder, number), parquet.getvalue())

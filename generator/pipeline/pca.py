@@ -4,16 +4,22 @@ The accumulator holds the row count, the sum and X^T X of L2-normalised rows in 
 blocks can arrive in any split and accumulators of disjoint row ranges merge, so a
 subset of any size is fitted in the memory of one block plus a dim x dim matrix.
 Different splits round differently: models agree to float64 rounding, not bit for bit,
-so a reproducible build keeps its split fixed (one block per part, in order).
+so a reproducible build keeps its split fixed (the stage's row blocks, merged in order).
+
+A projection, by contrast, is a function of the row alone: each value is the float32
+nearest to the exact product of the row's centred float64 vector and the component (see
+`project`), whatever the block, the BLAS or the threads.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from generator.pipeline.blas import map_on_blas_threads
+from generator.pipeline.exact import nearest_float32, product_terms, sum_error_bound
 from generator.pipeline.model import PCAModel
 from generator.pipeline.vectors import unit_rows64
 
-PROJECT_ROWS = 16384  # rows normalised in float64 at a time (100 MB at 768 dims)
+PROJECT_ROWS = 4096  # rows per BLAS call and worker (25 MB in float64 at 768 dims)
 
 
 class CovarianceAccumulator:
@@ -70,11 +76,53 @@ class CovarianceAccumulator:
                         eigenvalues=eigenvalues[order])
 
 
+def stacked(models: list[PCAModel]) -> PCAModel:
+    """One model with the components of `models` side by side, for one projection pass that
+    serves them all; each value is the one its own model gives (project is value by value).
+
+    The models must share their mean (fitted on the same rows, as every dimension of a
+    release is). Example: stacked([pca32, pca96]) projects to 128 columns, 32 then 96.
+    """
+    if any(not np.array_equal(model.mean, models[0].mean) for model in models):
+        raise ValueError("only models fitted on the same rows (the same mean) can be stacked")
+    return PCAModel(mean=models[0].mean, components=np.hstack([model.components for model in models]),
+                    eigenvalues=np.concatenate([model.eigenvalues for model in models]))
+
+
 def project(model: PCAModel, block: np.ndarray, first_row: int = 0) -> np.ndarray:
-    """(x̂ - mean) @ components, computed in float64 and stored as float32 (SPEC §2)."""
+    """(x̂ - mean) @ components (SPEC §2), each value the float32 nearest to the exact
+    product of the centred float64 row c = x̂ - mean (elementwise, so a function of the
+    row) and the component.
+
+    A float64 BLAS product is within γ_dim |c| |component| of it (Cauchy-Schwarz); where
+    that interval rounds to one float32, that is the value. The rare value near a float32
+    rounding boundary is computed exactly (exact.nearest_float32). So a row's projection
+    is the same bytes in any block, with any BLAS and any number of threads.
+
+    Parameters: model; block (n, dim) of any float dtype; first_row numbers the rows in
+    errors. Returns float32 (n, model.dims).
+    Example: project(model, subset[:7]) equals project(model, subset)[:7], byte for byte.
+    """
     block = np.asarray(block)
+    if block.ndim != 2 or block.shape[1] != len(model.mean):
+        raise ValueError(f"expected rows of {len(model.mean)} values, got shape {block.shape}")
+    components = np.ascontiguousarray(model.components)
+    # One term more than the dim products covers the rounding of approx ± error (at most
+    # u |c| |component|); the factor, the rounding of the norms.
+    bound = (sum_error_bound(len(model.mean) + 1, np.float64) * (1 + 1e-9)
+             * np.sqrt(np.einsum("ij,ij->j", components, components)))
     out = np.empty((len(block), model.dims), dtype=np.float32)
-    for start in range(0, len(block), PROJECT_ROWS):
-        units = unit_rows64(block[start:start + PROJECT_ROWS], "row", first_row + start)
-        out[start:start + len(units)] = (units - model.mean) @ model.components
+    starts = range(0, len(block), PROJECT_ROWS)
+
+    def project_rows(start: int) -> None:
+        centred = unit_rows64(block[start:start + PROJECT_ROWS], "row", first_row + start)
+        centred -= model.mean
+        approx = centred @ components
+        error = np.sqrt(np.einsum("ij,ij->i", centred, centred))[:, None] * bound
+        values = approx.astype(np.float32)
+        for row, column in np.argwhere((approx - error).astype(np.float32) != (approx + error).astype(np.float32)):
+            values[row, column] = nearest_float32(product_terms(centred[row], components[:, column]))
+        out[start:start + len(values)] = values
+
+    map_on_blas_threads(project_rows, starts)
     return out

@@ -6,7 +6,9 @@ a cluster rows vary mostly along a few hundred shared directions of decaying var
 plus isotropic noise, so that projections and the recall table behave like real ones.
 Metadata has the LAION columns, realistic NSFW shares including nulls, and captions
 with tabs, newlines, quotes, backslashes and non-ASCII text. Everything is a function
-of (sample spec, part number): the same spec gives the same bytes.
+of (sample spec, part number): the same spec gives the same bytes. Embeddings are drawn
+in float32 and in blocks of rows, each block from a generator seeded by its number, so
+memory is bounded by a block whatever the part size.
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ ODDITIES = ("\t", "\n", "\r\n", '"', "'", "\\", '"quoted"', "\\n")
 # PCA-96 brute force is about 0.3 and 0.6 at 20k rows, near the published figures.
 LATENT_DIMS, LATENT_DECAY, LATENT_NORM = 200, 0.7, 1.0
 CENTRE_NORM, OFFSET_NORM, NOISE_NORM = 1.0, 0.8, 0.6
+SAMPLE_BLOCK = 65536  # rows drawn at a time (200 MB of float32 at 768 dims)
 
 
 def _shape(spec: SampleSettings) -> tuple[np.ndarray, np.ndarray]:
@@ -36,21 +39,32 @@ def _shape(spec: SampleSettings) -> tuple[np.ndarray, np.ndarray]:
     centres *= CENTRE_NORM / np.linalg.norm(centres, axis=1, keepdims=True)
     offset = rng.standard_normal(EMBEDDING_DIM)
     latent = rng.standard_normal((LATENT_DIMS, EMBEDDING_DIM)) * (LATENT_NORM / np.sqrt(EMBEDDING_DIM))
-    return centres + OFFSET_NORM * offset / np.linalg.norm(offset), latent
+    return (centres + OFFSET_NORM * offset / np.linalg.norm(offset)).astype(np.float32), latent.astype(np.float32)
 
 
-def part_embeddings(spec: SampleSettings, number: int) -> np.ndarray:
-    """(rows, 768) float16, normalised in float32 and then cast, like the LAION parts."""
-    rng = np.random.default_rng([spec.seed, number, 1])
+def part_embeddings(spec: SampleSettings, number: int, out: np.ndarray | None = None) -> np.ndarray:
+    """(rows, 768) float16, normalised in float32 and then cast, like the LAION parts.
+
+    Parameters: spec, the sample settings; number, the part; out, a float16 (rows, 768)
+    array to fill (by default a new one). Returns the filled array.
+    Example: part_embeddings(spec, 1) is part 0001's embeddings.
+    """
+    out = np.empty((spec.rows, EMBEDDING_DIM), dtype=np.float16) if out is None else out
     weights = 1.0 / np.arange(1, spec.clusters + 1)
-    members = rng.choice(spec.clusters, size=spec.rows, p=weights / weights.sum())
     centres, latent = _shape(spec)
     scales = np.arange(1, LATENT_DIMS + 1) ** -LATENT_DECAY
-    spread = rng.standard_normal((spec.rows, LATENT_DIMS)) * np.sqrt(scales / scales.sum())
-    noise = rng.standard_normal((spec.rows, EMBEDDING_DIM)) * (NOISE_NORM / np.sqrt(EMBEDDING_DIM))
-    vectors = (centres[members] + spread @ latent + noise).astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors.astype(np.float16)
+    spread = np.sqrt(scales / scales.sum()).astype(np.float32)
+    for block, start in enumerate(range(0, spec.rows, SAMPLE_BLOCK)):
+        rng = np.random.default_rng([spec.seed, number, 1, block])
+        count = min(SAMPLE_BLOCK, spec.rows - start)
+        members = rng.choice(spec.clusters, size=count, p=weights / weights.sum())
+        vectors = (rng.standard_normal((count, LATENT_DIMS), dtype=np.float32) * spread) @ latent
+        vectors += centres[members]
+        vectors += rng.standard_normal((count, EMBEDDING_DIM), dtype=np.float32) * np.float32(
+            NOISE_NORM / np.sqrt(EMBEDDING_DIM))
+        vectors /= np.sqrt(np.einsum("ij,ij->i", vectors, vectors))[:, None]
+        out[start:start + count] = vectors
+    return out
 
 
 def part_metadata(spec: SampleSettings, number: int) -> pa.Table:

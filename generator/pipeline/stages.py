@@ -14,7 +14,6 @@ and returns arrays for rows start..stop, so a scheduler can run them anywhere; t
 from __future__ import annotations
 
 import logging
-import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,24 +31,25 @@ from generator.manifests.write import manifest_texts
 from generator.pipeline import meta, recall
 from generator.pipeline.binwalk import read_binwalk_model
 from generator.pipeline.blas import blas_report
-from generator.pipeline.gold import empty_topk, exact_knn, merge_topk
-from generator.pipeline.model import BinWalkModel, PCAModel, TopK
-from generator.pipeline.parts import Part, check_all_parts, read_columns, read_embeddings, write_part
-from generator.pipeline.pca import CovarianceAccumulator, project
+from generator.pipeline.gold import empty_candidates, empty_topk, merge_candidates, merge_topk, rerank, screen
+from generator.pipeline.model import BinWalkModel, Candidates, PCAModel, TopK
+from generator.pipeline.parts import Part, check_all_parts, npy_image, read_columns, read_embeddings, write_part
+from generator.pipeline.pca import CovarianceAccumulator, project, stacked
 from generator.pipeline.queries import query_rows
 from generator.pipeline.sample import part_embeddings, part_metadata
 from generator.pipeline.sketches import create_binwalk_model, sketch
 from generator.pipeline.subsets import select_rows
 from generator.release.model import (EMBEDDING_DIM, GOLD, META, NSFW_COLUMN, PCA, SKETCHES, BundleKind,
-                                     DatasetLayout, Layout, Release)
+                                     DatasetLayout, Layout, Release, SampleSettings)
 from generator.release.recall import RECALL_FILE, RecallRow, recall_csv
 
 log = logging.getLogger(__name__)
 
 COPY_ROWS = 65536          # rows copied per step when cutting a subset
 BLOCK_ROWS = 65536         # rows read per step by PCA and sketches
-GOLD_BLOCK_ROWS = 2**17    # rows per exact k-NN call: large calls amortise the re-ranking, fixed to bound memory
-RECALL_BLOCK_ROWS = 16384  # queries x rows distances and sort keys per step of the recall search
+GOLD_BLOCK_ROWS = 2**19    # rows per gold screen and re-rank call (800 MB of float16): each call's first tiles
+                           # cost extra, so few large calls are fastest; fixed, to bound memory
+RECALL_BLOCK_ROWS = 2**20  # rows per faiss flat index of the recall search (a part; 400 MB of pca96)
 
 
 @dataclass(frozen=True)
@@ -97,8 +97,16 @@ def write_sample(release: Release, folder: Path) -> None:
     spec = release.sample
     with _progress(spec.parts * spec.rows, "sample parts") as progress:
         for number in range(spec.parts):
-            write_part(folder, number, part_embeddings(spec, number), part_metadata(spec, number))
+            _write_sample_part(folder, spec, number)
             progress.update(spec.rows)
+
+
+def _write_sample_part(folder: Path, spec: SampleSettings, number: int) -> None:
+    """One part, its embeddings drawn straight into the npy file's bytes (and freed on return,
+    before the next part's are allocated)."""
+    image, embeddings = npy_image(spec.rows)
+    part_embeddings(spec, number, out=embeddings)
+    write_part(folder, number, image, part_metadata(spec, number))
 
 
 # --- subsets, queries, metadata: from the parts -----------------------------------------------
@@ -212,10 +220,12 @@ def _kinds_for(release: Release, computation: str, label: str) -> list[BundleKin
 
 
 def pca_of_rows(run: Run, label: str, start: int, stop: int) -> dict[int, np.ndarray]:
-    """{d: float32 (rows, d)} projections of rows start..stop of a subset (or the queries)."""
-    block = read_h5(*_embeddings(run, label), start, stop)
-    return {kind.layout.cols: project(_pca_model(run, kind.layout.cols), block, start)
-            for kind in _kinds_for(run.release, PCA, label)}
+    """{d: float32 (rows, d)} projections of rows start..stop of a subset (or the queries),
+    every dimension in one pass over the rows."""
+    dims = [kind.layout.cols for kind in _kinds_for(run.release, PCA, label)]
+    projected = project(stacked([_pca_model(run, d) for d in dims]), read_h5(*_embeddings(run, label), start, stop), start)
+    edges = np.cumsum([0, *dims])
+    return {d: np.ascontiguousarray(projected[:, a:b]) for d, a, b in zip(dims, edges, edges[1:])}
 
 
 def write_pca(run: Run, label: str) -> None:
@@ -273,15 +283,28 @@ def write_hamming(run: Run, label: str) -> None:
                 datasets[key][start:stop] = sketches_of_rows(run, label, start, stop)
 
 
-def gold_of_rows(run: Run, label: str, start: int, stop: int) -> TopK:
+def _queries(run: Run) -> np.ndarray:
+    return read_h5(*_embeddings(run, run.release.queries.label))
+
+
+def screen_of_rows(run: Run, label: str, start: int, stop: int, known: Candidates | None = None) -> Candidates:
+    """The gold-standard candidates of each query among rows start..stop of a subset (merge
+    the row ranges' candidates with merge_candidates, then pass them to gold_of_rows).
+    `known`, the merged candidates of other row ranges if any, only saves work."""
+    return screen(_queries(run), read_h5(*_embeddings(run, label), start, stop), start + 1, run.release.gold_k,
+                  known)
+
+
+def gold_of_rows(run: Run, label: str, start: int, stop: int, candidates: Candidates) -> TopK:
     """The nearest (as many as the largest gold standard holds) of each query among rows
-    start..stop (merge partial results with merge_topk)."""
-    queries = read_h5(*_embeddings(run, run.release.queries.label))
-    return exact_knn(queries, read_h5(*_embeddings(run, label), start, stop), start + 1, run.release.gold_k)
+    start..stop, given the candidates of the whole subset (merge with merge_topk)."""
+    return rerank(_queries(run), read_h5(*_embeddings(run, label), start, stop), start + 1, candidates,
+                  run.release.gold_k)
 
 
 def write_gold(run: Run, label: str) -> None:
-    """Exact nearest neighbours, merged over row ranges; each gold file holds a prefix of them."""
+    """Exact nearest neighbours: every row range screened and its candidates merged, then
+    every row range re-ranked against them and merged; each gold file holds a prefix."""
     log.info("%s", blas_report())
     release = run.release
     source, key = _embeddings(run, label)
@@ -290,9 +313,12 @@ def write_gold(run: Run, label: str) -> None:
         raise ProjectError(f"{release.subset(label).origin}: subset '{label}' has {rows:,} rows, "
                            f"fewer than the {k} neighbours of its gold standard")
     queries = h5_shape(*_embeddings(run, release.queries.label))[0]
+    candidates = empty_candidates(queries, k)
+    for start, stop in _ranges(source, key, f"gold standard {label}: screen", GOLD_BLOCK_ROWS):
+        candidates = merge_candidates(candidates, screen_of_rows(run, label, start, stop, candidates))
     best = empty_topk(queries, k)
-    for start, stop in _ranges(source, key, f"gold standard {label}", GOLD_BLOCK_ROWS):
-        best = merge_topk(best, gold_of_rows(run, label, start, stop), k)
+    for start, stop in _ranges(source, key, f"gold standard {label}: re-rank", GOLD_BLOCK_ROWS):
+        best = merge_topk(best, gold_of_rows(run, label, start, stop, candidates), k)
     for kind in release.kinds_of(GOLD):
         ids, dists = _gold_datasets(kind.layout)
         write_h5(run.out / kind.file_name(label),
@@ -301,7 +327,8 @@ def write_gold(run: Run, label: str) -> None:
 
 
 def write_recall(run: Run) -> None:
-    """The recall CSV. It holds measured query times, so unlike the bundles it differs run to run."""
+    """The recall CSV. It holds measured times, so unlike the bundles it differs run to run:
+    `buildtime` is the filling of faiss's flat indexes, `querytime` their brute-force search."""
     release = run.release
     k, gold_kind = release.recall_k, release.recall_gold
     ids_key = _gold_datasets(gold_kind.layout)[0].key
@@ -310,15 +337,11 @@ def write_recall(run: Run) -> None:
         gold = read_h5(run.out / gold_kind.file_name(label), ids_key)
         for kind in sorted(_projections(release), key=lambda kind: kind.id):
             queries = read_h5(*_vectors(run, kind, release.queries.label))
-            distances = recall.hamming_distances if kind.of == SKETCHES else recall.l2_distances
-            started = time.perf_counter()
             path, key = _vectors(run, kind, label)
             ranges = _ranges(path, key, f"recall {kind.id} {label}", RECALL_BLOCK_ROWS)
-            found = recall.nearest(queries, ((start, read_h5(path, key, start, stop)) for start, stop in ranges),
-                                   k, distances)
-            elapsed = time.perf_counter() - started
-            rows.append(RecallRow(kind.id, label, "bruteforce", 0.0, round(elapsed, 6), "",
-                                  recall.recall_at(found, gold, k)))
+            search = recall.brute_force(queries, ((start, read_h5(path, key, start, stop)) for start, stop in ranges), k)
+            rows.append(RecallRow(kind.id, label, "bruteforce", round(search.build, 6), round(search.query, 6), "",
+                                  recall.recall_at(search.ids, gold, k)))
     atomic_write_text(run.out / RECALL_FILE, recall_csv(rows))
 
 

@@ -13,12 +13,12 @@ class DegenerateVectorError(ProjectError):
 def row_norms64(rows: np.ndarray) -> np.ndarray:
     """Euclidean norms along the last axis, in float64.
 
-    The sum runs along the contiguous last axis, so numpy reduces each row with the
-    same pairwise order wherever the row sits: equal rows give bit-equal norms, which
-    is what keeps exact ties exact.
+    einsum sums each row along the contiguous last axis in its own fixed order (no BLAS),
+    wherever the row sits: a row's norm is a function of the row alone, so equal rows
+    give bit-equal norms and a row normalises the same in any block.
     """
     wide = np.asarray(rows, dtype=np.float64)
-    return np.sqrt(np.sum(wide * wide, axis=-1))
+    return np.sqrt(np.einsum("...j,...j->...", wide, wide))
 
 
 def check_norms(norms: np.ndarray, what: str, first: int) -> None:
@@ -33,14 +33,15 @@ def check_norms(norms: np.ndarray, what: str, first: int) -> None:
 
 
 def unit_rows64(rows: np.ndarray, what: str = "row", first: int = 0) -> np.ndarray:
-    """Rows divided by their float64 norm, in float64 (SPEC §2's x̂).
+    """Rows divided by their float64 norm, in float64 (SPEC §2's x̂): a new array.
 
     `what` and `first` name a bad row in the error: e.g. ("object id", 1) or ("query", 1).
     """
-    wide = np.asarray(rows, dtype=np.float64)
+    wide = np.array(rows, dtype=np.float64)
     norms = row_norms64(wide)
     check_norms(norms.reshape(-1), what, first)
-    return wide / norms[..., None]
+    wide /= norms[..., None]
+    return wide
 
 
 def unit_rows32(rows: np.ndarray, what: str = "row", first: int = 0) -> np.ndarray:

@@ -1,0 +1,59 @@
+"""The exact arithmetic behind row-independent sketches and projections, against Python's
+rational numbers."""
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+from hypothesis import given, settings, strategies as st
+
+from generator.pipeline.exact import exact_sign, nearest_float32, product_terms, sum_error_bound
+
+# Magnitudes of embeddings and models, far from float64's overflow and underflow.
+finite = st.one_of(st.just(0.0), st.floats(1e-30, 1e6), st.floats(-1e6, -1e-30))
+
+
+def exact_dot(a, b) -> Fraction:
+    return sum((Fraction(float(x)) * Fraction(float(y)) for x, y in zip(a, b)), Fraction(0))
+
+
+def float32_nearest(value: Fraction) -> np.float32:
+    """The float32 nearest to an exact rational, ties to even, by comparing neighbours."""
+    guess = np.float32(float(value))
+    candidates = [np.nextafter(guess, np.float32(-np.inf)), guess, np.nextafter(guess, np.float32(np.inf))]
+    return min(candidates, key=lambda c: (abs(Fraction(float(c)) - value),
+                                          int(np.array(c).view(np.uint32)) & 1))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(finite, finite), min_size=1, max_size=12))
+def test_product_terms_sum_exactly_to_the_dot_product(pairs):
+    a, b = np.array(pairs).T
+    assert sum(map(Fraction, product_terms(a, b).tolist()), Fraction(0)) == exact_dot(a, b)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(finite, finite), min_size=1, max_size=12))
+def test_exact_sign_and_nearest_float32_follow_the_exact_sum(pairs):
+    a, b = np.array(pairs).T
+    terms = product_terms(a, b)
+    value = exact_dot(a, b)
+    assert exact_sign(terms) == (value > 0) - (value < 0)
+    assert nearest_float32(terms) == float32_nearest(value)
+
+
+def test_a_sum_just_above_a_float32_tie_rounds_up_despite_float64_rounding():
+    """1 + 2^-24 is halfway between the float32s 1 and 1 + 2^-23; adding 2^-80 puts the exact
+    sum above the tie, though its float64 rounding is the tie itself (which rounds to 1)."""
+    terms = np.array([1.0, 2.0 ** -24, 2.0 ** -80])
+    assert float(np.float32(sum(terms))) == 1.0
+    assert nearest_float32(terms) == np.float32(1 + 2.0 ** -23)
+    assert nearest_float32(np.array([1.0, 2.0 ** -24, -(2.0 ** -80)])) == np.float32(1.0)
+    assert nearest_float32(np.array([1.0, 3 * 2.0 ** -24])) == np.float32(1 + 2 * 2.0 ** -23)  # tie to even
+    assert exact_sign(np.array([2.0 ** 60, 1.0, -(2.0 ** 60)])) == 1
+
+
+def test_the_error_bound_of_a_sum():
+    assert sum_error_bound(768, np.float32) == 768 * 2.0 ** -24 / (1 - 768 * 2.0 ** -24)
+    assert 4.5e-5 < sum_error_bound(768, np.float32) < 4.6e-5
+    assert sum_error_bound(768, np.float64) < 1e-13
