@@ -9,7 +9,7 @@ a row's sketch depends on the row alone, never on the block, the BLAS or the thr
 1. one float32 BLAS product gives every similarity of a block of rows; a bit is decided
    where the two similarities differ by more than their proven error (exact.sum_error_bound,
    with Cauchy-Schwarz for the sums of products);
-2. the few bits left open (about one row in three has one) are recomputed in float64 with
+2. the few bits left open (about two of the 1024 per row) are recomputed in float64 with
    einsum, whose error bound is 10^9 times smaller;
 3. what is still open (exact ties: equal references, or planted ones) is settled exactly.
 
