@@ -142,6 +142,17 @@ test: $(ENV_STAMP) $(DASK_STAMP)  ## the whole test suite (what CI runs)
 bench: $(ENV_STAMP) $(DASK_STAMP)  ## benchmarks (ratios against reference tools measured in the same run)
 	@set -e; for script in bench/bench_*.py; do $(PY) $$script; done
 
+# The scale rehearsal: SCALE_PARTS parts of SCALE_ROWS rows each (plus the query part) and
+# SCALE_QUERIES queries, in SCALE_DIR; the LocalCluster of DASK_WORKERS x DASK_THREADS.
+SCALE_PARTS ?= 3
+SCALE_ROWS ?= 1000000
+SCALE_QUERIES ?= 10000
+SCALE_DIR ?= build/bench-scale
+
+bench-scale: $(ENV_STAMP) $(DASK_STAMP)  ## scale rehearsal: the pipeline on large synthetic parts, plain and on Dask, per stage (not in the tests)
+	$(PY) bench/scale.py --parts $(call quote,$(SCALE_PARTS)) --rows $(call quote,$(SCALE_ROWS)) \
+		--queries $(call quote,$(SCALE_QUERIES)) --dir $(call quote,$(SCALE_DIR)) $(DASK_SIZE)
+
 sample: $(ENV_STAMP)  ## write synthetic LAION parts into SAMPLE (default build/sample/parts)
 	$(PY) -m generator pipeline --release $(call quote,$(PIPELINE_RELEASE)) --parts $(call quote,$(SAMPLE)) sample
 
