@@ -301,29 +301,34 @@ def cluster():
 
 
 @contextmanager
-def killing(cluster, prefix: str, marker: Path | None):
-    """While in the block, a worker process SIGKILLs itself as a task whose key starts with
-    `prefix` (the function's name) starts to run: only the first such task of the cluster when
-    `marker` is given (a file created once), every one otherwise."""
+def killing(cluster, prefix: str, armed: Path, once: bool):
+    """While in the block (while `armed` exists), a worker process SIGKILLs itself as a task
+    whose key starts with `prefix` (the function's name) starts to run: the first such task of
+    the cluster only when `once` (it removes `armed`), every one otherwise. Disarmed rather than
+    unregistered at the end: workers may still be restarting then."""
     class KillWorker(WorkerPlugin):
         name = "kill-worker"
 
         def transition(self, key, start, finish, **kwargs):
             if finish != "executing" or not str(key).startswith(prefix):
                 return
-            if marker is not None:
-                try:
-                    os.close(os.open(marker, os.O_CREAT | os.O_EXCL))
-                except FileExistsError:
+            try:
+                if once:
+                    os.remove(armed)
+                elif not os.path.exists(armed):
                     return
+            except FileNotFoundError:
+                return
             os.kill(os.getpid(), signal.SIGKILL)
 
-    with Client(cluster) as client:
-        client.register_plugin(KillWorker())
-        try:
-            yield
-        finally:
-            client.unregister_worker_plugin(KillWorker.name)
+    armed.touch()
+    try:
+        with Client(cluster) as client:
+            client.wait_for_workers(len(cluster.workers))
+            client.register_plugin(KillWorker())
+        yield
+    finally:
+        armed.unlink(missing_ok=True)
 
 
 def gold_on_dask(tiny, work: Path, cluster, monkeypatch) -> None:
@@ -340,10 +345,10 @@ def gold_on_dask(tiny, work: Path, cluster, monkeypatch) -> None:
 def test_a_worker_killed_during_the_gold_stage_changes_no_result(tiny, cluster, tmp_path, monkeypatch):
     config, _, _, out = tiny
     names = [bundle_name(config, kind, "P2") for kind in ("gold", "gold-f64")]
-    marker = tmp_path / "killed"
-    with killing(cluster, "screen_of_rows", marker):
+    armed = tmp_path.parent / f"{tmp_path.name}-armed"
+    with killing(cluster, "screen_of_rows", armed, once=True):
         gold_on_dask(tiny, tmp_path, cluster, monkeypatch)
-    assert marker.exists(), "a worker must have been killed"
+        assert not armed.exists(), "a worker must have been killed"
     assert digests(tmp_path, names) == digests(out, names)
 
 
@@ -353,7 +358,8 @@ def test_workers_killed_past_the_retries_fail_the_stage_by_name_and_write_nothin
     allowed = cluster.scheduler.allowed_failures
     cluster.scheduler.allowed_failures = 0
     try:
-        with killing(cluster, "screen_of_rows", None), pytest.raises(TaskError) as error:
+        with killing(cluster, "screen_of_rows", tmp_path.parent / f"{tmp_path.name}-armed", once=False), \
+                pytest.raises(TaskError) as error:
             gold_on_dask(tiny, tmp_path, cluster, monkeypatch)
     finally:
         cluster.scheduler.allowed_failures = allowed
