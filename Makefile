@@ -175,7 +175,7 @@ $(call escape,$(PIPELINE_RULES)): $(RULE_RELEASE) $(wildcard generator/pipeline/
 	$(PIPELINE) rules --to $(call quote,$@)
 endif
 
-artifacts: $(PIPELINE_ALL)  ## run the whole pipeline [PARTS=.. OUT=.. RELEASE=..] (default: the sample)
+artifacts: $(PIPELINE_ALL)  ## run the whole pipeline [PARTS=.. OUT=.. RELEASE=.. SCHEDULER=local|tcp://..] (default: the sample)
 subsets: $(PIPELINE_SUBSETS)  ## database subsets (NSFW rule, concatenation)
 queries: $(PIPELINE_QUERIES)  ## the query set from the query part
 meta: $(PIPELINE_META)  ## metadata tables meta-<subset>.tsv
