@@ -369,9 +369,9 @@ def test_workers_killed_past_the_retries_fail_the_stage_by_name_and_write_nothin
         bundle_name(config, "clip768", label) for label in ("P2", QUERIES))
 
 
-@pytest.mark.parametrize("stage", [["gold", "P2"], ["pca", "P2"], ["local-cluster", "--", "true"]])
-@pytest.mark.parametrize("scheduler", ["local", "tcp://127.0.0.1:1"])
-def test_without_dask_a_scheduler_is_one_error_saying_how_to_install_it(tiny, tmp_path, stage, scheduler):
+@pytest.mark.parametrize("scheduler, stage", [("local", ["gold", "P2"]), ("tcp://127.0.0.1:1", ["pca", "P2"]),
+                                               ("local", ["local-cluster", "--", "true"])])
+def test_without_dask_a_scheduler_is_one_error_saying_how_to_install_it(tiny, tmp_path, scheduler, stage):
     """Dask made unimportable, as in an installation without the 'dask' extra."""
     config, config_path, _, out = tiny
     for label in ("P2", QUERIES):
@@ -383,9 +383,8 @@ def test_without_dask_a_scheduler_is_one_error_saying_how_to_install_it(tiny, tm
     run = subprocess.run([sys.executable, "-c", without_dask, "pipeline", "--release", str(config_path),
                           "--parts", str(tmp_path), "--out", str(tmp_path), *options, *stage],
                          cwd=REPO, capture_output=True, text=True)
-    asked = scheduler if stage[0] != "local-cluster" else "local"
     assert run.returncode == 1
-    assert run.stderr == (f"error: --scheduler {asked} (SCHEDULER={asked}) needs Dask, which is not installed: "
+    assert run.stderr == (f"error: --scheduler {scheduler} (SCHEDULER={scheduler}) needs Dask, which is not installed: "
                           "install the project's 'dask' extra with `pip install -e '.[dask]'` in its folder (make "
                           "does it itself when SCHEDULER is set)\n")
     assert sorted(tmp_path.rglob("*")) == before
