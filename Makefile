@@ -56,8 +56,18 @@ PARTS ?= $(SAMPLE)
 OUT ?= build/artifacts
 BASE_URL ?=
 SAMPLE_SITE ?= build/sample-site
+# Where the heavy stages run (SPEC §5): unset, in the stage's own process; `local`, on a Dask
+# LocalCluster started here for the make run, of DASK_WORKERS processes of DASK_THREADS threads
+# (unset: Dask shares out the cores); tcp://host:port, on the workers of a running scheduler.
+SCHEDULER ?=
+DASK_WORKERS ?=
+DASK_THREADS ?=
 PIPELINE = $(PY) -m generator pipeline --release $(call quote,$(PIPELINE_RELEASE)) --parts $(call quote,$(PARTS)) \
-	--out $(call quote,$(OUT))
+	--out $(call quote,$(OUT)) $(if $(SCHEDULER),--scheduler $(call quote,$(SCHEDULER))) $(DASK_SIZE)
+DASK_SIZE = $(if $(DASK_WORKERS),--workers $(call quote,$(DASK_WORKERS))) \
+	$(if $(DASK_THREADS),--threads $(call quote,$(DASK_THREADS)))
+# The 'dask' extra of pyproject.toml: installed when a target needs it (SCHEDULER set, tests, benchmarks).
+DASK_STAMP := $(VENV)/.installed-dask
 # The make targets of the pipeline's stage table (a test checks the two agree).
 PIPELINE_TARGETS := artifacts subsets queries meta pca hamming gold recall manifests
 # The rules of the release's files (one per output, prerequisites the files it reads),
@@ -86,7 +96,7 @@ bad_flag = $(error $(1)=$($(1)) is not a yes/no value: use 1 or 0 (also yes/no o
 rule_path = $(if $(findstring :,$(2))$(findstring ;,$(2)),$(error $(1)=$(2): make cannot hold a path with ':' or ';' in its rules),$(call escape,$(2)))
 
 .DEFAULT_GOAL := help
-.PHONY: help env site render serve test bench clean deploy linkcheck sample sample-site verify download $(PIPELINE_TARGETS)
+.PHONY: help env site render serve test bench bench-scale dask-local-cluster clean deploy linkcheck sample sample-site verify download $(PIPELINE_TARGETS)
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  make \1\t/' | expand -t 24
@@ -96,6 +106,10 @@ env: $(ENV_STAMP)  ## create the virtual environment in .venv
 $(ENV_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test,bench]'
+	touch $@
+
+$(DASK_STAMP): $(ENV_STAMP)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dask]'
 	touch $@
 
 render: $(ENV_STAMP)  ## generate docs/datasets.md, its index and manifests from the release, wording and manifests
@@ -122,26 +136,46 @@ download: $(ENV_STAMP)  ## resumable, verified download of FILES="..." or GROUP=
 		--data $(call quote,$(DATA)) --release $(call quote,$(SITE_RELEASE)) $(if $(GROUP),--group $(call quote,$(GROUP))) \
 		$(if $(SUBSET),--subset $(call quote,$(SUBSET))) $(if $(MIRROR),--mirror $(call quote,$(MIRROR)))
 
-test: $(ENV_STAMP)  ## the whole test suite (what CI runs)
+test: $(ENV_STAMP) $(DASK_STAMP)  ## the whole test suite (what CI runs)
 	$(PY) -m pytest
 
-bench: $(ENV_STAMP)  ## benchmarks (ratios against reference tools measured in the same run)
+bench: $(ENV_STAMP) $(DASK_STAMP)  ## benchmarks (ratios against reference tools measured in the same run)
 	@set -e; for script in bench/bench_*.py; do $(PY) $$script; done
+
+# The scale rehearsal: SCALE_PARTS parts of SCALE_ROWS rows each (plus the query part) and
+# SCALE_QUERIES queries, in SCALE_DIR; the LocalCluster of DASK_WORKERS x DASK_THREADS.
+SCALE_PARTS ?= 3
+SCALE_ROWS ?= 1000000
+SCALE_QUERIES ?= 10000
+SCALE_DIR ?= build/bench-scale
+
+bench-scale: $(ENV_STAMP) $(DASK_STAMP)  ## scale rehearsal: the pipeline on large synthetic parts, plain and on Dask, per stage (not in the tests)
+	$(PY) bench/scale.py --parts $(call quote,$(SCALE_PARTS)) --rows $(call quote,$(SCALE_ROWS)) \
+		--queries $(call quote,$(SCALE_QUERIES)) --dir $(call quote,$(SCALE_DIR)) $(DASK_SIZE)
 
 sample: $(ENV_STAMP)  ## write synthetic LAION parts into SAMPLE (default build/sample/parts)
 	$(PY) -m generator pipeline --release $(call quote,$(PIPELINE_RELEASE)) --parts $(call quote,$(SAMPLE)) sample
 
-ifneq ($(filter $(PIPELINE_TARGETS),$(MAKECMDGOALS)),)
+ifeq ($(SCHEDULER),local)
+# One LocalCluster serves every stage of the run: make runs again inside it, with SCHEDULER set
+# to the cluster's address (the variable DASK_SCHEDULER_ADDRESS the cluster command sets).
+$(PIPELINE_TARGETS): dask-local-cluster
+
+dask-local-cluster: $(DASK_STAMP)
+	$(PY) -m generator pipeline $(DASK_SIZE) local-cluster -- $(MAKE) --no-print-directory \
+		$(filter $(PIPELINE_TARGETS),$(MAKECMDGOALS)) 'SCHEDULER=$$(DASK_SCHEDULER_ADDRESS)' DASK_WORKERS= DASK_THREADS=
+else ifneq ($(filter $(PIPELINE_TARGETS),$(MAKECMDGOALS)),)
 RULE_PARTS := $(call rule_path,PARTS,$(PARTS))
 RULE_OUT := $(call rule_path,OUT,$(OUT))
 RULE_RELEASE := $(call rule_path,RELEASE,$(PIPELINE_RELEASE))
 include $(call escape,$(PIPELINE_RULES))
 
-$(call escape,$(PIPELINE_RULES)): $(RULE_RELEASE) $(wildcard generator/pipeline/*.py generator/release/*.py) | $(ENV_STAMP)
+$(call escape,$(PIPELINE_RULES)): $(RULE_RELEASE) $(wildcard generator/pipeline/*.py generator/release/*.py) | $(ENV_STAMP) \
+		$(if $(SCHEDULER),$(DASK_STAMP))
 	$(PIPELINE) rules --to $(call quote,$@)
 endif
 
-artifacts: $(PIPELINE_ALL)  ## run the whole pipeline [PARTS=.. OUT=.. RELEASE=..] (default: the sample)
+artifacts: $(PIPELINE_ALL)  ## run the whole pipeline [PARTS=.. OUT=.. RELEASE=.. SCHEDULER=local|tcp://..] (default: the sample)
 subsets: $(PIPELINE_SUBSETS)  ## database subsets (NSFW rule, concatenation)
 queries: $(PIPELINE_QUERIES)  ## the query set from the query part
 meta: $(PIPELINE_META)  ## metadata tables meta-<subset>.tsv

@@ -3,11 +3,13 @@ against plain numpy, determinism, make's up-to-date check, crash safety, bad inp
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import h5py
@@ -15,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from distributed import Client, LocalCluster, WorkerPlugin
 
 from generator.errors import InputError
 from generator.io.checksums import file_md5
@@ -22,6 +25,7 @@ from generator.pipeline import stages
 from generator.pipeline.meta import unescape_field
 from generator.pipeline.parts import Part, check_all_parts, check_embedding_rows, npy_path, parquet_path
 from generator.pipeline.queries import query_rows
+from generator.pipeline.schedule import Scheduler, TaskError
 from generator.release.read import read_release
 from tests.conftest import OFFICIAL_BINWALK, ROOT as REPO, TINY_RELEASE, bundle_name
 from tests.planted import near_copies
@@ -236,12 +240,17 @@ def test_metadata_tables_hold_one_escaped_line_per_object(tiny):
         assert fields == [row["caption"], row["NSFW"], row["LICENSE"] or "", row["url"]]
 
 
-def test_two_runs_from_scratch_give_identical_md5s(tiny, tmp_path):
+def test_a_second_run_on_a_dask_local_cluster_gives_identical_md5s(tiny, tmp_path):
+    """`make artifacts SCHEDULER=local` from scratch, the heavy stages' tasks on two worker
+    processes: every file the same bytes as the plain run's (which also shows that two runs
+    from scratch agree)."""
     config, config_path, parts, out = tiny
     names = [bundle.name for bundle in config.bundles()] + list(MANIFESTS)
     second = tmp_path / "second"
-    run = make(second, parts, config_path, "artifacts")
+    run = make(second, parts, config_path, "artifacts", "SCHEDULER=local", "DASK_WORKERS=2", "DASK_THREADS=1")
     assert run.returncode == 0, run.stderr
+    assert "Dask LocalCluster at tcp://127.0.0.1:" in run.stderr and "2 worker(s), 2 thread(s)" in run.stderr
+    assert "gold standard P5: on Dask at tcp://127.0.0.1:" in run.stderr and "dashboard http://127.0.0.1:" in run.stderr
     assert digests(second, names) == digests(out, names)
 
 
@@ -279,6 +288,106 @@ def assert_final_files_complete(out: Path, reference: dict[str, str]) -> None:
             assert file_md5(out / name) == digest, f"{name} is present but incomplete"
         except FileNotFoundError:
             pass
+
+
+# --- on Dask: a worker killed, Dask missing -------------------------------------------------
+
+@pytest.fixture(scope="module")
+def cluster():
+    """Two worker processes of one thread on 127.0.0.1, no dashboard."""
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as local:
+        yield local
+
+
+@contextmanager
+def killing(cluster, prefix: str, armed: Path, once: bool):
+    """While in the block (while `armed` exists), a worker process SIGKILLs itself as a task
+    whose key starts with `prefix` (the function's name) starts to run: the first such task of
+    the cluster only when `once` (it removes `armed`), every one otherwise. Disarmed rather than
+    unregistered at the end: workers may still be restarting then."""
+    class KillWorker(WorkerPlugin):
+        name = "kill-worker"
+
+        def transition(self, key, start, finish, **kwargs):
+            if finish != "executing" or not str(key).startswith(prefix):
+                return
+            try:
+                if once:
+                    os.remove(armed)
+                elif not os.path.exists(armed):
+                    return
+            except FileNotFoundError:
+                return
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    armed.touch()
+    try:
+        with Client(cluster) as client:
+            client.wait_for_workers(len(cluster.workers))
+            client.register_plugin(KillWorker())
+        yield
+    finally:
+        armed.unlink(missing_ok=True)
+
+
+def gold_on_dask(tiny, work: Path, cluster, monkeypatch) -> None:
+    """The gold stage of P2 on the cluster, on a grid of 3 query blocks x 4 row blocks (so that
+    merges run on the workers too), from copies of the subset and the queries in `work`."""
+    config, _, _, out = tiny
+    for label in ("P2", QUERIES):
+        shutil.copy(out / bundle_name(config, "clip768", label), work)
+    monkeypatch.setattr(stages, "GOLD_BLOCK_ROWS", 500)
+    monkeypatch.setattr(stages, "GOLD_QUERY_ROWS", 40)
+    stages.write_gold(stages.Run(config, work, work, scheduler=Scheduler(cluster.scheduler_address)), "P2")
+
+
+def test_a_worker_killed_during_the_gold_stage_changes_no_result(tiny, cluster, tmp_path, monkeypatch):
+    config, _, _, out = tiny
+    names = [bundle_name(config, kind, "P2") for kind in ("gold", "gold-f64")]
+    armed = tmp_path.parent / f"{tmp_path.name}-armed"
+    with killing(cluster, "screen_of_rows", armed, once=True):
+        gold_on_dask(tiny, tmp_path, cluster, monkeypatch)
+        assert not armed.exists(), "a worker must have been killed"
+    assert digests(tmp_path, names) == digests(out, names)
+
+
+def test_workers_killed_past_the_retries_fail_the_stage_by_name_and_write_nothing(tiny, cluster, tmp_path,
+                                                                                  monkeypatch):
+    config, _, _, _ = tiny
+    allowed = cluster.scheduler.allowed_failures
+    cluster.scheduler.allowed_failures = 0
+    try:
+        with killing(cluster, "screen_of_rows", tmp_path.parent / f"{tmp_path.name}-armed", once=False), \
+                pytest.raises(TaskError) as error:
+            gold_on_dask(tiny, tmp_path, cluster, monkeypatch)
+    finally:
+        cluster.scheduler.allowed_failures = allowed
+    assert re.fullmatch(r"gold standard P2: screen, queries \d+\.\.\d+ x rows [\d,]+\.\.[\d,]+: the Dask worker "
+                        r"running it died 1 time\(s\) .*", str(error.value)), str(error.value)
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
+        bundle_name(config, "clip768", label) for label in ("P2", QUERIES))
+
+
+@pytest.mark.parametrize("scheduler, stage", [("local", ["gold", "P2"]), ("tcp://127.0.0.1:1", ["pca", "P2"]),
+                                               ("local", ["local-cluster", "--", "true"])])
+def test_without_dask_a_scheduler_is_one_error_saying_how_to_install_it(tiny, tmp_path, scheduler, stage):
+    """Dask made unimportable, as in an installation without the 'dask' extra."""
+    config, config_path, _, out = tiny
+    for label in ("P2", QUERIES):
+        shutil.copy(out / bundle_name(config, "clip768", label), tmp_path)
+    before = sorted(tmp_path.rglob("*"))
+    without_dask = ("import sys; sys.modules.update(dask=None, distributed=None); "
+                    "from generator.cli import main; sys.exit(main())")
+    options = ["--scheduler", scheduler] if stage[0] != "local-cluster" else []
+    run = subprocess.run([sys.executable, "-c", without_dask, "pipeline", "--release", str(config_path),
+                          "--parts", str(tmp_path), "--out", str(tmp_path), *options, *stage],
+                         cwd=REPO, capture_output=True, text=True)
+    assert run.returncode == 1
+    assert run.stderr == (f"error: --scheduler {scheduler} (SCHEDULER={scheduler}) needs Dask, which is not installed: "
+                          "install the project's 'dask' extra with `pip install -e '.[dask]'` in its folder (make "
+                          "does it itself when SCHEDULER is set)\n")
+    assert sorted(tmp_path.rglob("*")) == before
 
 
 # --- bad inputs: a clear error naming the file, and nothing written ------------------------

@@ -1,6 +1,12 @@
 """`python -m generator pipeline STAGE`: the stages behind `make sample`, `make artifacts` and the
 per-stage targets. Make decides what is out of date; each stage writes its files whole
 (temporary name, then rename), so an interrupted run is simply run again.
+
+With --scheduler, the heavy stages (pca-model, pca, hamming, gold) run their tasks on Dask:
+`local` starts a LocalCluster for the stage (--workers processes of --threads threads), and
+tcp://host:port uses a running scheduler, whose workers must see --parts and --out under the
+same paths and have this project installed. The outputs are the same bytes either way. Dask
+comes with the project's 'dask' extra (pip install -e '.[dask]').
 """
 from __future__ import annotations
 
@@ -8,8 +14,10 @@ import argparse
 import logging
 from pathlib import Path
 
+from generator.errors import ProjectError
 from generator.io.files import atomic_write_text
 from generator.pipeline.rules import make_rules
+from generator.pipeline.schedule import LOCAL, Scheduler, run_in_local_cluster, scheduler_address
 from generator.pipeline.stages import ONCE, STAGES, VECTORS, Run, checked_parts, run_stage, write_sample
 from generator.release.read import read_release
 
@@ -18,7 +26,23 @@ TOOLS = {
     "sample": "write the synthetic parts of the release's 'sample' section into --parts",
     "rules": "write the make rules of the release to --to (used by the Makefile)",
     "check-parts": "check every part the release reads (headers, row counts, NSFW column, every embedding row)",
+    "local-cluster": "start a Dask LocalCluster (--workers, --threads), run COMMAND with DASK_SCHEDULER_ADDRESS set to "
+                     "its address, then stop it (what make runs for SCHEDULER=local)",
 }
+
+
+def _count(text: str) -> int:
+    """A whole number of 1 or more (argparse names the option in its error)."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number of 1 or more")
+    return int(text)
+
+
+def _scheduler_option(text: str) -> str:
+    try:
+        return scheduler_address(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def register(subparsers) -> None:
@@ -31,11 +55,21 @@ def register(subparsers) -> None:
                         help="folder with img_emb/ and laion2B-en-metadata/ (default: %(default)s)")
     parser.add_argument("--out", type=Path, default=Path("build/artifacts"),
                         help="folder of the artifacts (default: %(default)s)")
+    parser.add_argument("--scheduler", type=_scheduler_option, default=None, metavar="local|tcp://HOST:PORT",
+                        help="run the heavy stages' tasks on Dask: a LocalCluster started here, or a running "
+                             "scheduler (default: in this process)")
+    parser.add_argument("--workers", type=_count, default=None,
+                        help="worker processes of the LocalCluster (default: Dask's split of the cores)")
+    parser.add_argument("--threads", type=_count, default=None,
+                        help="threads per worker process of the LocalCluster (default: Dask's split of the cores)")
     stages = parser.add_subparsers(dest="stage", required=True, metavar="STAGE")
     for name, text in TOOLS.items():
         tool = stages.add_parser(name, help=text, description=text)
         if name == "rules":
             tool.add_argument("--to", type=Path, required=True, help="file to write the rules to")
+        if name == "local-cluster":
+            tool.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND ...",
+                              help="the command to run while the cluster runs")
         tool.set_defaults(run=run_tool)
     for stage in STAGES:
         command = stages.add_parser(stage.name, help=stage.help, description=stage.help)
@@ -48,12 +82,29 @@ def register(subparsers) -> None:
         command.set_defaults(run=run)
 
 
+def _log_progress() -> None:
+    """The pipeline's own INFO lines on stderr; other libraries' (Dask's) only from WARNING up."""
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    logging.getLogger("generator").setLevel(logging.INFO)
+
+
 def _release(args):
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    _log_progress()
     return read_release(args.release)
 
 
+def _scheduler(args) -> Scheduler:
+    """Where the heavy stages run; --workers and --threads size a LocalCluster only."""
+    if args.scheduler != LOCAL and (args.workers or args.threads):
+        raise ProjectError(f"--workers and --threads size the LocalCluster of --scheduler {LOCAL}; "
+                           + (f"the cluster at {args.scheduler} has workers of its own" if args.scheduler
+                              else "without --scheduler the stages run in this process"))
+    return Scheduler(args.scheduler, args.workers, args.threads)
+
+
 def run_tool(args) -> int:
+    if args.stage == "local-cluster":
+        return _local_cluster(args)
     release = _release(args)
     if args.stage == "sample":
         write_sample(release, args.parts)
@@ -64,8 +115,17 @@ def run_tool(args) -> int:
     return 0
 
 
+def _local_cluster(args) -> int:
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        raise ProjectError("local-cluster needs a command to run: local-cluster -- COMMAND ...")
+    _log_progress()
+    return run_in_local_cluster(args.workers, args.threads, command)
+
+
 def run(args) -> int:
+    scheduler = _scheduler(args)
     release = _release(args)
-    run_stage(Run(release, args.parts, args.out, getattr(args, "base_url", None)), args.stage,
+    run_stage(Run(release, args.parts, args.out, getattr(args, "base_url", None), scheduler), args.stage,
               getattr(args, "label", None))
     return 0

@@ -13,6 +13,7 @@ nearest to the exact product of the row's centred float64 vector and the compone
 from __future__ import annotations
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from generator.pipeline.blas import map_on_blas_threads
 from generator.pipeline.exact import nearest_float32, product_terms, sum_error_bound
@@ -67,7 +68,10 @@ class CovarianceAccumulator:
         portable)."""
         if not 1 <= dims <= self.dim:
             raise ValueError(f"cannot fit {dims} components in {self.dim} dimensions")
-        eigenvalues, vectors = np.linalg.eigh(self.covariance())
+        # LAPACK's eigh rounds differently on more BLAS threads: on one, the model is the same
+        # bits whatever the machine's cores or the process's thread limits (a Dask worker's).
+        with threadpool_limits(1, user_api="blas"):
+            eigenvalues, vectors = np.linalg.eigh(self.covariance())
         order = np.argsort(eigenvalues, kind="stable")[::-1][:dims]
         components = vectors[:, order]
         largest = np.abs(components).argmax(axis=0)

@@ -7,15 +7,19 @@ subset is read and written in row blocks, so memory is bounded by a block or a p
 never by a subset. A stage checks the parts it reads (headers) before it starts an output,
 so a bad part leaves nothing behind.
 
-The heavy work is split by row range: each `*_of_rows` function opens its own input files
-and returns arrays for rows start..stop, so a scheduler can run them anywhere; the
-`write_*` functions are the one place that writes each output file.
+The heavy work (the PCA fit, projections, sketches, gold standards) is split on a fixed
+grid of row ranges: each `*_of_rows` function opens its own input files and returns arrays
+for rows start..stop, and runs as a task of an executor (`schedule`): in this process, or on
+Dask when the run names a scheduler. The `write_*` functions are the one place that writes
+each output file, from this process, merging partial results along the executor's fixed
+tree, so the bytes are the same whichever executor ran the tasks.
 """
 from __future__ import annotations
 
 import logging
 from contextlib import ExitStack
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -30,13 +34,14 @@ from generator.manifests.model import MANIFEST_FILES
 from generator.manifests.write import manifest_texts
 from generator.pipeline import meta, recall
 from generator.pipeline.binwalk import read_binwalk_model
-from generator.pipeline.blas import blas_report
-from generator.pipeline.gold import empty_candidates, empty_topk, merge_candidates, merge_topk, rerank, screen
+from generator.pipeline.blas import blas_report, map_on_blas_threads
+from generator.pipeline.gold import merge_candidates, merge_topk, rerank, screen
 from generator.pipeline.model import BinWalkModel, Candidates, PCAModel, TopK
 from generator.pipeline.parts import Part, check_all_parts, npy_image, read_columns, read_embeddings, write_part
 from generator.pipeline.pca import CovarianceAccumulator, project, stacked
 from generator.pipeline.queries import query_rows
 from generator.pipeline.sample import part_embeddings, part_metadata
+from generator.pipeline.schedule import Scheduler, Task, open_executor, progress, row_ranges, tree_reduce
 from generator.pipeline.sketches import create_binwalk_model, sketch
 from generator.pipeline.subsets import select_rows
 from generator.release.model import (EMBEDDING_DIM, GOLD, META, NSFW_COLUMN, PCA, SKETCHES, BundleKind,
@@ -46,26 +51,26 @@ from generator.release.recall import RECALL_FILE, RecallRow, recall_csv
 log = logging.getLogger(__name__)
 
 COPY_ROWS = 65536          # rows copied per step when cutting a subset
-BLOCK_ROWS = 65536         # rows read per step by PCA and sketches
-GOLD_BLOCK_ROWS = 2**19    # rows per gold screen and re-rank call (800 MB of float16): each call's first tiles
+BLOCK_ROWS = 65536         # rows per task of the PCA fit, projections and sketches (100 MB of float16)
+COVARIANCE_ROWS = 4096     # rows per partial sum of the PCA fit, each one product with one BLAS thread
+GOLD_BLOCK_ROWS = 2**19    # rows per gold screen and re-rank task (800 MB of float16): each call's first tiles
                            # cost extra, so few large calls are fastest; fixed, to bound memory
+GOLD_QUERY_ROWS = 5000     # queries per gold task: the challenge's 10,000 in two blocks, twice the tasks to share
+                           # out; their candidates at k = 1000 take 113 MB
 RECALL_BLOCK_ROWS = 2**20  # rows per faiss flat index of the recall search (a part; 400 MB of pca96)
 
 
 @dataclass(frozen=True)
 class Run:
     """What every stage is given: the release, the folder of the parts, the folder of the
-    artifacts, and (for the manifests) the URL folder replacing the release's base_url."""
+    artifacts, (for the manifests) the URL folder replacing the release's base_url, and where
+    the heavy stages' tasks run. Tasks get it too: it holds no open file or connection."""
 
     release: Release
     parts: Path
     out: Path
     base_url: str | None = None
-
-
-def _progress(total: int, what: str) -> tqdm:
-    """Rows done, rate and ETA on a terminal; silent otherwise."""
-    return tqdm(total=total, desc=what, unit=" rows", unit_scale=True, disable=None, leave=False)
+    scheduler: Scheduler = Scheduler()
 
 
 def _single(layout: Layout) -> DatasetLayout:
@@ -95,10 +100,10 @@ def write_sample(release: Release, folder: Path) -> None:
     if release.sample is None:
         raise ProjectError(f"{release.path} has no 'sample' section: it describes no synthetic parts")
     spec = release.sample
-    with _progress(spec.parts * spec.rows, "sample parts") as progress:
+    with progress(spec.parts * spec.rows, "sample parts") as bar:
         for number in range(spec.parts):
             _write_sample_part(folder, spec, number)
-            progress.update(spec.rows)
+            bar.update(spec.rows)
 
 
 def _write_sample_part(folder: Path, spec: SampleSettings, number: int) -> None:
@@ -118,8 +123,8 @@ def checked_parts(release: Release, parts: Path, out: Path) -> list[Part]:
     """Every part of the release, checked (headers, NSFW column, every row) before a stage that
     reads parts writes anything: a bad row in the last part stops a run before its first subset
     is written. A part is read once per version, not once per stage (see check_all_parts)."""
-    with _progress(None, "checking parts") as progress:
-        return check_all_parts(parts, release.parts, out / CHECKED_PARTS, progress.update)
+    with progress(None, "checking parts") as bar:
+        return check_all_parts(parts, release.parts, out / CHECKED_PARTS, bar.update)
 
 
 def _parts(run: Run, numbers) -> list[Part]:
@@ -142,14 +147,14 @@ def write_subset(run: Run, label: str) -> None:
     final, key = _embeddings(run, label)
     dtype = _single(run.release.embeddings.layout).dtype
     with h5_output(final, {key: ((rows, EMBEDDING_DIM), dtype)}) as datasets, \
-            _progress(rows, f"subset {label}") as progress:
+            progress(rows, f"subset {label}") as bar:
         position = 0
         for (part, _), kept in _selection(run, label):
             for first in range(0, len(kept), COPY_ROWS):
                 chunk = kept[first:first + COPY_ROWS]
                 datasets[key][position:position + len(chunk)] = read_embeddings(part, chunk)
                 position += len(chunk)
-                progress.update(len(chunk))
+                bar.update(len(chunk))
     log.info("%s: %d rows", final.name, rows)
 
 
@@ -175,27 +180,49 @@ def write_meta(run: Run, label: str) -> None:
 
 # --- projections and gold standards: from the subset files ----------------------------------
 
-def _ranges(path: Path, key: str, what: str, block_rows: int = BLOCK_ROWS) -> Iterator[tuple[int, int]]:
+def _ranges(path: Path, key: str, what: str, block_rows: int) -> Iterator[tuple[int, int]]:
     """Row ranges covering a dataset, with progress."""
     rows = h5_shape(path, key)[0]
-    with _progress(rows, what) as progress:
-        for start in range(0, rows, block_rows):
-            stop = min(start + block_rows, rows)
+    with progress(rows, what) as bar:
+        for start, stop in row_ranges(rows, block_rows):
             yield start, stop
-            progress.update(stop - start)
+            bar.update(stop - start)
 
 
-def covariance_of_rows(run: Run, start: int, stop: int) -> CovarianceAccumulator:
-    """The PCA statistics of rows start..stop of the training subset (merge them with .merge)."""
-    path, key = _embeddings(run, run.release.pca_train)
-    return CovarianceAccumulator(EMBEDDING_DIM).add(read_h5(path, key, start, stop), start)
+def _rows(run: Run, label: str) -> int:
+    """The number of vectors of a subset (or the queries)."""
+    return h5_shape(*_embeddings(run, label))[0]
+
+
+def _row_tasks(function: Callable, run: Run, label: str, ranges: list[tuple[int, int]], what: str) -> list[Task]:
+    """One task per row range of a subset (or the queries): function(run, label, start, stop)."""
+    return [Task(function, (run, label, start, stop), f"{what}, rows {start:,}..{stop:,}", stop - start)
+            for start, stop in ranges]
+
+
+def covariance_of_rows(run: Run, label: str, start: int, stop: int) -> CovarianceAccumulator:
+    """The PCA statistics of rows start..stop of a subset (merge them with tree_reduce).
+
+    Partial sums of COVARIANCE_ROWS rows each, every one a product on one BLAS thread, merged
+    along the fixed tree: a BLAS product may sum in another order on more threads, and the
+    model must be the same bits whichever machine, executor or thread count ran the task.
+    """
+    block = read_h5(*_embeddings(run, label), start, stop)
+    sums = map_on_blas_threads(
+        lambda first: CovarianceAccumulator(EMBEDDING_DIM).add(block[first:first + COVARIANCE_ROWS], start + first),
+        range(0, len(block), COVARIANCE_ROWS))
+    return tree_reduce(CovarianceAccumulator.merge, sums)
 
 
 def write_pca_model(run: Run) -> None:
-    accumulator = CovarianceAccumulator(EMBEDDING_DIM)
-    path, key = _embeddings(run, run.release.pca_train)
-    for start, stop in _ranges(path, key, f"PCA fit on {run.release.pca_train}"):
-        accumulator = accumulator.merge(covariance_of_rows(run, start, stop))
+    """The PCA model of every dimension, from the covariance of the training subset: partial
+    sums of row blocks merged along the fixed tree (the same bits on any executor)."""
+    train = run.release.pca_train
+    what = f"PCA fit on {train}"
+    tasks = _row_tasks(covariance_of_rows, run, train, row_ranges(_rows(run, train), BLOCK_ROWS), what)
+    with open_executor(run.scheduler, what) as executor:
+        (merged,) = executor.reduce([tasks], CovarianceAccumulator.merge, what)
+        accumulator = executor.value(merged, what)
     arrays = {}
     for d in _pca_dims(run.release):
         model = accumulator.fit(d)
@@ -230,17 +257,19 @@ def pca_of_rows(run: Run, label: str, start: int, stop: int) -> dict[int, np.nda
 
 def write_pca(run: Run, label: str) -> None:
     """Every PCA file of a subset (or the queries) in one pass over its vectors."""
-    source, source_key = _embeddings(run, label)
-    rows = h5_shape(source, source_key)[0]
-    with ExitStack() as stack:
+    what = f"PCA {label}"
+    rows = _rows(run, label)
+    ranges = row_ranges(rows, BLOCK_ROWS)
+    with open_executor(run.scheduler, what) as executor, ExitStack() as stack:
         datasets = {}
         for kind in _kinds_for(run.release, PCA, label):
             path, key = _vectors(run, kind, label)
             layout = _single(run.release.bundle(kind, label).layout)
             output = stack.enter_context(h5_output(path, {key: ((rows, layout.cols), layout.dtype)}))
             datasets[layout.cols] = output[key]
-        for start, stop in _ranges(source, source_key, f"PCA {label}"):
-            for d, projected in pca_of_rows(run, label, start, stop).items():
+        for (start, stop), projections in zip(ranges, executor.map(_row_tasks(pca_of_rows, run, label, ranges, what),
+                                                                   what)):
+            for d, projected in projections.items():
                 datasets[d][start:stop] = projected
 
 
@@ -273,57 +302,78 @@ def sketches_of_rows(run: Run, label: str, start: int, stop: int) -> np.ndarray:
 
 
 def write_hamming(run: Run, label: str) -> None:
-    source, source_key = _embeddings(run, label)
-    rows = h5_shape(source, source_key)[0]
-    for kind in _kinds_for(run.release, SKETCHES, label):
-        path, key = _vectors(run, kind, label)
-        layout = _single(run.release.bundle(kind, label).layout)
-        with h5_output(path, {key: ((rows, layout.cols), layout.dtype)}) as datasets:
-            for start, stop in _ranges(source, source_key, f"sketches {label}"):
-                datasets[key][start:stop] = sketches_of_rows(run, label, start, stop)
+    what = f"sketches {label}"
+    rows = _rows(run, label)
+    ranges = row_ranges(rows, BLOCK_ROWS)
+    with open_executor(run.scheduler, what) as executor:
+        for kind in _kinds_for(run.release, SKETCHES, label):
+            path, key = _vectors(run, kind, label)
+            layout = _single(run.release.bundle(kind, label).layout)
+            with h5_output(path, {key: ((rows, layout.cols), layout.dtype)}) as datasets:
+                for (start, stop), words in zip(ranges, executor.map(
+                        _row_tasks(sketches_of_rows, run, label, ranges, what), what)):
+                    datasets[key][start:stop] = words
 
 
-def _queries(run: Run) -> np.ndarray:
-    return read_h5(*_embeddings(run, run.release.queries.label))
+def _queries(run: Run, queries: tuple[int, int]) -> np.ndarray:
+    return read_h5(*_embeddings(run, run.release.queries.label), *queries)
 
 
-def screen_of_rows(run: Run, label: str, start: int, stop: int, known: Candidates | None = None) -> Candidates:
-    """The gold-standard candidates of each query among rows start..stop of a subset (merge
-    the row ranges' candidates with merge_candidates, then pass them to gold_of_rows).
-    `known`, the merged candidates of other row ranges if any, only saves work."""
-    return screen(_queries(run), read_h5(*_embeddings(run, label), start, stop), start + 1, run.release.gold_k,
-                  known)
-
-
-def gold_of_rows(run: Run, label: str, start: int, stop: int, candidates: Candidates) -> TopK:
-    """The nearest (as many as the largest gold standard holds) of each query among rows
-    start..stop, given the candidates of the whole subset (merge with merge_topk)."""
-    return rerank(_queries(run), read_h5(*_embeddings(run, label), start, stop), start + 1, candidates,
+def screen_of_rows(run: Run, label: str, queries: tuple[int, int], start: int, stop: int) -> Candidates:
+    """The gold-standard candidates of queries q0..q1 (`queries`) among rows start..stop of a
+    subset (merge the row ranges' candidates with merge_candidates, then pass them to
+    gold_of_rows). Each row range is screened on its own (the screen is not told the
+    candidates of other ranges), so that every task can run at once."""
+    return screen(_queries(run, queries), read_h5(*_embeddings(run, label), start, stop), start + 1,
                   run.release.gold_k)
 
 
+def gold_of_rows(run: Run, label: str, queries: tuple[int, int], start: int, stop: int,
+                 candidates: Candidates) -> TopK:
+    """The nearest (as many as the largest gold standard holds) of queries q0..q1 among rows
+    start..stop, given their candidates in the whole subset (merge with merge_topk)."""
+    return rerank(_queries(run, queries), read_h5(*_embeddings(run, label), start, stop), start + 1, candidates,
+                  run.release.gold_k)
+
+
+def _gold_tasks(function: Callable, run: Run, label: str, what: str, query_blocks: list[tuple[int, int]],
+                blocks: list[tuple[int, int]], extras: list[tuple]) -> list[list[Task]]:
+    """A group of tasks per block of queries, one per block of rows:
+    function(run, label, queries, start, stop, *that query block's extras); each is worth its
+    share of the subset's rows in progress."""
+    queries = query_blocks[-1][1]
+    return [[Task(function, (run, label, (q0, q1), start, stop, *extra),
+                  f"{what}, queries {q0:,}..{q1:,} x rows {start:,}..{stop:,}", (stop - start) * (q1 - q0) / queries)
+             for start, stop in blocks] for (q0, q1), extra in zip(query_blocks, extras)]
+
+
 def write_gold(run: Run, label: str) -> None:
-    """Exact nearest neighbours: every row range screened and its candidates merged, then
-    every row range re-ranked against them and merged; each gold file holds a prefix."""
-    log.info("%s", blas_report())
+    """Exact nearest neighbours, on the grid of query blocks x row blocks: every block screened
+    and the candidates of each query block merged, then every block re-ranked against them and
+    merged; each gold file holds a prefix of the columns."""
     release = run.release
-    source, key = _embeddings(run, label)
-    rows, k = h5_shape(source, key)[0], release.gold_k
+    rows, k = _rows(run, label), release.gold_k
     if rows < k:
         raise ProjectError(f"{release.subset(label).origin}: subset '{label}' has {rows:,} rows, "
                            f"fewer than the {k} neighbours of its gold standard")
-    queries = h5_shape(*_embeddings(run, release.queries.label))[0]
-    candidates = empty_candidates(queries, k)
-    for start, stop in _ranges(source, key, f"gold standard {label}: screen", GOLD_BLOCK_ROWS):
-        candidates = merge_candidates(candidates, screen_of_rows(run, label, start, stop, candidates))
-    best = empty_topk(queries, k)
-    for start, stop in _ranges(source, key, f"gold standard {label}: re-rank", GOLD_BLOCK_ROWS):
-        best = merge_topk(best, gold_of_rows(run, label, start, stop, candidates), k)
+    query_blocks = row_ranges(_rows(run, release.queries.label), GOLD_QUERY_ROWS)
+    blocks = row_ranges(rows, GOLD_BLOCK_ROWS)
+    what = f"gold standard {label}"
+    with open_executor(run.scheduler, what) as executor:
+        log.info("%s", blas_report())
+        screened = _gold_tasks(screen_of_rows, run, label, f"{what}: screen", query_blocks, blocks,
+                               [()] * len(query_blocks))
+        candidates = executor.reduce(screened, merge_candidates, f"{what}: screen")
+        reranked = _gold_tasks(gold_of_rows, run, label, f"{what}: re-rank", query_blocks, blocks,
+                               [(merged,) for merged in candidates])
+        best = [executor.value(merged, f"{what}: re-rank")
+                for merged in executor.reduce(reranked, partial(merge_topk, k=k), f"{what}: re-rank")]
+    ids, dists = np.concatenate([part.ids for part in best]), np.concatenate([part.dists for part in best])
     for kind in release.kinds_of(GOLD):
-        ids, dists = _gold_datasets(kind.layout)
+        ids_layout, dists_layout = _gold_datasets(kind.layout)
         write_h5(run.out / kind.file_name(label),
                  {layout.key: np.ascontiguousarray(values[:, :layout.cols]).astype(layout.dtype)
-                  for layout, values in ((ids, best.ids), (dists, best.dists))})
+                  for layout, values in ((ids_layout, ids), (dists_layout, dists))})
 
 
 def write_recall(run: Run) -> None:
@@ -356,10 +406,10 @@ def write_manifests(run: Run) -> None:
     names = [bundle.name for bundle in run.release.published()]
     records = []
     with tqdm(total=sum((run.out / name).stat().st_size for name in names), desc="md5", unit="B",
-              unit_scale=True, disable=None, leave=False) as progress:
+              unit_scale=True, disable=None, leave=False) as bar:
         for name in names:
             path = run.out / name
-            records.append((name, path.stat().st_size, file_md5(path, progress.update)))
+            records.append((name, path.stat().st_size, file_md5(path, bar.update)))
     for file_name, text in manifest_texts(records, run.base_url or run.release.base_url).items():
         atomic_write_text(run.out / file_name, text)
 
