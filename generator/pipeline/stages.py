@@ -319,13 +319,19 @@ def _queries(run: Run, queries: tuple[int, int]) -> np.ndarray:
     return read_h5(*_embeddings(run, run.release.queries.label), *queries)
 
 
-def screen_of_rows(run: Run, label: str, queries: tuple[int, int], start: int, stop: int) -> Candidates:
+def screen_of_rows(run: Run, label: str, queries: tuple[int, int], start: int, stop: int,
+                   known: Candidates | None = None) -> Candidates:
     """The gold-standard candidates of queries q0..q1 (`queries`) among rows start..stop of a
     subset (merge the row ranges' candidates with merge_candidates, then pass them to
-    gold_of_rows). Each row range is screened on its own (the screen is not told the
-    candidates of other ranges), so that every task can run at once."""
+    gold_of_rows). `known`, the candidates of another row range, only saves work: rows that
+    cannot beat them are left out from the start (see screen)."""
     return screen(_queries(run, queries), read_h5(*_embeddings(run, label), start, stop), start + 1,
-                  run.release.gold_k)
+                  run.release.gold_k, known)
+
+
+def _same(value: Candidates) -> Candidates:
+    """A task's result given as it is: lets a result of an earlier wave join a merge tree."""
+    return value
 
 
 def gold_of_rows(run: Run, label: str, queries: tuple[int, int], start: int, stop: int,
@@ -361,8 +367,14 @@ def write_gold(run: Run, label: str) -> None:
     what = f"gold standard {label}"
     with open_executor(run.scheduler, what) as executor:
         log.info("%s", blas_report())
-        screened = _gold_tasks(screen_of_rows, run, label, f"{what}: screen", query_blocks, blocks,
-                               [()] * len(query_blocks))
+        # Two waves: the first row block of each query block alone, then every other block told
+        # its candidates, so that they skip the rows it already beats, and still run at once.
+        first = executor.reduce(_gold_tasks(screen_of_rows, run, label, f"{what}: screen", query_blocks, blocks[:1],
+                                            [()] * len(query_blocks)), merge_candidates, f"{what}: screen")
+        screened = [[Task(_same, (known,), f"{what}: screen, queries {q0:,}..{q1:,}", 0), *rest]
+                    for ((q0, q1), known), rest in zip(zip(query_blocks, first), _gold_tasks(
+                        screen_of_rows, run, label, f"{what}: screen", query_blocks, blocks[1:],
+                        [(known,) for known in first]))]
         candidates = executor.reduce(screened, merge_candidates, f"{what}: screen")
         reranked = _gold_tasks(gold_of_rows, run, label, f"{what}: re-rank", query_blocks, blocks,
                                [(merged,) for merged in candidates])
