@@ -154,6 +154,8 @@ def _worker_blas_threads(threads_per_host: dict[str, int]) -> int:
 class InProcess:
     """Tasks run one after another in this process."""
 
+    threads = 1  # tasks running at once (each kernel spreads its own work over the BLAS threads)
+
     def map(self, tasks: Sequence[Task], what: str) -> Iterator[Any]:
         with progress(sum(task.rows for task in tasks), what) as bar:
             for task in tasks:

@@ -367,13 +367,16 @@ def write_gold(run: Run, label: str) -> None:
     what = f"gold standard {label}"
     with open_executor(run.scheduler, what) as executor:
         log.info("%s", blas_report())
-        # Two waves: the first row block of each query block alone, then every other block told
-        # its candidates, so that they skip the rows it already beats, and still run at once.
-        first = executor.reduce(_gold_tasks(screen_of_rows, run, label, f"{what}: screen", query_blocks, blocks[:1],
-                                            [()] * len(query_blocks)), merge_candidates, f"{what}: screen")
+        # Two waves: first as many row blocks as keep every worker thread busy, then every other
+        # block told their candidates, so that it skips the rows they already beat. Either way
+        # the candidates lead to the same gold standard; the first wave only saves work.
+        wave = -(-executor.threads // len(query_blocks))
+        first = executor.reduce(_gold_tasks(screen_of_rows, run, label, f"{what}: screen", query_blocks,
+                                            blocks[:wave], [()] * len(query_blocks)), merge_candidates,
+                                f"{what}: screen")
         screened = [[Task(_same, (known,), f"{what}: screen, queries {q0:,}..{q1:,}", 0), *rest]
                     for ((q0, q1), known), rest in zip(zip(query_blocks, first), _gold_tasks(
-                        screen_of_rows, run, label, f"{what}: screen", query_blocks, blocks[1:],
+                        screen_of_rows, run, label, f"{what}: screen", query_blocks, blocks[wave:],
                         [(known,) for known in first]))]
         candidates = executor.reduce(screened, merge_candidates, f"{what}: screen")
         reranked = _gold_tasks(gold_of_rows, run, label, f"{what}: re-rank", query_blocks, blocks,
