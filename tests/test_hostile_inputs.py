@@ -246,3 +246,15 @@ def test_a_number_option_out_of_range_is_a_usage_error(option, value, message, t
     assert stop.value.code == 2
     assert f"error: argument {option}: {message}" in capsys.readouterr().err
     assert not (tmp_path / "files").exists()
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--workers", "0", "must be from 1 to 4096 workers, not '0'"),
+    ("--threads", "-2", "must be from 1 to 4096 threads, not '-2'"),
+    ("--workers", "\u00b2", "'\u00b2' is not a number")])
+def test_a_cluster_size_out_of_range_is_a_usage_error(option, value, message, tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["pipeline", "--out", str(tmp_path / "out"), option, value, "--scheduler", "local", "gold", "S"])
+    assert stop.value.code == 2
+    assert f"error: argument {option}: {message}" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -14,6 +14,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from generator.cli.options import number
 from generator.errors import ProjectError
 from generator.io.files import atomic_write_text
 from generator.pipeline.rules import make_rules
@@ -29,13 +30,6 @@ TOOLS = {
     "local-cluster": "start a Dask LocalCluster (--workers, --threads), run COMMAND with DASK_SCHEDULER_ADDRESS set to "
                      "its address, then stop it (what make runs for SCHEDULER=local)",
 }
-
-
-def _count(text: str) -> int:
-    """A whole number of 1 or more (argparse names the option in its error)."""
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number of 1 or more")
-    return int(text)
 
 
 def _scheduler_option(text: str) -> str:
@@ -58,9 +52,9 @@ def register(subparsers) -> None:
     parser.add_argument("--scheduler", type=_scheduler_option, default=None, metavar="local|tcp://HOST:PORT",
                         help="run the heavy stages' tasks on Dask: a LocalCluster started here, or a running "
                              "scheduler (default: in this process)")
-    parser.add_argument("--workers", type=_count, default=None,
+    parser.add_argument("--workers", type=number(int, 1, 4096, "workers"), default=None,
                         help="worker processes of the LocalCluster (default: Dask's split of the cores)")
-    parser.add_argument("--threads", type=_count, default=None,
+    parser.add_argument("--threads", type=number(int, 1, 4096, "threads"), default=None,
                         help="threads per worker process of the LocalCluster (default: Dask's split of the cores)")
     stages = parser.add_subparsers(dest="stage", required=True, metavar="STAGE")
     for name, text in TOOLS.items():

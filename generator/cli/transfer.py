@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import argparse
-import math
 import os
 from pathlib import Path
 
+from generator.cli.options import number
 from generator.errors import ProjectError
 from generator.manifests.index import index_manifests
 from generator.manifests.model import MD5_FILE
@@ -64,20 +64,6 @@ stops at once with an error (run it again later: it then finds the file verified
 Exit status 0 only when every file is present and verified."""
 
 
-def _number(kind: type, low: float, high: float, unit: str):
-    """An argparse type: a finite `kind` from `low` to `high`, so that a negative, NaN or infinite
-    timeout is a usage error and not a traceback from the socket layer."""
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
-        if not (math.isfinite(value) and low <= value <= high):
-            raise argparse.ArgumentTypeError(f"must be from {low:g} to {high:g} {unit}, not '{text}'")
-        return value
-    return parse
-
-
 def register(commands) -> None:
     verify = commands.add_parser(
         "verify", help="check files in a folder against the md5 manifest (size first, then md5)",
@@ -98,7 +84,7 @@ def register(commands) -> None:
     verify.add_argument("--no-cache", action="store_true",
                         help="hash every file again, ignoring remembered digests (for damage the file's stamps "
                              "cannot show: a failing disk, a file system that does not keep them)")
-    verify.add_argument("--jobs", type=_number(int, 1, 256, "files"), default=min(4, os.cpu_count() or 1),
+    verify.add_argument("--jobs", type=number(int, 1, 256, "files"), default=min(4, os.cpu_count() or 1),
                         help="files hashed at the same time (default: %(default)s)")
     verify.set_defaults(run=run_verify)
 
@@ -120,11 +106,11 @@ def register(commands) -> None:
                        help="the index datasets.json of the datasets site (an http(s) URL or a file): files, "
                             "URLs, sizes, md5s, groups and subsets, instead of --data and --release")
     fetch.add_argument("--mirror", help="base URL replacing everything before the file name in each URL")
-    fetch.add_argument("--attempts", type=_number(int, 1, 100, "attempts"), default=RetryPolicy.attempts,
+    fetch.add_argument("--attempts", type=number(int, 1, 100, "attempts"), default=RetryPolicy.attempts,
                        help="tries per file before giving up (default: %(default)s)")
-    fetch.add_argument("--retry-delay", type=_number(float, 0, 3600, "seconds"), default=RetryPolicy.first_delay,
+    fetch.add_argument("--retry-delay", type=number(float, 0, 3600, "seconds"), default=RetryPolicy.first_delay,
                        help="seconds before the first retry, doubled for each next one (default: %(default)s)")
-    fetch.add_argument("--timeout", type=_number(float, 0.001, 86400, "seconds"), default=RetryPolicy.timeout,
+    fetch.add_argument("--timeout", type=number(float, 0.001, 86400, "seconds"), default=RetryPolicy.timeout,
                        help="seconds without data before an attempt fails (default: %(default)s)")
     _add_cache_options(fetch)
     fetch.set_defaults(run=run_download)
