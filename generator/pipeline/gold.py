@@ -120,7 +120,7 @@ def screen(queries: np.ndarray, block: np.ndarray, first_id: int, k: int,
     sims, rows, norms, floor = _screen(query32, block, first_id, kept, seed)
     if n <= slots:  # every row above the seed is listed
         floor = seed
-    pad = ((0, 0), (0, slots - kept))
+    pad = ((0, 0), (0, max(0, slots - sims.shape[1])))  # _listed keeps the best `slots` of wider lists
     return _listed(np.pad(sims, pad, constant_values=-np.inf), np.pad(np.where(rows >= 0, rows + first_id, 0), pad),
                    np.pad(norms, pad, constant_values=1.0), floor, slots)
 
@@ -246,15 +246,14 @@ def _checked(queries: np.ndarray, block: np.ndarray, first_id: int, k: int) -> t
 
 def _screen(query32: np.ndarray, block: np.ndarray, first_id: int, slots: int,
             seed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The `slots` rows of highest float32 similarity per query above `seed`: (similarities,
-    rows, their float64 norms, floor), every row not returned having a similarity at most
-    `floor`.
+    """Each worker's `slots` rows of highest float32 similarity per query above `seed`,
+    side by side: (similarities, rows, their float64 norms, floor), every row not returned
+    having a similarity at most `floor` (the caller keeps the best `slots`, see _listed).
 
     The rows are shared out among one worker per BLAS thread, each calling BLAS
     single-threaded on its own rows: then the folding between products (numpy releases
     the GIL there too) runs in parallel with the products instead of between them.
-    The best `slots` of the workers' kept rows are kept; the floor is the highest of the
-    workers' floors and of the rows dropped here.
+    The floor is the highest of the workers' floors.
     """
     row_chunk = max(ROW_CHUNK, ROWS_PER_SLOT * slots)
     chunks = -(-block.shape[0] // row_chunk)
@@ -266,13 +265,7 @@ def _screen(query32: np.ndarray, block: np.ndarray, first_id: int, slots: int,
     rows = np.concatenate([np.where(kept.rows >= 0, kept.rows + start, -1)
                            for start, (kept, _) in zip(starts, parts)], axis=1)
     norms = np.concatenate([np.where(kept.rows >= 0, norms[kept.rows], 1.0) for kept, norms in parts], axis=1)
-    floor = np.max([kept.floor for kept, _ in parts], axis=0)
-    if sims.shape[1] > slots:
-        order = np.argpartition(sims, sims.shape[1] - slots - 1, axis=1)
-        floor = np.maximum(floor, np.take_along_axis(sims, order[:, -slots - 1:-slots], axis=1)[:, 0])
-        keep = order[:, -slots:]
-        sims, rows, norms = (np.take_along_axis(values, keep, axis=1) for values in (sims, rows, norms))
-    return sims, rows, norms, floor
+    return sims, rows, norms, np.max([kept.floor for kept, _ in parts], axis=0)
 
 
 def _screen_rows(query32: np.ndarray, block: np.ndarray, first_id: int, slots: int,
