@@ -4,8 +4,8 @@ does: path, size, modification time, inode change time, inode and device.
 Writing a file changes its ctime even when its mtime is set back, and replacing it by
 another file changes its inode, so neither passes for the version that was read. A stamp
 cannot see bytes changed below the file system (a failing disk), nor a change made within
-one tick of the clock that stamps files as it is being read; `unchanged` and `recent` keep a
-remembered result from resting on such a version.
+one tick of the clock that stamps files as it is being read; `settled` keeps a remembered
+result from resting on such a version.
 """
 from __future__ import annotations
 
@@ -45,13 +45,13 @@ class FileStamp:
         return {key: value for key, value in asdict(self).items() if key != "path"}
 
 
-def unchanged(stamp: FileStamp) -> bool:
-    """Whether the file still has the stamp it had before it was read (a file being written has not)."""
+def settled(stamp: FileStamp, read_since_ns: int) -> bool:
+    """Whether a result read from the file may be remembered under `stamp`: the file still has
+    that stamp (a file being written has not), and it was last written more than a clock tick
+    before the reading started at `read_since_ns`."""
+    if stamp.mtime_ns > read_since_ns - RECENT_NS:
+        return False
     try:
         return FileStamp.read(Path(stamp.path)) == stamp
     except OSError:
         return False
-
-
-def recent(stamp: FileStamp, now_ns: int) -> bool:
-    return stamp.mtime_ns > now_ns - RECENT_NS

@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 
 from generator.errors import InputError, Origin, Problem
 from generator.io.files import atomic_write_text, write_if_changed
-from generator.io.stamps import FileStamp, recent, unchanged
+from generator.io.stamps import FileStamp, settled
 from generator.release.model import EMBEDDING_DIM, NSFW_COLUMN
 
 EMBEDDING_DTYPE = np.dtype(np.float16)
@@ -192,8 +192,7 @@ def check_all_parts(folder: Path, numbers: Iterable[int], memo: Path,
     fresh = check_parts(folder, stamps)
     check_embedding_rows(fresh, on_rows)
     for part in fresh:
-        if stamps[part.number] and all(unchanged(stamp) and not recent(stamp, started_ns)
-                                       for stamp in stamps[part.number]):
+        if stamps[part.number] and all(settled(stamp, started_ns) for stamp in stamps[part.number]):
             _remember(memo, part, stamps[part.number])
     return sorted([*remembered.values(), *fresh], key=lambda part: part.number)
 

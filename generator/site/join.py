@@ -11,17 +11,13 @@ from __future__ import annotations
 from dataclasses import replace
 
 from generator.errors import Problem
-from generator.manifests.model import ManifestSet, Size
+from generator.manifests.model import APPROXIMATE_SIZE_TOLERANCE, ManifestSet, Size
 from generator.manifests.read import UnreadableLine
 from generator.release.model import GOLD, Bundle, Release
 from generator.release.recall import RecallTable
 from generator.release.wording import Texts
 from generator.site.model import (DESCRIPTION, LAYOUT, MD5, SIZE, URL, ArtifactFacts, CellProblem, DatasetFacts,
                                   DownloadBlock, FileLayout, Page, PageGroup, PageRow, SubsetCut, SubsetDownloads)
-
-# A human-readable size (`147G`) is rounded; an artifact within this share of it agrees.
-APPROXIMATE_SIZE_TOLERANCE = 0.05
-
 
 def release_layout(bundle: Bundle) -> FileLayout:
     datasets = tuple(DatasetFacts(d.key, d.dtype, (bundle.rows, d.cols), f"{bundle.rows_text} × {d.cols:,}")
@@ -30,6 +26,9 @@ def release_layout(bundle: Bundle) -> FileLayout:
 
 
 def size_disagrees(stated: Size, actual_bytes: int) -> bool:
+    """Whether a file's byte count contradicts the stated size: exactly, or by more than the
+    tolerance of a rounded size. Stricter than Size.admits, which also allows a unit of the last
+    digit (what a download must accept): a produced artifact is expected to be within 5%."""
     if stated.exact:
         return actual_bytes != stated.bytes
     return abs(actual_bytes - stated.bytes) > APPROXIMATE_SIZE_TOLERANCE * max(stated.bytes, 1)

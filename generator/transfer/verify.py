@@ -21,7 +21,7 @@ from typing import Callable, Iterable, Iterator
 from generator.errors import Origin
 from generator.manifests.model import ManifestSet
 from generator.io.checksums import file_md5
-from generator.io.stamps import FileStamp, recent, unchanged
+from generator.io.stamps import FileStamp, settled
 from generator.transfer.digest_cache import DigestCache
 
 
@@ -111,7 +111,7 @@ def check_file(check: Check, cache: DigestCache | None = None,
             digest = file_md5(check.path, count)
         except OSError as exc:
             return Result(check, Status.UNREADABLE, exc.strerror, hashed)
-        if cache and unchanged(stamp) and not recent(stamp, started_ns):
+        if cache and settled(stamp, started_ns):
             cache.put(stamp, digest)
     if digest != check.md5:
         return Result(check, Status.FAILED, f"md5 is {digest}, {check.md5_origin} says {check.md5}",
