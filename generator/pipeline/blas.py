@@ -3,9 +3,11 @@ one way the kernels spread work over the BLAS threads."""
 from __future__ import annotations
 
 import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Sequence, TypeVar
+from typing import Callable, Iterator, Sequence, TypeVar
 
 from threadpoolctl import threadpool_info, threadpool_limits
 
@@ -37,9 +39,38 @@ def map_on_blas_threads(function: Callable[[Item], Result], items: Sequence[Item
 
     Example: map_on_blas_threads(lambda start: kernel(rows[start:start + n]), range(0, len(rows), n)).
     """
-    workers = max(1, min(blas_threads(), len(items)))  # counted before the limit below applies
-    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(function, items))
+    with _single_threaded_blas() as threads:
+        with ThreadPoolExecutor(max(1, min(threads, len(items)))) as pool:
+            return list(pool.map(function, items))
+
+
+_held = threading.Lock()
+_holders = 0
+_limit: threadpool_limits | None = None
+_threads_before = 1
+
+
+@contextmanager
+def _single_threaded_blas() -> Iterator[int]:
+    """BLAS on one thread while any caller is inside; yields the threads it had before the first
+    of them came in. The limit is the whole process's: calls that overlap (the tasks of a Dask
+    worker's threads) share one limit and the count taken before it, and the last one out
+    restores it, so that none of them sees another's limit as the number of threads, or lifts
+    it while another still counts on products on one thread."""
+    global _holders, _limit, _threads_before
+    with _held:
+        if _holders == 0:
+            _threads_before = blas_threads()
+            _limit = threadpool_limits(1, user_api="blas")
+        _holders += 1
+        threads = _threads_before
+    try:
+        yield threads
+    finally:
+        with _held:
+            _holders -= 1
+            if _holders == 0:
+                _limit.restore_original_limits()
 
 
 def slow_kernels(libraries: list[dict]) -> list[dict]:

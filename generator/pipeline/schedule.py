@@ -27,6 +27,7 @@ import logging
 import os
 import re
 import subprocess
+import threading
 import traceback
 import uuid
 from collections import Counter, deque
@@ -127,18 +128,31 @@ def _call(function: Callable, args: tuple, what: str, threads_per_host: dict[str
     """function(*args), run here or on a Dask worker (given the worker threads of each host).
 
     On a worker, BLAS gets the cores of the host shared out among the worker threads on it,
-    so that Dask threads x BLAS threads never exceed the cores. Set for the whole worker
-    process, not for this call alone: the tasks of its threads all ask the same, and a
-    limit that one of them restores would leave the others oversubscribed or idle.
+    so that Dask threads x BLAS threads never exceed the cores. Set once for the whole worker
+    process, at its first task: the tasks of its threads all ask the same, and setting it
+    again while another task runs would lift the one-thread limit its kernel counts on
+    (blas.map_on_blas_threads).
     """
     if threads_per_host is not None:
-        threadpool_limits(_worker_blas_threads(threads_per_host), user_api="blas")
+        _limit_worker_blas(threads_per_host)
     try:
         return function(*args)
     except TaskError:
         raise
     except ProjectError as error:
         raise TaskError(f"{what}: {error}") from None
+
+
+_worker_blas = threading.Lock()
+_worker_blas_set = False
+
+
+def _limit_worker_blas(threads_per_host: dict[str, int]) -> None:
+    global _worker_blas_set
+    with _worker_blas:
+        if not _worker_blas_set:
+            threadpool_limits(_worker_blas_threads(threads_per_host), user_api="blas")
+            _worker_blas_set = True
 
 
 def _worker_blas_threads(threads_per_host: dict[str, int]) -> int:
