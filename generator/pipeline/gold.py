@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from generator.pipeline.blas import blas_threads, map_on_blas_threads
+from generator.pipeline.exact import sum_error_bound
 from generator.pipeline.model import Candidates, TopK
 from generator.pipeline.vectors import check_norms, row_norms64, unit_rows64
 
@@ -55,7 +56,7 @@ def screen_bound(dim: int) -> float:
     Example: screen_bound(768) is about 4.6e-5.
     """
     u = 2.0 ** -24
-    g = dim * u / (1 - dim * u)
+    g = sum_error_bound(dim, np.float32)
     theta = delta = u + 2.0 ** -40
     return theta + delta + theta * delta + g * (1 + theta) * (1 + delta) + 1e-12
 

@@ -18,7 +18,7 @@ from threadpoolctl import threadpool_limits
 from generator.pipeline.blas import map_on_blas_threads
 from generator.pipeline.exact import nearest_float32, product_terms, sum_error_bound
 from generator.pipeline.model import PCAModel
-from generator.pipeline.vectors import unit_rows64
+from generator.pipeline.vectors import row_norms64, unit_rows64
 
 PROJECT_ROWS = 4096  # rows per BLAS call and worker (25 MB in float64 at 768 dims)
 
@@ -114,7 +114,7 @@ def project(model: PCAModel, block: np.ndarray, first_row: int = 0) -> np.ndarra
     # One term more than the dim products covers the rounding of approx ± error (at most
     # u |c| |component|); the factor, the rounding of the norms.
     bound = (sum_error_bound(len(model.mean) + 1, np.float64) * (1 + 1e-9)
-             * np.sqrt(np.einsum("ij,ij->j", components, components)))
+             * row_norms64(components.T))
     out = np.empty((len(block), model.dims), dtype=np.float32)
     starts = range(0, len(block), PROJECT_ROWS)
 
@@ -122,7 +122,7 @@ def project(model: PCAModel, block: np.ndarray, first_row: int = 0) -> np.ndarra
         centred = unit_rows64(block[start:start + PROJECT_ROWS], "row", first_row + start)
         centred -= model.mean
         approx = centred @ components
-        error = np.sqrt(np.einsum("ij,ij->i", centred, centred))[:, None] * bound
+        error = row_norms64(centred)[:, None] * bound
         values = approx.astype(np.float32)
         for row, column in np.argwhere((approx - error).astype(np.float32) != (approx + error).astype(np.float32)):
             values[row, column] = nearest_float32(product_terms(centred[row], components[:, column]))

@@ -37,13 +37,14 @@ def brute_force(queries: np.ndarray, blocks: Iterable[tuple[int, np.ndarray]], k
     Example: brute_force(pca_queries, [(0, pca_rows)], 30).ids[0] are query 0's 30 nearest.
     """
     heap = faiss.ResultHeap(len(queries), k)
+    queries = _vectors(queries)
     build = query = 0.0
     for start, block in blocks:
         started = time.perf_counter()
         index = _flat_index(block)
         indexed = time.perf_counter()
-        dists, rows = index.search(_vectors(queries), min(k, len(block)))
-        heap.add_result(dists.astype(np.float32), np.where(rows >= 0, rows + start + 1, -1))
+        dists, rows = index.search(queries, min(k, len(block)))
+        heap.add_result(dists.astype(np.float32, copy=False), np.where(rows >= 0, rows + start + 1, -1))
         build, query = build + indexed - started, query + time.perf_counter() - indexed
     started = time.perf_counter()
     heap.finalize()

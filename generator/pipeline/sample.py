@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 from generator.release.model import EMBEDDING_DIM, SampleSettings
+from generator.pipeline.vectors import row_norms32
 
 NSFW_VALUES = ("UNLIKELY", "UNSURE", "NSFW", None)
 NSFW_SHARES = (0.89, 0.06, 0.03, 0.02)
@@ -51,18 +52,19 @@ def part_embeddings(spec: SampleSettings, number: int, out: np.ndarray | None = 
     """
     out = np.empty((spec.rows, EMBEDDING_DIM), dtype=np.float16) if out is None else out
     weights = 1.0 / np.arange(1, spec.clusters + 1)
+    weights /= weights.sum()
     centres, latent = _shape(spec)
     scales = np.arange(1, LATENT_DIMS + 1) ** -LATENT_DECAY
     spread = np.sqrt(scales / scales.sum()).astype(np.float32)
     for block, start in enumerate(range(0, spec.rows, SAMPLE_BLOCK)):
         rng = np.random.default_rng([spec.seed, number, 1, block])
         count = min(SAMPLE_BLOCK, spec.rows - start)
-        members = rng.choice(spec.clusters, size=count, p=weights / weights.sum())
+        members = rng.choice(spec.clusters, size=count, p=weights)
         vectors = (rng.standard_normal((count, LATENT_DIMS), dtype=np.float32) * spread) @ latent
         vectors += centres[members]
         vectors += rng.standard_normal((count, EMBEDDING_DIM), dtype=np.float32) * np.float32(
             NOISE_NORM / np.sqrt(EMBEDDING_DIM))
-        vectors /= np.sqrt(np.einsum("ij,ij->i", vectors, vectors))[:, None]
+        vectors /= row_norms32(vectors, "sample row", start)[:, None]
         out[start:start + count] = vectors
     return out
 

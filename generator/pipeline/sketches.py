@@ -23,7 +23,7 @@ import numpy as np
 from generator.pipeline.blas import map_on_blas_threads
 from generator.pipeline.exact import exact_sign, product_terms, sum_error_bound
 from generator.pipeline.model import BinWalkModel
-from generator.pipeline.vectors import check_norms, unit_rows32
+from generator.pipeline.vectors import row_norms32, row_norms64, unit_rows32
 
 SKETCH_ROWS = 4096  # rows per BLAS call and worker (16 MB of similarities for 1024 references)
 WORD = np.dtype("<u8")
@@ -80,7 +80,7 @@ class _Walk:
         self.refs_t = np.ascontiguousarray(refs.T)
         self.refs64 = refs.astype(np.float64)
         self.steps64 = self.refs64 - self.refs64[self.after]       # s[j] - s[j+1] = x . step
-        largest = float(np.sqrt(np.einsum("ij,ij->i", self.refs64, self.refs64)).max())
+        largest = float(row_norms64(self.refs64).max())
         dim = refs.shape[1]
         # Two similarities, each within γ_dim |x| |ref| (Cauchy-Schwarz); in float64 the
         # rounded step adds one more term's worth.
@@ -90,8 +90,7 @@ class _Walk:
     def words(self, chunk: np.ndarray, first_row: int) -> np.ndarray:
         """The sketches of a chunk of rows, numbered from first_row in errors."""
         rows = np.array(chunk, dtype=np.float32)
-        norms = np.sqrt(np.einsum("ij,ij->i", rows, rows))
-        check_norms(norms, "row", first_row)
+        norms = row_norms32(rows, "row", first_row)
         sims = (rows @ self.refs_t).reshape(len(rows), -1, 64)
         gaps = sims - np.roll(sims, -1, axis=2)         # s[j] - s[j+1]: bit j iff > 0
         bits = gaps > 0

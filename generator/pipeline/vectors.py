@@ -44,11 +44,20 @@ def unit_rows64(rows: np.ndarray, what: str = "row", first: int = 0) -> np.ndarr
     return wide
 
 
+def row_norms32(rows: np.ndarray, what: str = "row", first: int = 0) -> np.ndarray:
+    """Euclidean norms of float32 rows (n, dim), summed in float32 by einsum as row_norms64
+    does in float64; raises DegenerateVectorError naming a row that has none.
+
+    Example: row_norms32(np.ones((2, 4), np.float32)) is [2.0, 2.0].
+    """
+    norms = np.sqrt(np.einsum("ij,ij->i", rows, rows))
+    check_norms(norms, what, first)
+    return norms
+
+
 def unit_rows32(rows: np.ndarray, what: str = "row", first: int = 0) -> np.ndarray:
     """Rows normalised in float32, as the original BinWalk code does: the float32 copy is
     divided by its float32 norm. `what` and `first` name a bad row in the error."""
     units = np.array(rows, dtype=np.float32)
-    norms = np.sqrt(np.einsum("ij,ij->i", units, units))
-    check_norms(norms, what, first)
-    units /= norms[:, None]
+    units /= row_norms32(units, what, first)[:, None]
     return units
