@@ -20,8 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-from bench_gold import clustered_rows
+from bench_gold import bench_data
 from distributed import Client, LocalCluster
 
 from generator.io.checksums import file_md5
@@ -65,14 +64,13 @@ def main() -> int:
     args = arguments()
     release = read_release(ROOT / "data" / "release-sample.yml")
     label = release.pca_train
-    rng = np.random.default_rng(args.seed)
-    centres = rng.standard_normal((1000, DIM), dtype=np.float32) * np.float32(0.8)
     with tempfile.TemporaryDirectory(prefix="bench-dask-") as folder:
         work = Path(folder)
         print(f"writing {args.rows:,} x {DIM} float16 rows and {args.queries:,} queries (seed {args.seed})")
-        write_h5(work / release.embeddings_file(label), {"emb": clustered_rows(rng, centres, args.rows, np.float16)})
-        write_h5(work / release.embeddings_file(release.queries.label),
-                 {"emb": clustered_rows(rng, centres, args.queries, np.float32)})
+        database, queries = bench_data(args.seed, args.rows, args.queries)
+        write_h5(work / release.embeddings_file(label), {"emb": database})
+        write_h5(work / release.embeddings_file(release.queries.label), {"emb": queries})
+        del database, queries
         names = [kind.file_name(label) for kind in release.kinds_of(GOLD)]
         tasks = -(-args.rows // stages.GOLD_BLOCK_ROWS) * -(-args.queries // stages.GOLD_QUERY_ROWS)
         print(f"gold stage, k = {release.gold_k}: {tasks} screen and {tasks} re-rank tasks "

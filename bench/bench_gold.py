@@ -70,6 +70,14 @@ def clustered_rows(rng: np.random.Generator, centres: np.ndarray, n: int, dtype)
     return out
 
 
+def bench_data(seed: int, rows: int, queries: int) -> tuple[np.ndarray, np.ndarray]:
+    """The benchmarks' data: float16 database rows and float32 queries around the same seeded
+    centres."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((1000, DIM), dtype=np.float32) * np.float32(0.8)
+    return clustered_rows(rng, centres, rows, np.float16), clustered_rows(rng, centres, queries, np.float32)
+
+
 def float64_ranking(queries: np.ndarray, database: np.ndarray, k: int) -> np.ndarray:
     """Plain float64 1 - dot of normalised rows, top k by (float32 distance, id)."""
     q = queries.astype(np.float64)
@@ -174,11 +182,8 @@ def blas_sides() -> str:
 
 def main() -> int:
     args = arguments()
-    rng = np.random.default_rng(args.seed)
-    centres = rng.standard_normal((1000, DIM), dtype=np.float32) * np.float32(0.8)
     print(f"building {args.rows:,} x {DIM} float16 rows and {args.queries:,} queries (seed {args.seed})")
-    database = clustered_rows(rng, centres, args.rows, np.float16)
-    queries = clustered_rows(rng, centres, args.queries, np.float32)
+    database, queries = bench_data(args.seed, args.rows, args.queries)
     seconds = [compare(args, database, queries, k) for k in args.k]
     stage_rates(args, database, queries, seconds[-1])
     print(blas_sides())
