@@ -9,19 +9,24 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 ENV_STAMP := $(VENV)/.installed
 
-# The release definition (SPEC §8). Unset, the site and the downloads use the challenge's
-# (data/release.yml) and the pipeline targets the sample's (data/release-sample.yml).
+# The editions (docs/design/releases.md#editions-and-reuse): one release file each in RELEASES.
+# EDITION names one (the file RELEASES/EDITION.yml; RELEASE may name a file anywhere instead).
+# Unset, the downloads use the newest edition of the challenge and the pipeline the first sample
+# edition; `make site` publishes every edition of the challenge.
+RELEASES ?= data/releases
+EDITION ?=
 RELEASE ?=
-SITE_RELEASE = $(or $(RELEASE),data/release.yml)
-PIPELINE_RELEASE = $(or $(RELEASE),data/release-sample.yml)
+NEWEST_EDITION = $(lastword $(sort $(filter-out sample-%,$(basename $(notdir $(wildcard $(RELEASES)/*.yml))))))
+SITE_RELEASE = $(or $(RELEASE),$(RELEASES)/$(or $(EDITION),$(NEWEST_EDITION)).yml)
+PIPELINE_RELEASE = $(or $(RELEASE),$(RELEASES)/$(or $(EDITION),sample-2023).yml)
+PIPELINE_EDITION = $(basename $(notdir $(PIPELINE_RELEASE)))
 
-# Site inputs: DATA holds the three manifests; WORDING the page's texts; STRICT=0 renders
-# despite problems; ARTIFACTS, when set, is a folder of produced files whose layout, size
-# and md5 are read and checked against the manifests. RECALL unset: DATA's recall table,
-# else the committed one.
-DATA ?= data
+# Site inputs: DATA holds a folder per edition with its three manifests (and recall table);
+# WORDING the page's texts; STRICT=0 renders despite problems; ARTIFACTS, when set, is a folder
+# per edition of produced files whose layout, size and md5 are read and checked against the
+# manifests.
+DATA ?= $(RELEASES)
 WORDING ?= data/page.yml
-RECALL ?=
 STRICT ?= 1
 ARTIFACTS ?=
 # Where the site and the project's repository are published (mkdocs.yml reads both from the
@@ -30,9 +35,9 @@ ARTIFACTS ?=
 SITE_URL ?=
 REPO_URL ?=
 export SITE_URL REPO_URL
-# The files `make site` writes into docs/ beside the page (they are published with it).
-PUBLISHED = docs/datasets.json docs/dataset-files-md5.txt docs/dataset-files-size.txt \
-	docs/dataset-files-bytes.txt docs/dataset-files-urls.txt
+# What `make site` writes into docs/: the newest edition's page, a page per edition, and each
+# edition's files (index and manifests) in a folder named after it.
+GENERATED_DOCS = docs/datasets.md docs/editions.md $(foreach edition,$(basename $(notdir $(wildcard $(RELEASES)/*.yml))),docs/$(edition))
 
 # Participants' tools: DIR is the folder of downloaded files; MANIFEST the md5
 # manifest verify checks against (size manifests next to it are used too);
@@ -40,7 +45,7 @@ PUBLISHED = docs/datasets.json docs/dataset-files-md5.txt docs/dataset-files-siz
 # every file again. download takes FILES (names), GROUP or SUBSET (of the release);
 # MIRROR replaces everything before the file name in each URL.
 DIR ?= downloads
-MANIFEST ?= $(DATA)/dataset-files-md5.txt
+MANIFEST ?= $(DATA)/$(basename $(notdir $(SITE_RELEASE)))/dataset-files-md5.txt
 REQUIRE_ALL ?= 0
 NO_CACHE ?= 0
 FILES ?=
@@ -53,7 +58,9 @@ MIRROR ?=
 # URL folder written into the URL manifest (unset: the release's base_url).
 SAMPLE ?= build/sample/parts
 PARTS ?= $(SAMPLE)
-OUT ?= build/artifacts
+# OUT holds a folder per edition; an edition reads the files it reuses from its earlier edition's.
+ARTIFACTS_ROOT ?= build/artifacts
+OUT ?= $(ARTIFACTS_ROOT)/$(PIPELINE_EDITION)
 BASE_URL ?=
 SAMPLE_SITE ?= build/sample-site
 # Where the heavy stages run (SPEC §5): unset, in the stage's own process; `local`, on a Dask
@@ -112,9 +119,9 @@ $(DASK_STAMP): $(ENV_STAMP)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dask]'
 	touch $@
 
-render: $(ENV_STAMP)  ## generate docs/datasets.md, its index and manifests from the release, wording and manifests
-	$(PY) -m generator render --release $(call quote,$(SITE_RELEASE)) --wording $(call quote,$(WORDING)) \
-		--data $(call quote,$(DATA)) --strict $(call flag,STRICT) $(if $(RECALL),--recall $(call quote,$(RECALL))) \
+render: $(ENV_STAMP)  ## generate the datasets page of every edition, with its index and manifests, from the releases, wording and manifests
+	$(PY) -m generator render --releases $(call quote,$(RELEASES)) --wording $(call quote,$(WORDING)) \
+		--data $(call quote,$(DATA)) --strict $(call flag,STRICT) \
 		$(if $(ARTIFACTS),--artifacts $(call quote,$(ARTIFACTS))) $(if $(SITE_URL),--site-url $(call quote,$(SITE_URL)))
 
 # Not --quiet: with it, mkdocs counts no warning and --strict fails on none.
@@ -122,7 +129,7 @@ site: render  ## build the static site into site/ (mkdocs build --strict)
 	$(BIN)/mkdocs build --strict
 
 linkcheck: $(ENV_STAMP)  ## HEAD every download link of the page and compare its size with the manifests (online)
-	$(PY) -m generator linkcheck --release $(call quote,$(SITE_RELEASE)) --data $(call quote,$(DATA))
+	$(PY) -m generator linkcheck --release $(call quote,$(SITE_RELEASE)) --data $(call quote,$(DATA)/$(basename $(notdir $(SITE_RELEASE))))
 
 serve: render  ## live preview of the site on http://127.0.0.1:8000
 	$(BIN)/mkdocs serve
@@ -131,9 +138,9 @@ verify: $(ENV_STAMP)  ## check the files in DIR against MANIFEST (size, then md5
 	$(PY) -m generator verify $(call quote,$(DIR)) --manifest $(call quote,$(MANIFEST)) \
 		$(if $(filter 1,$(call flag,REQUIRE_ALL)),--require-all) $(if $(filter 1,$(call flag,NO_CACHE)),--no-cache)
 
-download: $(ENV_STAMP)  ## resumable, verified download of FILES="..." or GROUP=... or SUBSET=... into DIR
+download: $(ENV_STAMP)  ## resumable, verified download of FILES="..." or GROUP=... or SUBSET=... of EDITION into DIR
 	$(PY) -m generator download $(foreach name,$(FILES),$(call quote,$(name))) --dir $(call quote,$(DIR)) \
-		--data $(call quote,$(DATA)) --release $(call quote,$(SITE_RELEASE)) $(if $(GROUP),--group $(call quote,$(GROUP))) \
+		--data $(call quote,$(DATA)/$(basename $(notdir $(SITE_RELEASE)))) --release $(call quote,$(SITE_RELEASE)) $(if $(GROUP),--group $(call quote,$(GROUP))) \
 		$(if $(SUBSET),--subset $(call quote,$(SUBSET))) $(if $(MIRROR),--mirror $(call quote,$(MIRROR)))
 
 test: $(ENV_STAMP) $(DASK_STAMP)  ## the whole test suite (what CI runs)
@@ -185,26 +192,31 @@ gold: $(PIPELINE_GOLD)  ## gold standards (exact in float64)
 recall: $(PIPELINE_RECALL)  ## projection recall table recall-projections.csv
 manifests: $(PIPELINE_MANIFESTS)  ## md5, size and URL manifests of the published bundles [BASE_URL=..]
 
-sample-site: $(ENV_STAMP)  ## sample, artifacts, manifests, then the sample release's site in SAMPLE_SITE
-	$(MAKE) --no-print-directory sample
-	$(MAKE) --no-print-directory artifacts
+# The sample editions, in the order they build (an edition after those it reuses).
+SAMPLE_EDITIONS = $(sort $(basename $(notdir $(wildcard $(RELEASES)/sample-*.yml))))
+
+sample-site: $(ENV_STAMP)  ## sample parts, every sample edition's artifacts and manifests, then their site in SAMPLE_SITE
+	$(MAKE) --no-print-directory sample EDITION=$(firstword $(SAMPLE_EDITIONS))
+	set -e; for edition in $(SAMPLE_EDITIONS); do \
+		$(PY) -m generator pipeline --release $(call quote,$(RELEASES))/$$edition.yml \
+			--out $(call quote,$(ARTIFACTS_ROOT))/$$edition sample-externals; \
+		$(MAKE) --no-print-directory artifacts EDITION=$$edition; \
+	done
 	rm -rf $(call quote,$(SAMPLE_SITE)/docs)
 	mkdir -p $(call quote,$(SAMPLE_SITE))
 	cp -R docs $(call quote,$(SAMPLE_SITE)/docs)
-	rm -rf $(call quote,$(SAMPLE_SITE)/docs/datasets.md) $(call quote,$(SAMPLE_SITE)/docs/assets/generated) \
-		$(foreach file,$(PUBLISHED:docs/%=%),$(call quote,$(SAMPLE_SITE)/docs/$(file)))
+	rm -rf $(foreach file,$(GENERATED_DOCS),$(call quote,$(SAMPLE_SITE)/$(file)))
 	printf 'INHERIT: %s\ndocs_dir: docs\nsite_dir: site\n' $(call quote,$(CURDIR)/mkdocs.yml) \
 		> $(call quote,$(SAMPLE_SITE)/mkdocs.yml)
-	$(PY) -m generator render --release $(call quote,$(PIPELINE_RELEASE)) --wording $(call quote,$(WORDING)) \
-		--data $(call quote,$(OUT)) --artifacts $(call quote,$(OUT)) --recall $(call quote,$(OUT)/recall-projections.csv) \
-		--strict $(call flag,STRICT) --out $(call quote,$(SAMPLE_SITE)/docs/datasets.md) \
-		--plot $(call quote,$(SAMPLE_SITE)/docs/assets/generated/recall-projections.svg) \
+	$(PY) -m generator render --releases $(call quote,$(RELEASES)) --editions $(SAMPLE_EDITIONS) \
+		--wording $(call quote,$(WORDING)) --data $(call quote,$(ARTIFACTS_ROOT)) --artifacts $(call quote,$(ARTIFACTS_ROOT)) \
+		--strict $(call flag,STRICT) --docs $(call quote,$(SAMPLE_SITE)/docs) \
 		$(if $(SITE_URL),--site-url $(call quote,$(SITE_URL)))
 	$(BIN)/mkdocs build --strict -f $(call quote,$(SAMPLE_SITE)/mkdocs.yml)
-	@echo $(call quote,the sample release's site is in $(SAMPLE_SITE)/site)
+	@echo $(call quote,the sample editions' site is in $(SAMPLE_SITE)/site)
 
 clean:  ## remove generated pages, the site and the virtual environment
-	rm -rf site docs/datasets.md docs/assets/generated $(PUBLISHED) $(VENV) .pytest_cache .hypothesis
+	rm -rf site $(GENERATED_DOCS) $(VENV) .pytest_cache .hypothesis
 
 deploy: site  ## publish site/ to the gh-pages branch of the origin remote
 	$(BIN)/ghp-import --no-jekyll --push --force site

@@ -19,7 +19,8 @@ from generator.errors import ProjectError
 from generator.io.files import atomic_write_text
 from generator.pipeline.rules import make_rules
 from generator.pipeline.schedule import LOCAL, Scheduler, run_in_local_cluster, scheduler_address
-from generator.pipeline.stages import ONCE, STAGES, VECTORS, Run, checked_parts, run_stage, write_sample
+from generator.pipeline.stages import (GOLD_PAIRS, ONCE, QUERIES, STAGES, SUBSETS, VECTORS, Run, checked_parts,
+                                       run_stage, write_sample, write_sample_externals)
 from generator.release.read import read_release
 
 # Commands beside the stages: they write no artifact.
@@ -27,8 +28,18 @@ TOOLS = {
     "sample": "write the synthetic parts of the release's 'sample' section into --parts",
     "rules": "write the make rules of the release to --to (used by the Makefile)",
     "check-parts": "check every part the release reads (headers, row counts, NSFW column, every embedding row)",
+    "sample-externals": "write stand-ins for the external files of a sample edition into --out (a real edition's "
+                        "external files come from the organisers)",
     "local-cluster": "start a Dask LocalCluster (--workers, --threads), run COMMAND with DASK_SCHEDULER_ADDRESS set to "
                      "its address, then stop it (what make runs for SCHEDULER=local)",
+}
+
+
+LABEL_HELP = {
+    SUBSETS: "subset label",
+    QUERIES: "query set label",
+    VECTORS: "subset or query set label",
+    GOLD_PAIRS: "SUBSET/QUERIES: a subset label and a query set label",
 }
 
 
@@ -43,12 +54,14 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "pipeline", help="run one stage of the build pipeline",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--release", type=Path, default=Path("data/release-sample.yml"),
-                        help="the release definition (default: %(default)s; the challenge: data/release.yml)")
+    parser.add_argument("--release", type=Path, default=Path("data/releases/sample-2023.yml"),
+                        help="the release definition of the edition to build (default: %(default)s; the "
+                             "challenge's: data/releases/2023.yml, ...)")
     parser.add_argument("--parts", type=Path, default=Path("build/sample/parts"),
                         help="folder with img_emb/ and laion2B-en-metadata/ (default: %(default)s)")
-    parser.add_argument("--out", type=Path, default=Path("build/artifacts"),
-                        help="folder of the artifacts (default: %(default)s)")
+    parser.add_argument("--out", type=Path, default=Path("build/artifacts/sample-2023"),
+                        help="folder of the edition's artifacts; an earlier edition's files it reuses are read "
+                             "from the folder of that edition's name beside it (default: %(default)s)")
     parser.add_argument("--scheduler", type=_scheduler_option, default=None, metavar="local|tcp://HOST:PORT",
                         help="run the heavy stages' tasks on Dask: a LocalCluster started here, or a running "
                              "scheduler (default: in this process)")
@@ -68,8 +81,7 @@ def register(subparsers) -> None:
     for stage in STAGES:
         command = stages.add_parser(stage.name, help=stage.help, description=stage.help)
         if stage.scope != ONCE:
-            command.add_argument("label", help="subset label" + (" or the queries' label" if stage.scope == VECTORS
-                                                                 else ""))
+            command.add_argument("label", help=LABEL_HELP[stage.scope])
         if stage.name == "manifests":
             command.add_argument("--base-url", default=None,
                                  help="URL folder the bundles are published under (default: the release's base_url)")
@@ -102,6 +114,8 @@ def run_tool(args) -> int:
     release = _release(args)
     if args.stage == "sample":
         write_sample(release, args.parts)
+    elif args.stage == "sample-externals":
+        write_sample_externals(Run(release, args.parts, args.out))
     elif args.stage == "rules":
         atomic_write_text(args.to, make_rules(release))
     else:

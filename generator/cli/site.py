@@ -13,44 +13,42 @@ EXAMPLES = """\
 examples:
   python -m generator render
   python -m generator render --data /tmp/new-manifests --strict 0
-  python -m generator render --release data/release-sample.yml --data build/artifacts \\
-      --artifacts build/artifacts"""
+  python -m generator render --editions sample-2023 sample-2024 --data build/artifacts \\
+      --artifacts build/artifacts --docs build/sample-site/docs"""
 
 
 def register(commands) -> None:
     parser = commands.add_parser(
         "render", formatter_class=argparse.RawDescriptionHelpFormatter,
-        help="generate docs/datasets.md from the release, its wording and the manifests",
-        description="Generate the datasets page (Markdown for MkDocs) from the release definition, the "
-                    "page's wording, the three manifests and the projection recall table, with the files "
-                    "published beside it: the index datasets.json and the manifests of the published "
-                    "bundles. Problems in the inputs are printed as file:line: message; with --strict 1 any "
-                    "problem fails the run and nothing is written; with --strict 0 the page is written and "
-                    "marks each bad value with ⚠ and the reason.",
+        help="generate the datasets page of every edition from the releases, their wording and manifests",
+        description="Generate the datasets pages (Markdown for MkDocs) of the editions: the newest as "
+                    "DOCS/datasets.md, the others as DOCS/EDITION/datasets.md, each edition's index "
+                    "datasets.json and manifests of its published bundles (and its recall plot) in DOCS/EDITION/, "
+                    "and DOCS/editions.md listing them. Each edition is read from its release definition, the "
+                    "page's wording, its three manifests in DATA/EDITION/ and its recall table there. Problems in "
+                    "the inputs are printed as file:line: message; with --strict 1 any problem fails the run and "
+                    "nothing is written; with --strict 0 the pages are written and mark each bad value with ⚠ and "
+                    "the reason.",
         epilog=EXAMPLES)
-    parser.add_argument("--release", type=Path, default=Path("data/release.yml"),
-                        help="the release definition: subsets, bundles, layouts (default: %(default)s)")
+    parser.add_argument("--releases", type=Path, default=Path("data/releases"),
+                        help="folder of the release definitions, one EDITION.yml per edition (default: %(default)s)")
+    parser.add_argument("--editions", nargs="+", default=None, metavar="EDITION",
+                        help="the editions to publish (default: every edition of --releases that is not a sample)")
     parser.add_argument("--wording", type=Path, default=Path("data/page.yml"),
-                        help="titles, descriptions and warnings of the page (default: %(default)s)")
-    parser.add_argument("--data", type=Path, default=Path("data"),
-                        help="folder holding dataset-files-{urls,size,md5}.txt (default: %(default)s)")
-    parser.add_argument("--recall", type=Path, default=None,
-                        help="projection recall CSV (default: DATA/recall-projections.csv, else "
-                             "data/recall-projections.csv, the committed figures)")
+                        help="titles, descriptions and warnings of the pages (default: %(default)s)")
+    parser.add_argument("--data", type=Path, default=Path("data/releases"),
+                        help="folder holding EDITION/dataset-files-{urls,size,md5}.txt (and the edition's "
+                             "recall-projections.csv) per edition (default: %(default)s)")
     parser.add_argument("--artifacts", type=Path, default=None,
-                        help="folder of produced files: their layout is read and their size and md5 "
-                             "checked against the manifests")
+                        help="folder of produced files, EDITION/ per edition: their layout is read and their size "
+                             "and md5 checked against the manifests")
     parser.add_argument("--strict", type=int, choices=(0, 1), default=1,
                         help="1 (default): any problem fails; 0: render with visible warnings")
-    parser.add_argument("--out", type=Path, default=Path("docs/datasets.md"),
-                        help="the page to write; datasets.json and the manifests go beside it (default: "
-                             "%(default)s)")
-    parser.add_argument("--plot", type=Path, default=Path("docs/assets/generated/recall-projections.svg"),
-                        help="the recall plot to write, for the light colour scheme; the dark one goes "
-                             "beside it as NAME-dark.svg (default: %(default)s)")
+    parser.add_argument("--docs", type=Path, default=Path("docs"),
+                        help="the documentation folder the pages and files are written into (default: %(default)s)")
     parser.add_argument("--site-url", default=LOCAL_SITE_URL,
-                        help="where the site is published: the page's download commands read "
-                             "SITE_URL/datasets.json (default: %(default)s, where `make serve` serves it)")
+                        help="where the site is published: the pages' download commands read "
+                             "SITE_URL/EDITION/datasets.json (default: %(default)s, where `make serve` serves it)")
     parser.set_defaults(run=run)
 
     links = commands.add_parser(
@@ -63,9 +61,9 @@ def register(commands) -> None:
                     "answers 200 with the stated size. It reaches the real servers: run it by hand or on a "
                     "schedule, not in the tests.",
         epilog="examples:\n  python -m generator linkcheck\n  python -m generator linkcheck --data /tmp/new-manifests")
-    links.add_argument("--release", type=Path, default=Path("data/release.yml"),
+    links.add_argument("--release", type=Path, default=Path("data/releases/2024.yml"),
                        help="the release definition naming the published bundles (default: %(default)s)")
-    links.add_argument("--data", type=Path, default=Path("data"),
+    links.add_argument("--data", type=Path, default=Path("data/releases/2024"),
                        help="folder holding the manifests (default: %(default)s)")
     links.add_argument("--timeout", type=float, default=30.0,
                        help="seconds to wait for each answer (default: %(default)s)")
@@ -80,10 +78,9 @@ def run_linkcheck(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from generator.site.build import PageInputs, render_site_page  # plotting loads slowly; only render needs it
+    from generator.site.build import SiteInputs, publishable_releases, render_site  # plotting loads slowly
 
-    print(render_site_page(PageInputs(
-        release=args.release, wording=args.wording, data=args.data, out=args.out, plot=args.plot,
-        recall=args.recall, fallback_recall=Path("data/recall-projections.csv"), artifacts=args.artifacts,
-        strict=bool(args.strict), site_url=args.site_url)))
+    print(render_site(SiteInputs(
+        releases=publishable_releases(args.releases, args.editions), wording=args.wording, data=args.data,
+        docs=args.docs, site_url=args.site_url, artifacts=args.artifacts, strict=bool(args.strict))))
     return 0

@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+
+from generator.errors import ProjectError
 
 
 def temporary_name(final: Path) -> Path:
@@ -36,6 +39,14 @@ def atomic_output(final: Path) -> Iterator[Path]:
 def atomic_write_text(final: Path, text: str) -> None:
     with atomic_output(final) as temporary:
         temporary.write_text(text, encoding="utf-8", newline="\n")
+
+
+def atomic_copy(source: Path, final: Path) -> None:
+    """Copies `source` to `final`, crash-safe: the bytes appear under `final` only when all are there."""
+    if not Path(source).is_file():
+        raise ProjectError(f"{source}: the file to copy does not exist (build the edition it belongs to first)")
+    with atomic_output(final) as temporary:
+        shutil.copyfile(source, temporary)
 
 
 def write_if_changed(final: Path, content: bytes) -> None:

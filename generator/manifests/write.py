@@ -24,18 +24,22 @@ def size_lines(sizes: Iterable[tuple[str, int]], exact: bool) -> str:
     return "".join(f"{n if exact else human_size(n)} {_checked_name(name)}\n" for name, n in sizes)
 
 
-def url_lines(names: Iterable[str], base_url: str) -> str:
-    base = base_url.rstrip("/")
-    if not is_http_url(base):
-        raise ProjectError(f"BASE_URL '{base_url}' is not an http(s) URL")
-    return "".join(f"{base}/{quote(_checked_name(name), safe='=')}\n" for name in names)
+def url_lines(files: Iterable[tuple[str, str]]) -> str:
+    """A URL line per (name, URL folder) pair: the folder, then the name."""
+    lines = []
+    for name, folder in files:
+        base = folder.rstrip("/")
+        if not is_http_url(base):
+            raise ProjectError(f"the URL folder '{folder}' of '{name}' is not an http(s) URL")
+        lines.append(f"{base}/{quote(_checked_name(name), safe='=')}\n")
+    return "".join(lines)
 
 
-def manifest_texts(files: list[tuple[str, int, str]], base_url: str) -> dict[str, str]:
-    """The four manifest files' texts for (name, bytes, md5) records, keyed by file name."""
+def manifest_texts(files: list[tuple[str, int, str, str]]) -> dict[str, str]:
+    """The four manifest files' texts for (name, bytes, md5, URL folder) records, keyed by file name."""
     return {
-        MD5_FILE: md5_lines((name, digest) for name, _, digest in files),
-        SIZES_FILE: size_lines(((name, n) for name, n, _ in files), exact=False),
-        BYTES_FILE: size_lines(((name, n) for name, n, _ in files), exact=True),
-        URLS_FILE: url_lines((name for name, _, _ in files), base_url),
+        MD5_FILE: md5_lines((name, digest) for name, _, digest, _ in files),
+        SIZES_FILE: size_lines(((name, n) for name, n, _, _ in files), exact=False),
+        BYTES_FILE: size_lines(((name, n) for name, n, _, _ in files), exact=True),
+        URLS_FILE: url_lines((name, folder) for name, _, _, folder in files),
     }

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from generator.pipeline.parts import npy_path, parquet_path
-from generator.pipeline.stages import STAGES, TARGETS
+from generator.pipeline.stages import STAGES, TARGETS, external_files
 from generator.release.model import Release
 
 
@@ -62,6 +62,19 @@ def make_rules(release: Release) -> str:
     # A part file no rule makes: when it is missing, the check names it (and any other problem).
     part_rules = [f"$({variable}):\n\t@$(PIPELINE) check-parts\n" for variable in sorted(rules.variables)
                   if rules.variables[variable].startswith("$(RULE_PARTS)")]
+    # A file of an earlier edition, or an external file of this one: made elsewhere, so a missing
+    # one stops make with a message saying where it comes from.
+    externals = set(external_files(release))
+    for variable in sorted(rules.variables):
+        path = rules.variables[variable]
+        name = path.removeprefix("$(RULE_OUT)/")
+        if path.startswith("$(RULE_OUT)/../"):
+            edition = name.split("/")[1]
+            part_rules.append(f"$({variable}):\n\t@echo 'error: '$(call quote,$@)' belongs to edition {edition}: build it "
+                              f"first (make artifacts EDITION={edition})' >&2; exit 1\n")
+        elif path.startswith("$(RULE_OUT)/") and name in externals:
+            part_rules.append(f"$({variable}):\n\t@echo 'error: '$(call quote,$@)' is an external file of edition "
+                              f"{release.edition}: the pipeline does not make it; put it there' >&2; exit 1\n")
     header = ["# Make rules of the release, written by `python -m generator pipeline rules`.", ""]
     variables = [f"{name} := {value}" for name, value in rules.variables.items()]
     return "\n".join(header + variables + [""] + rules.lines + [""]) + "\n" + "\n".join(part_rules)

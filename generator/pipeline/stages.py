@@ -28,9 +28,9 @@ from tqdm import tqdm
 
 from generator.errors import ProjectError
 from generator.io.checksums import file_md5
-from generator.io.files import atomic_output, atomic_write_text
+from generator.io.files import atomic_copy, atomic_output, atomic_write_text
 from generator.io.h5 import h5_output, h5_shape, read_h5, write_h5
-from generator.manifests.model import MANIFEST_FILES
+from generator.manifests.model import MANIFEST_FILES, URLS_FILE
 from generator.manifests.write import manifest_texts
 from generator.pipeline import meta, recall
 from generator.pipeline.binwalk import read_binwalk_model
@@ -39,13 +39,15 @@ from generator.pipeline.gold import merge_candidates, merge_topk, rerank, screen
 from generator.pipeline.model import BinWalkModel, Candidates, PCAModel, TopK
 from generator.pipeline.parts import Part, check_all_parts, npy_image, read_columns, read_embeddings, write_part
 from generator.pipeline.pca import CovarianceAccumulator, project, stacked
-from generator.pipeline.queries import query_rows
+from generator.pipeline.queries import candidate_rows, query_rows, selected
 from generator.pipeline.sample import part_embeddings, part_metadata
 from generator.pipeline.schedule import Scheduler, Task, open_executor, progress, row_ranges, tree_reduce
 from generator.pipeline.sketches import create_binwalk_model, sketch
 from generator.pipeline.subsets import select_rows
-from generator.release.model import (EMBEDDING_DIM, GOLD, META, NSFW_COLUMN, PCA, SKETCHES, BundleKind,
-                                     DatasetLayout, Layout, Release, SampleSettings)
+from generator.manifests.read import read_urls
+from generator.release.model import (BUILT, DRAWN, EMBEDDING_DIM, EMBEDDINGS, EXTERNAL, GOLD, META, NSFW_COLUMN, PCA, REUSED,
+                                     SELECTED, SKETCHES, Bundle, BundleKind, DatasetLayout, Layout, Release,
+                                     SampleSettings)
 from generator.release.recall import RECALL_FILE, RecallRow, recall_csv
 
 log = logging.getLogger(__name__)
@@ -72,6 +74,14 @@ class Run:
     base_url: str | None = None
     scheduler: Scheduler = Scheduler()
 
+    def path(self, bundle: Bundle) -> Path:
+        """Where a bundle's file is: the edition's folder `out`, or, for a file reused by reference,
+        the earlier edition's folder beside it (named after that edition)."""
+        return self.edition_folder(bundle.edition) / bundle.name
+
+    def edition_folder(self, edition: str) -> Path:
+        return self.out if edition in ("", self.release.edition) else self.out.parent / edition
+
 
 def _single(layout: Layout) -> DatasetLayout:
     return layout.datasets[0]
@@ -85,9 +95,9 @@ def _gold_datasets(layout: Layout) -> tuple[DatasetLayout, DatasetLayout]:
 
 
 def _vectors(run: Run, kind: BundleKind, label: str) -> tuple[Path, str]:
-    """The file and dataset key of a kind's vectors of a subset (or the queries)."""
+    """The file and dataset key of a kind's vectors of a subset (or a query set)."""
     bundle = run.release.bundle(kind, label)
-    return run.out / bundle.name, _single(bundle.layout).key
+    return run.path(bundle), _single(bundle.layout).key
 
 
 def _embeddings(run: Run, label: str) -> tuple[Path, str]:
@@ -112,6 +122,24 @@ def _write_sample_part(folder: Path, spec: SampleSettings, number: int) -> None:
     image, embeddings = npy_image(spec.rows)
     part_embeddings(spec, number, out=embeddings)
     write_part(folder, number, image, part_metadata(spec, number))
+
+
+STAND_IN_PART = 9000  # the sample part number whose vectors stand in for a sample edition's external files
+
+
+def write_sample_externals(run: Run) -> None:
+    """Stand-ins for a sample edition's external files, so that it builds offline: an external
+    set's vectors are drawn like a sample part's (a part no subset holds), float32, in its layout.
+    A real edition's external files come from the organisers."""
+    release = run.release
+    if release.sample is None:
+        raise ProjectError(f"{release.path} has no 'sample' section: its external files come from the organisers")
+    for number, bundle in enumerate(b for b in release.bundles() if b.source == EXTERNAL):
+        layout = _single(bundle.layout)
+        rows = bundle.rows or release.sample.rows
+        vectors = np.concatenate([part_embeddings(release.sample, STAND_IN_PART + number + n)
+                                  for n in range(-(-rows // release.sample.rows))])[:rows]
+        write_h5(run.path(bundle), {layout.key: vectors.astype(layout.dtype)})
 
 
 # --- subsets, queries, metadata: from the parts -----------------------------------------------
@@ -158,20 +186,52 @@ def write_subset(run: Run, label: str) -> None:
     log.info("%s: %d rows", final.name, rows)
 
 
-def write_queries(run: Run) -> None:
-    spec = run.release.queries
+def write_queries(run: Run, label: str) -> None:
+    """The 768d vectors of a query set: drawn from its part, selected by the filter rule, or the
+    bytes of the earlier edition's file copied under this edition's name."""
+    release = run.release
+    spec = release.query_set(label)
+    bundle = release.embeddings_bundle(label)
+    final, key = run.path(bundle), _single(bundle.layout).key
+    if spec.source == REUSED:
+        atomic_copy(run.edition_folder(bundle.from_edition) / bundle.from_name, final)
+        return
     (part,) = _parts(run, [spec.part])
-    rows = query_rows(part.rows, spec.count, spec.seed)
-    final, key = _embeddings(run, spec.label)
-    dtype = _single(run.release.bundle(run.release.embeddings, spec.label).layout).dtype
-    write_h5(final, {key: read_embeddings(part, rows).astype(dtype)})
+    if spec.source == DRAWN:
+        rows = query_rows(part.rows, spec.count, spec.seed or 0)
+    else:
+        rows = _selected_rows(run, label, part)
+    write_h5(final, {key: read_embeddings(part, rows).astype(_single(bundle.layout).dtype)})
+
+
+SELECTION = ".selection"  # the folder of OUT holding the candidates of selected query sets while they are filtered
+
+
+def _selected_rows(run: Run, label: str, part: Part) -> np.ndarray:
+    """The part's rows of a selected query set: the candidates' k+1 nearest distances in the
+    subset it is filtered against, computed as the gold standards are (exact, float32 of the
+    float64 distance), so that the choice is the same on every machine."""
+    spec = run.release.query_set(label)
+    selection = spec.selection
+    assert selection is not None
+    rows = candidate_rows(part.rows, selection.candidates, spec.seed or 0)
+    if len(rows) < spec.count:
+        raise ProjectError(f"{spec.origin}: query set '{label}': {selection.candidates:,} draws gave only "
+                           f"{len(rows):,} distinct candidates, fewer than the {spec.count:,} queries")
+    candidates = run.out / SELECTION / f"{label}.h5"
+    write_h5(candidates, {"emb": read_embeddings(part, rows).astype(np.float32)})
+    try:
+        best = nearest(run, selection.against, (candidates, "emb"), selection.k + 1, f"query filter {label}")
+    finally:
+        candidates.unlink(missing_ok=True)
+    return rows[selected(best.dists, spec.count, selection.k, selection.min_sum)]
 
 
 def write_meta(run: Run, label: str) -> None:
     for kind in run.release.kinds_of(META):
         names = kind.layout.columns
         selection = _selection(run, label, names)  # the parts are checked before the file is started
-        with atomic_output(run.out / kind.file_name(label)) as temporary, \
+        with atomic_output(run.path(run.release.bundle(kind, label))) as temporary, \
                 open(temporary, "w", encoding="utf-8", newline="") as stream:
             stream.write(meta.header_line(names))
             for (_, columns), kept in selection:
@@ -190,7 +250,7 @@ def _ranges(path: Path, key: str, what: str, block_rows: int) -> Iterator[tuple[
 
 
 def _rows(run: Run, label: str) -> int:
-    """The number of vectors of a subset (or the queries)."""
+    """The number of vectors of a subset (or a query set)."""
     return h5_shape(*_embeddings(run, label))[0]
 
 
@@ -241,9 +301,10 @@ def _pca_model(run: Run, d: int) -> PCAModel:
 
 
 def _kinds_for(release: Release, computation: str, label: str) -> list[BundleKind]:
-    """The kinds of a computation that have a file for `label` (the queries need a queries_file)."""
+    """The kinds of a computation whose file for `label` (a subset or a query set) this edition builds."""
     return [kind for kind in release.kinds_of(computation)
-            if label != release.queries.label or kind.queries_file is not None]
+            if (not release.is_query_label(label) or kind.makes_queries(label))
+            and release.bundle(kind, label).source == BUILT]
 
 
 def pca_of_rows(run: Run, label: str, start: int, stop: int) -> dict[int, np.ndarray]:
@@ -315,18 +376,26 @@ def write_hamming(run: Run, label: str) -> None:
                     datasets[key][start:stop] = words
 
 
-def _queries(run: Run, queries: tuple[int, int]) -> np.ndarray:
-    return read_h5(*_embeddings(run, run.release.queries.label), *queries)
+@dataclass(frozen=True)
+class Search:
+    """What a gold search reads and keeps: the query vectors (file, dataset key) and k."""
+
+    source: tuple[Path, str]
+    k: int
 
 
-def screen_of_rows(run: Run, label: str, queries: tuple[int, int], start: int, stop: int,
+def _queries(search: Search, queries: tuple[int, int]) -> np.ndarray:
+    return read_h5(*search.source, *queries)
+
+
+def screen_of_rows(run: Run, label: str, search: Search, queries: tuple[int, int], start: int, stop: int,
                    known: Candidates | None = None) -> Candidates:
     """The gold-standard candidates of queries q0..q1 (`queries`) among rows start..stop of a
     subset (merge the row ranges' candidates with merge_candidates, then pass them to
     gold_of_rows). `known`, the candidates of another row range, only saves work: rows that
     cannot beat them are left out from the start (see screen)."""
-    return screen(_queries(run, queries), read_h5(*_embeddings(run, label), start, stop), start + 1,
-                  run.release.gold_k, known)
+    return screen(_queries(search, queries), read_h5(*_embeddings(run, label), start, stop), start + 1,
+                  search.k, known)
 
 
 def _same(value: Candidates) -> Candidates:
@@ -334,74 +403,88 @@ def _same(value: Candidates) -> Candidates:
     return value
 
 
-def gold_of_rows(run: Run, label: str, queries: tuple[int, int], start: int, stop: int,
+def gold_of_rows(run: Run, label: str, search: Search, queries: tuple[int, int], start: int, stop: int,
                  candidates: Candidates) -> TopK:
-    """The nearest (as many as the largest gold standard holds) of queries q0..q1 among rows
-    start..stop, given their candidates in the whole subset (merge with merge_topk)."""
-    return rerank(_queries(run, queries), read_h5(*_embeddings(run, label), start, stop), start + 1, candidates,
-                  run.release.gold_k)
+    """The k nearest of queries q0..q1 among rows start..stop, given their candidates in the whole
+    subset (merge with merge_topk)."""
+    return rerank(_queries(search, queries), read_h5(*_embeddings(run, label), start, stop), start + 1, candidates,
+                  search.k)
 
 
-def _gold_tasks(function: Callable, run: Run, label: str, what: str, query_blocks: list[tuple[int, int]],
-                blocks: list[tuple[int, int]], extras: list[tuple]) -> list[list[Task]]:
+def _gold_tasks(function: Callable, run: Run, label: str, search: Search, what: str,
+                query_blocks: list[tuple[int, int]], blocks: list[tuple[int, int]], extras: list[tuple]) -> list[list[Task]]:
     """A group of tasks per block of queries, one per block of rows:
-    function(run, label, queries, start, stop, *that query block's extras); each is worth its
-    share of the subset's rows in progress."""
+    function(run, label, search, queries, start, stop, *that query block's extras); each is worth
+    its share of the subset's rows in progress."""
     queries = query_blocks[-1][1]
-    return [[Task(function, (run, label, (q0, q1), start, stop, *extra),
+    return [[Task(function, (run, label, search, (q0, q1), start, stop, *extra),
                   f"{what}, queries {q0:,}..{q1:,} x rows {start:,}..{stop:,}", (stop - start) * (q1 - q0) / queries)
              for start, stop in blocks] for (q0, q1), extra in zip(query_blocks, extras)]
 
 
+def gold_label(subset: str, queries: str) -> str:
+    """The label of the gold stage for a subset and a query set (`pipeline gold S11/public`)."""
+    return f"{subset}/{queries}"
+
+
 def write_gold(run: Run, label: str) -> None:
-    """Exact nearest neighbours, on the grid of query blocks x row blocks: every block screened
-    and the candidates of each query block merged, then every block re-ranked against them and
-    merged; each gold file holds a prefix of the columns."""
+    """Exact nearest neighbours of a query set in a subset (label SUBSET/QUERIES); each gold file
+    of that query set holds a prefix of the columns."""
     release = run.release
-    rows, k = _rows(run, label), release.gold_k
+    subset, queries = label.split("/", 1)
+    k = release.gold_k(queries)
+    best = nearest(run, subset, _embeddings(run, queries), k, f"gold standard {subset}, {queries} queries")
+    for kind in release.gold_kinds(queries):
+        ids_layout, dists_layout = _gold_datasets(kind.layout)
+        write_h5(run.path(release.bundle(kind, subset)),
+                 {layout.key: np.ascontiguousarray(values[:, :layout.cols]).astype(layout.dtype)
+                  for layout, values in ((ids_layout, best.ids), (dists_layout, best.dists))})
+
+
+def nearest(run: Run, label: str, source: tuple[Path, str], k: int, what: str) -> TopK:
+    """The exact k nearest rows of subset `label` of every vector of `source` (file, key), on the
+    grid of query blocks x row blocks: every block screened and the candidates of each query block
+    merged, then every block re-ranked against them and merged."""
+    release = run.release
+    rows = _rows(run, label)
     if rows < k:
         raise ProjectError(f"{release.subset(label).origin}: subset '{label}' has {rows:,} rows, "
-                           f"fewer than the {k} neighbours of its gold standard")
-    query_blocks = row_ranges(_rows(run, release.queries.label), GOLD_QUERY_ROWS)
+                           f"fewer than the {k} neighbours asked for ({what})")
+    search = Search(source, k)
+    query_blocks = row_ranges(h5_shape(*source)[0], GOLD_QUERY_ROWS)
     blocks = row_ranges(rows, GOLD_BLOCK_ROWS)
-    what = f"gold standard {label}"
     with open_executor(run.scheduler, what) as executor:
         log.info("%s", blas_report())
         # Two waves: first as many row blocks as keep every worker thread busy, then every other
         # block told their candidates, so that it skips the rows they already beat. Either way
         # the candidates lead to the same gold standard; the first wave only saves work.
         wave = -(-executor.threads // len(query_blocks))
-        first = executor.reduce(_gold_tasks(screen_of_rows, run, label, f"{what}: screen", query_blocks,
+        first = executor.reduce(_gold_tasks(screen_of_rows, run, label, search, f"{what}: screen", query_blocks,
                                             blocks[:wave], [()] * len(query_blocks)), merge_candidates,
                                 f"{what}: screen")
         screened = [[Task(_same, (known,), f"{what}: screen, queries {q0:,}..{q1:,}", 0), *rest]
                     for ((q0, q1), known), rest in zip(zip(query_blocks, first), _gold_tasks(
-                        screen_of_rows, run, label, f"{what}: screen", query_blocks, blocks[wave:],
+                        screen_of_rows, run, label, search, f"{what}: screen", query_blocks, blocks[wave:],
                         [(known,) for known in first]))]
         candidates = executor.reduce(screened, merge_candidates, f"{what}: screen")
-        reranked = _gold_tasks(gold_of_rows, run, label, f"{what}: re-rank", query_blocks, blocks,
+        reranked = _gold_tasks(gold_of_rows, run, label, search, f"{what}: re-rank", query_blocks, blocks,
                                [(merged,) for merged in candidates])
         best = [executor.value(merged, f"{what}: re-rank")
                 for merged in executor.reduce(reranked, partial(merge_topk, k=k), f"{what}: re-rank")]
-    ids, dists = np.concatenate([part.ids for part in best]), np.concatenate([part.dists for part in best])
-    for kind in release.kinds_of(GOLD):
-        ids_layout, dists_layout = _gold_datasets(kind.layout)
-        write_h5(run.out / kind.file_name(label),
-                 {layout.key: np.ascontiguousarray(values[:, :layout.cols]).astype(layout.dtype)
-                  for layout, values in ((ids_layout, ids), (dists_layout, dists))})
+    return TopK(np.concatenate([part.ids for part in best]), np.concatenate([part.dists for part in best]))
 
 
 def write_recall(run: Run) -> None:
     """The recall CSV. It holds measured times, so unlike the bundles it differs run to run:
     `buildtime` is the filling of faiss's flat indexes, `querytime` their brute-force search."""
     release = run.release
-    k, gold_kind = release.recall_k, release.recall_gold
+    k, gold_kind, queries_label = release.recall_k, release.recall_gold, release.recall_queries
     ids_key = _gold_datasets(gold_kind.layout)[0].key
     rows = []
     for label in release.labels:
-        gold = read_h5(run.out / gold_kind.file_name(label), ids_key)
+        gold = read_h5(run.path(release.bundle(gold_kind, label)), ids_key)
         for kind in sorted(_projections(release), key=lambda kind: kind.id):
-            queries = read_h5(*_vectors(run, kind, release.queries.label))
+            queries = read_h5(*_vectors(run, kind, queries_label))
             path, key = _vectors(run, kind, label)
             ranges = _ranges(path, key, f"recall {kind.id} {label}", RECALL_BLOCK_ROWS)
             search = recall.brute_force(queries, ((start, read_h5(path, key, start, stop)) for start, stop in ranges), k)
@@ -411,27 +494,43 @@ def write_recall(run: Run) -> None:
 
 
 def _projections(release: Release) -> list[BundleKind]:
-    """The kinds the recall table scores: projections with a queries file to search with."""
-    return [kind for kind in release.kinds_of(PCA) + release.kinds_of(SKETCHES) if kind.queries_file]
+    """The kinds the recall table scores: projections with a file for the recall queries."""
+    return [kind for kind in release.kinds_of(PCA) + release.kinds_of(SKETCHES)
+            if kind.makes_queries(release.recall_queries)]
 
 
 def write_manifests(run: Run) -> None:
     """md5, size (human and exact) and URL manifests of every published bundle, as `md5sum -c`
-    reads them in the artifacts folder."""
-    names = [bundle.name for bundle in run.release.published()]
+    reads them in the artifacts folder. A file reused by reference keeps the URL the earlier
+    edition's manifest gives it; the others get their host's URL (BASE_URL replaces every host)."""
+    bundles = run.release.published()
+    earlier_urls = {edition: _urls(run.edition_folder(edition)) for edition in
+                    {bundle.edition for bundle in bundles if bundle.referenced}}
     records = []
-    with tqdm(total=sum((run.out / name).stat().st_size for name in names), desc="md5", unit="B",
+    with tqdm(total=sum(run.path(bundle).stat().st_size for bundle in bundles), desc="md5", unit="B",
               unit_scale=True, disable=None, leave=False) as bar:
-        for name in names:
-            path = run.out / name
-            records.append((name, path.stat().st_size, file_md5(path, bar.update)))
-    for file_name, text in manifest_texts(records, run.base_url or run.release.base_url).items():
+        for bundle in bundles:
+            path = run.path(bundle)
+            url = (earlier_urls[bundle.edition].get(bundle.name, bundle.url) if bundle.referenced
+                   else f"{run.base_url.rstrip('/')}/{bundle.name}" if run.base_url else bundle.url)
+            records.append((bundle.name, path.stat().st_size, file_md5(path, bar.update),
+                            url[:-len(bundle.name)].rstrip("/")))
+    for file_name, text in manifest_texts(records).items():
         atomic_write_text(run.out / file_name, text)
+
+
+def _urls(folder: Path) -> dict[str, str]:
+    """The URLs an earlier edition's run wrote into its URL manifest (none when it wrote none)."""
+    path = folder / URLS_FILE
+    if not path.is_file():
+        return {}
+    manifest = read_urls(path)
+    return {name: entry.value for name in manifest.names() if (entry := manifest.get(name)) is not None}
 
 
 # --- the stage table -----------------------------------------------------------------------
 
-SUBSETS, VECTORS, ONCE = "subset", "vectors", "once"
+SUBSETS, QUERIES, VECTORS, GOLD_PAIRS, ONCE = "subset", "query set", "vectors", "subset/queries", "once"
 
 
 @dataclass(frozen=True)
@@ -460,80 +559,122 @@ class Stage:
     run: Callable[[Run, str | None], None]
 
 
-def _all_subsets(release: Release) -> list[str | None]:
-    return list(release.labels)
+def _built_subsets(release: Release) -> list[str | None]:
+    """The subsets this edition cuts from the parts (not reused, not external)."""
+    return [spec.label for spec in release.subsets if spec.source == BUILT]
+
+
+def _made_query_sets(release: Release) -> list[str | None]:
+    """The query sets whose 768d file this edition writes: drawn, selected, or reused under a new name."""
+    return [label for label in release.query_labels
+            if release.embeddings_bundle(label).source == BUILT
+            or (release.embeddings_bundle(label).source == REUSED and not release.embeddings_bundle(label).referenced)]
 
 
 def _vector_labels(computation: str) -> Callable[[Release], list[str | None]]:
     def labels(release: Release) -> list[str | None]:
-        return [label for label in release.labels + [release.queries.label]
+        return [label for label in release.labels + release.query_labels
                 if _kinds_for(release, computation, label)]
     return labels
+
+
+def _gold_labels(release: Release) -> list[str | None]:
+    return [gold_label(subset, queries) for queries in release.gold_query_sets() for subset in release.labels]
 
 
 def _once_if(condition: Callable[[Release], bool]) -> Callable[[Release], list[str | None]]:
     return lambda release: [None] if condition(release) else []
 
 
+def out_name(release: Release, bundle: Bundle) -> str:
+    """A bundle's file relative to the edition's folder: an earlier edition's file is beside it."""
+    return bundle.name if bundle.edition in ("", release.edition) else f"../{bundle.edition}/{bundle.name}"
+
+
+def _embeddings_name(release: Release, label: str) -> str:
+    return out_name(release, release.embeddings_bundle(label))
+
+
 def _files(release: Release, computation: str, label: str) -> list[str]:
     return [release.bundle(kind, label).name for kind in _kinds_for(release, computation, label)]
 
 
+def _query_needs(release: Release, label: str) -> Needs:
+    spec = release.query_set(label)
+    bundle = release.embeddings_bundle(label)
+    if spec.source == REUSED:
+        return Needs(out=(f"../{bundle.from_edition}/{bundle.from_name}",))
+    against = (_embeddings_name(release, spec.selection.against),) if spec.selection else ()
+    return Needs(parts=(spec.part,) if spec.part is not None else (), out=against)
+
+
 def _sketch_needs(release: Release, label: str) -> Needs:
-    source = release.embeddings_file(label)
+    source = _embeddings_name(release, label)
     if release.sketches.model is not None:
         return Needs(out=(source,), files=(release.sketches.model,))
     return Needs(out=(release.created_sketch_model_file(), source))
 
 
-def _recall_needs(release: Release, _label) -> Needs:
-    files = [name for kind in _projections(release)
-             for name in [release.bundle(kind, label).name for label in release.labels + [release.queries.label]]]
-    return Needs(out=tuple(files + [release.recall_gold.file_name(label) for label in release.labels]))
+def _gold_needs(release: Release, label: str) -> Needs:
+    subset, queries = label.split("/", 1)
+    return Needs(out=(_embeddings_name(release, subset), _embeddings_name(release, queries)))
+
+
+def _recall_needs(release: Release, _label: str | None) -> Needs:
+    files = [out_name(release, release.bundle(kind, label)) for kind in _projections(release)
+             for label in release.labels + [release.recall_queries]]
+    return Needs(out=tuple(files + [out_name(release, release.bundle(release.recall_gold, label))
+                                    for label in release.labels]))
+
+
+def external_files(release: Release) -> list[str]:
+    """The files of this edition the pipeline reads but never makes (EXTERNAL): make names them
+    when they are missing."""
+    return [bundle.name for bundle in release.bundles() if bundle.source == EXTERNAL]
 
 
 STAGES: tuple[Stage, ...] = (
     Stage("subset", "cut a database subset from the parts: NSFW rule, concatenation", "subsets", SUBSETS,
-          _all_subsets, lambda r, label: [r.embeddings_file(label)],
+          _built_subsets, lambda r, label: [r.embeddings_file(label)],
           lambda r, label: Needs(parts=tuple(r.subset(label).parts)),
           lambda run, label: write_subset(run, label)),
-    Stage("queries", "take the query vectors from the query part", "queries", ONCE,
-          _once_if(lambda r: True), lambda r, _: [r.embeddings_file(r.queries.label)],
-          lambda r, _: Needs(parts=(r.queries.part,)),
-          lambda run, _: write_queries(run)),
+    Stage("queries", "write the vectors of a query set: drawn from its part, selected by the filter rule, or "
+                     "copied from the earlier edition", "queries", QUERIES,
+          _made_query_sets, lambda r, label: [r.embeddings_file(label)], _query_needs,
+          lambda run, label: write_queries(run, label)),
     Stage("meta", "write the metadata tables of a subset", "meta", SUBSETS,
-          lambda r: _all_subsets(r) if r.kinds_of(META) else [],
+          lambda r: _built_subsets(r) if r.kinds_of(META) else [],
           lambda r, label: [kind.file_name(label) for kind in r.kinds_of(META)],
           lambda r, label: Needs(parts=tuple(r.subset(label).parts)),
           lambda run, label: write_meta(run, label)),
     Stage("pca-model", "fit the PCA model on the training subset", "pca", ONCE,
-          _once_if(lambda r: bool(r.kinds_of(PCA))), lambda r, _: [r.pca_model_file()],
-          lambda r, _: Needs(out=(r.embeddings_file(r.pca_train),)),
+          _once_if(lambda r: bool(_vector_labels(PCA)(r))), lambda r, _: [r.pca_model_file()],
+          lambda r, _: Needs(out=(_embeddings_name(r, r.pca_train),)),
           lambda run, _: write_pca_model(run)),
-    Stage("pca", "project a subset (or the queries) with the PCA model", "pca", VECTORS,
+    Stage("pca", "project a subset (or a query set) with the PCA model", "pca", VECTORS,
           _vector_labels(PCA), lambda r, label: _files(r, PCA, label),
-          lambda r, label: Needs(out=(r.pca_model_file(), r.embeddings_file(label))),
+          lambda r, label: Needs(out=(r.pca_model_file(), _embeddings_name(r, label))),
           lambda run, label: write_pca(run, label)),
     Stage("sketch-model", "create a BinWalk model from the training subset (release 'sketches: create')",
           "hamming", ONCE,
-          _once_if(lambda r: bool(r.kinds_of(SKETCHES)) and r.sketches.model is None),
+          _once_if(lambda r: bool(_vector_labels(SKETCHES)(r)) and r.sketches.model is None),
           lambda r, _: [r.created_sketch_model_file()],
-          lambda r, _: Needs(out=(r.embeddings_file(r.pca_train),)),
+          lambda r, _: Needs(out=(_embeddings_name(r, r.pca_train),)),
           lambda run, _: write_sketch_model(run)),
-    Stage("hamming", "compute the binary sketches of a subset (or the queries)", "hamming", VECTORS,
+    Stage("hamming", "compute the binary sketches of a subset (or a query set)", "hamming", VECTORS,
           _vector_labels(SKETCHES), lambda r, label: _files(r, SKETCHES, label), _sketch_needs,
           lambda run, label: write_hamming(run, label)),
-    Stage("gold", "compute the gold standards of a subset (exact, float64)", "gold", SUBSETS,
-          lambda r: _all_subsets(r) if r.kinds_of(GOLD) else [],
-          lambda r, label: [kind.file_name(label) for kind in r.kinds_of(GOLD)],
-          lambda r, label: Needs(out=(r.embeddings_file(label), r.embeddings_file(r.queries.label))),
+    Stage("gold", "compute the gold standards of a subset for a query set (exact, float64)", "gold", GOLD_PAIRS,
+          _gold_labels,
+          lambda r, label: [kind.file_name(label.split("/")[0]) for kind in r.gold_kinds(label.split("/", 1)[1])],
+          _gold_needs,
           lambda run, label: write_gold(run, label)),
     Stage("recall", "write the projection recall table recall-projections.csv", "recall", ONCE,
           _once_if(lambda r: bool(_projections(r))), lambda r, _: [RECALL_FILE], _recall_needs,
           lambda run, _: write_recall(run)),
     Stage("manifests", "write the md5, size and URL manifests of every published bundle", "manifests", ONCE,
           _once_if(lambda r: True), lambda r, _: list(MANIFEST_FILES),
-          lambda r, _: Needs(out=tuple(b.name for b in r.published())),
+          lambda r, _: Needs(out=tuple(out_name(r, b) for b in r.published())),
           lambda run, _: write_manifests(run)),
 )
 

@@ -15,12 +15,14 @@ from generator.errors import InputError
 from generator.io.text import read_text
 from generator.io.yaml_nodes import YamlNodes, compose
 from generator.manifests.model import is_http_url
-from generator.release.model import (COMPUTATIONS, DEV, EMBEDDING_DIM, EMBEDDINGS, GOLD, META, NSFW_RULES, PCA,
+from generator.release.model import (BUILT, COMPUTATIONS, DEV, DRAWN, EMBEDDING_DIM, EMBEDDINGS, EXTERNAL, GOLD,
+                                     META, NSFW_RULES, PCA, QUERIES_PLACEHOLDER, QUERY_SOURCES, REUSED, SELECTED,
                                      SKETCHES, SUBSET_PLACEHOLDER, Admonition, BundleKind, DatasetLayout,
-                                     GroupWording, Layout, QuerySet, Release, SampleSettings, SketchSettings, Subset,
-                                     Wording)
+                                     GroupWording, Layout, QuerySet, Release, SampleSettings, Selection,
+                                     SketchSettings, Subset, Wording)
 from generator.release.model import LINK_NAMES, Links
-from generator.release.wording import DESCRIPTION_NAMES, GLOBAL_NAMES, SUBSET_NAMES, placeholders
+from generator.release.wording import (CONDITIONS, DESCRIPTION_NAMES, GLOBAL_NAMES, GROUP_NAMES, QUERY_NAMES,
+                                      SUBSET_NAMES, placeholders)
 
 _LABEL = re.compile(r"[A-Za-z0-9_-]{1,64}")
 ADMONITION_LEVELS = ("note", "info", "warning", "danger")
@@ -36,54 +38,145 @@ _DTYPES = {
 _ALL_DTYPES = tuple(dict.fromkeys(dtype for dtypes in _DTYPES.values() for dtype in dtypes))
 
 
-def read_release(path: Path) -> Release:
-    return parse_release(read_text(Path(path)), str(path))
+def read_release(path: Path, _reading: tuple[str, ...] = ()) -> Release:
+    """The edition defined in `path`, with the earlier edition it reuses (the file of that id in
+    the same folder) read first."""
+    return parse_release(read_text(Path(path)), str(path), _reading)
 
 
-def parse_release(text: str, path: str) -> Release:
+def release_files(folder: Path) -> list[Path]:
+    """The release files (editions) of a folder, sorted by name."""
+    return sorted(path for path in Path(folder).glob("*.yml") if path.is_file())
+
+
+def edition_id(path: str | Path) -> str:
+    return Path(path).stem
+
+
+def parse_release(text: str, path: str, _reading: tuple[str, ...] = ()) -> Release:
     root = compose(text, path, "the release definition")
     nodes = YamlNodes(path)
-    top = nodes.mapping(root, "the release definition",
-                        ("name", "base_url", "subsets", "queries", "bundles", "pca", "sketches", "recall"),
-                        ("sample",))
+    top = nodes.mapping(root, "the release definition", ("name", "date", "hosts", "host", "subsets", "query_sets",
+                                                         "bundles"),
+                        ("sample", "reuses", "pca", "sketches", "recall"))
     if top is None or nodes.problems:
         raise InputError(nodes.problems)
-    base_url = nodes.text(top["base_url"], "base_url")
-    if base_url and not is_http_url(base_url):
-        nodes.fail(top["base_url"], f"base_url '{base_url}' is not an http(s) URL")
-    subsets = _subsets(nodes, top["subsets"])
-    queries = _queries(nodes, top["queries"], {s.label for s in subsets})
-    recall_k = _recall(nodes, top["recall"])
-    kinds = _bundles(nodes, top["bundles"], [s.label for s in subsets], queries.label, recall_k)
+    edition = edition_id(path)
+    base = _base(nodes, top, path, (*_reading, edition)) if "reuses" in top else None
+    hosts = _hosts(nodes, top["hosts"])
+    host = nodes.text(top["host"], "host")
+    if hosts and host not in dict(hosts):
+        nodes.fail(top["host"], f"host '{host}' is not one of the hosts ({', '.join(dict(hosts))})")
+    subsets = _subsets(nodes, top["subsets"], base, edition)
+    query_sets = _query_sets(nodes, top["query_sets"], {s.label for s in subsets}, base, dict(hosts))
+    recall_k, recall_queries = _recall(nodes, top.get("recall"), [q.label for q in query_sets])
+    kinds = _bundles(nodes, top["bundles"], [s.label for s in subsets], [q.label for q in query_sets],
+                     recall_k, recall_queries, dict(hosts), "recall" in top)
     sketch_kinds = [kind for kind in kinds if kind.of == SKETCHES]
     refs = 64 * sketch_kinds[0].layout.cols if sketch_kinds and sketch_kinds[0].layout.cols else 64
+    for needed, computation in (("pca", PCA), ("sketches", SKETCHES)):
+        if any(kind.of == computation for kind in kinds) and needed not in top:
+            nodes.fail(root, f"bundles of {computation} need the '{needed}' section")
+    _check_selections(nodes, top["query_sets"], query_sets, subsets)
     release = Release(
         path=path,
+        edition=edition,
         name=nodes.text(top["name"], "name"),
-        base_url=base_url.rstrip("/"),
+        date=_date(nodes, top["date"]),
+        hosts=hosts,
+        host=host,
         subsets=subsets,
-        queries=queries,
+        query_sets=query_sets,
         kinds=kinds,
-        pca_train=_pca(nodes, top["pca"], {s.label for s in subsets}),
-        sketches=_sketches(nodes, top["sketches"], Path(path).parent, refs),
+        pca_train=_pca(nodes, top["pca"], {s.label for s in subsets}) if "pca" in top else "",
+        sketches=(_sketches(nodes, top["sketches"], Path(path).parent, refs) if "sketches" in top
+                  else SketchSettings(None, 0, 1)),
         recall_k=recall_k,
-        sample=_sample(nodes, top["sample"]) if "sample" in top else None)
+        recall_queries=recall_queries,
+        sample=_sample(nodes, top["sample"]) if "sample" in top else (base.sample if base else None),
+        base=base)
+    if not nodes.problems:
+        _check_reuse(nodes, top, release)
     if nodes.problems:
         raise InputError(nodes.problems)
     return release
 
 
-def _subsets(nodes: YamlNodes, node) -> tuple[Subset, ...]:
+def _base(nodes: YamlNodes, top: dict, path: str, reading: tuple[str, ...]) -> Release | None:
+    """The earlier edition named by `reuses`, read from its file beside this one."""
+    name = nodes.text(top["reuses"], "reuses")
+    if not _LABEL.fullmatch(name or ""):
+        nodes.fail(top["reuses"], f"reuses '{name}' is not an edition id (the name of a release file without .yml)")
+        return None
+    if name in reading:
+        nodes.fail(top["reuses"], f"editions reuse each other in a cycle: {' -> '.join((*reading, name))}")
+        return None
+    file = Path(path).parent / f"{name}.yml"
+    if not file.is_file():
+        nodes.fail(top["reuses"], f"reuses '{name}', but there is no release file {file}")
+        return None
+    return read_release(file, reading)
+
+
+def _hosts(nodes: YamlNodes, node) -> tuple[tuple[str, str], ...]:
+    hosts = []
+    for name, key_node, value in nodes.pairs(node, "hosts"):
+        if not _LABEL.fullmatch(str(name)):
+            nodes.fail(key_node, f"host name '{name}' may hold only letters, digits, '-' and '_'")
+        url = nodes.text(value, f"the URL of host '{name}'")
+        if url and not is_http_url(url):
+            nodes.fail(value, f"host '{name}': '{url}' is not an http(s) URL")
+        hosts.append((str(name), url.rstrip("/")))
+    if not hosts:
+        nodes.fail(node, "hosts must name at least one host")
+    return tuple(hosts)
+
+
+def _date(nodes: YamlNodes, node) -> str:
+    text = nodes.text(node, "date")
+    if text and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        nodes.fail(node, f"date '{text}' must be written YYYY-MM-DD")
+    return text
+
+
+def _host_name(nodes: YamlNodes, fields: dict, hosts: dict[str, str], what: str) -> str | None:
+    if "host" not in fields:
+        return None
+    name = nodes.text(fields["host"], f"the host of {what}")
+    if name not in hosts:
+        nodes.fail(fields["host"], f"the host of {what} '{name}' is not one of the hosts ({', '.join(hosts)})")
+    return name
+
+
+def _subsets(nodes: YamlNodes, node, base: Release | None, edition: str) -> tuple[Subset, ...]:
     subsets, seen = [], set()
     for item in nodes.sequence(node, "subsets"):
-        fields = nodes.mapping(item, "a subset", ("label", "parts", "rule"), ("rows", "count", "about"))
-        if fields is None or not {"label", "parts", "rule"} <= fields.keys():
+        fields = nodes.mapping(item, "a subset", ("label",), ("parts", "rule", "rows", "count", "about", "source"))
+        if fields is None or "label" not in fields:
             continue
         label = _label(nodes, fields["label"], "the label of a subset")
         what = f"subset '{label}'"
         if label in seen:
             nodes.fail(fields["label"], f"{what} is defined twice")
         seen.add(label)
+        source = nodes.text(fields["source"], f"the source of {what}") if "source" in fields else BUILT
+        if source == REUSED:
+            subsets.append(_reused_subset(nodes, item, fields, base, label, what))
+            continue
+        if source == EXTERNAL:
+            if {"parts", "rule", "rows"} & fields.keys():
+                nodes.fail(item, f"{what}: an external subset is not cut here; give only its size ('count' or 'about')")
+            count = nodes.count(fields["count"], f"count of {what}") if "count" in fields else None
+            about = nodes.text(fields["about"], f"about of {what}") if "about" in fields else None
+            subsets.append(Subset(label, 0, 0, "", None, count, about, nodes.origin(item), EXTERNAL, edition))
+            continue
+        if source != BUILT:
+            nodes.fail(fields["source"], f"the source of {what} must be one of {BUILT}, {REUSED}, {EXTERNAL}, "
+                                         f"not '{source}'")
+            continue
+        if not {"parts", "rule"} <= fields.keys():
+            nodes.fail(item, f"{what} needs 'parts' and 'rule' (or 'source: {REUSED}' or '{EXTERNAL}')")
+            continue
         first, last = _part_range(nodes, fields["parts"], what)
         rule = nodes.text(fields["rule"], f"the rule of {what}")
         if rule not in NSFW_RULES:
@@ -98,10 +191,27 @@ def _subsets(nodes: YamlNodes, node) -> tuple[Subset, ...]:
             nodes.fail(item, f"{what}: give its size as 'count' (exact) or 'about' (approximate), not both")
         count = nodes.count(fields["count"], f"count of {what}") if "count" in fields else None
         about = nodes.text(fields["about"], f"about of {what}") if "about" in fields else None
-        subsets.append(Subset(label, first, last, rule, rows, count, about, nodes.origin(item)))
+        subsets.append(Subset(label, first, last, rule, rows, count, about, nodes.origin(item), BUILT, edition))
     if not subsets:
         nodes.fail(node, "subsets must list at least one subset")
     return tuple(subsets)
+
+
+def _reused_subset(nodes: YamlNodes, item, fields: dict, base: Release | None, label: str, what: str) -> Subset:
+    if len(fields) > 2:
+        nodes.fail(item, f"{what}: a reused subset is defined by the earlier edition; give only 'label' and 'source'")
+    if base is None:
+        nodes.fail(item, f"{what} is reused, but the release names no earlier edition ('reuses')")
+        return Subset(label, 0, 0, "", None, None, None, nodes.origin(item), REUSED, "")
+    try:
+        earlier = base.subset(label)
+    except KeyError:
+        nodes.fail(item, f"{what} is reused, but edition '{base.edition}' has no subset '{label}' "
+                         f"({', '.join(base.labels)})")
+        return Subset(label, 0, 0, "", None, None, None, nodes.origin(item), REUSED, "")
+    edition = earlier.edition if earlier.source == REUSED else base.edition
+    return Subset(label, earlier.first_part, earlier.last_part, earlier.rule, earlier.rows, earlier.count,
+                  earlier.about, nodes.origin(item), REUSED, edition)
 
 
 def _label(nodes: YamlNodes, node, what: str) -> str:
@@ -122,24 +232,121 @@ def _part_range(nodes: YamlNodes, node, what: str) -> tuple[int, int]:
     return first, last
 
 
-def _queries(nodes: YamlNodes, node, subset_labels: set[str]) -> QuerySet:
-    fields = nodes.mapping(node, "queries", ("label", "part", "count", "seed")) or {}
-    if len(fields) < 4:
-        return QuerySet("queries", 0, 1, 0, nodes.origin(node))
-    label = _label(nodes, fields["label"], "the label of the queries")
-    if label in subset_labels:
-        nodes.fail(fields["label"], f"the label of the queries '{label}' is also a subset's label")
-    return QuerySet(label, nodes.count(fields["part"], "the query part", minimum=0, maximum=9999),
-                    nodes.count(fields["count"], "the query count"),
-                    nodes.count(fields["seed"], "the query seed", minimum=0), nodes.origin(node))
+_QUERY_FIELDS = {
+    DRAWN: ("part", "count", "seed"),
+    SELECTED: ("part", "count", "seed", "candidates", "k", "min_sum", "against"),
+    REUSED: ("from",),
+    EXTERNAL: ("count",),
+}
 
 
-def _bundles(nodes: YamlNodes, node, labels: list[str], queries_label: str,
-             recall_k: int) -> tuple[BundleKind, ...]:
-    kinds, ids, files = [], set(), {}
+def _query_sets(nodes: YamlNodes, node, subset_labels: set[str], base: Release | None,
+                hosts: dict[str, str]) -> tuple[QuerySet, ...]:
+    query_sets: list[QuerySet] = []
+    for item in nodes.sequence(node, "query_sets"):
+        fields = nodes.mapping(item, "a query set", ("label", "source"),
+                               ("part", "count", "seed", "candidates", "k", "min_sum", "against", "from", "host"))
+        if fields is None or not {"label", "source"} <= fields.keys():
+            continue
+        label = _label(nodes, fields["label"], "the label of a query set")
+        what = f"query set '{label}'"
+        if label in subset_labels:
+            nodes.fail(fields["label"], f"the label of {what} is also a subset's label")
+        if label in [q.label for q in query_sets]:
+            nodes.fail(fields["label"], f"{what} is defined twice")
+        source = nodes.text(fields["source"], f"the source of {what}")
+        if source not in QUERY_SOURCES:
+            nodes.fail(fields["source"], f"the source of {what} must be one of {', '.join(QUERY_SOURCES)}, "
+                                         f"not '{source}'")
+            continue
+        wanted = set(_QUERY_FIELDS[source])
+        given = set(fields) - {"label", "source", "host"}
+        if given != wanted:
+            missing, extra = sorted(wanted - given), sorted(given - wanted)
+            nodes.fail(item, f"{what}: a {source} query set takes {', '.join(_QUERY_FIELDS[source])}"
+                             + (f"; missing {', '.join(missing)}" if missing else "")
+                             + (f"; not {', '.join(extra)}" if extra else ""))
+            continue
+        host = _host_name(nodes, fields, hosts, what)
+        origin = nodes.origin(item)
+        if source == REUSED:
+            query_sets.append(_reused_query_set(nodes, fields, base, label, what, origin, host))
+            continue
+        count = nodes.count(fields["count"], f"the count of {what}")
+        if source == EXTERNAL:
+            query_sets.append(QuerySet(label, source, count, origin, host=host))
+            continue
+        part = nodes.count(fields["part"], f"the part of {what}", minimum=0, maximum=9999)
+        seed = nodes.count(fields["seed"], f"the seed of {what}", minimum=0)
+        selection = None
+        if source == SELECTED:
+            against = nodes.text(fields["against"], f"the subset {what} is filtered against")
+            if against not in subset_labels:
+                nodes.fail(fields["against"], f"{what} is filtered against '{against}', which is not a subset")
+            min_sum = _fraction(nodes, fields["min_sum"], f"min_sum of {what}")
+            selection = Selection(nodes.count(fields["candidates"], f"the candidates of {what}"),
+                                  nodes.count(fields["k"], f"k of {what}", maximum=100_000), min_sum, against)
+            if selection.candidates < count:
+                nodes.fail(fields["candidates"], f"{what}: {selection.candidates} candidates cannot give {count} queries")
+        query_sets.append(QuerySet(label, source, count, origin, part, seed, selection, host=host))
+    if not query_sets:
+        nodes.fail(node, "query_sets must list at least one query set")
+    return tuple(query_sets)
+
+
+def _fraction(nodes: YamlNodes, node, what: str) -> float:
+    text = nodes.text(node, what)
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value < float("inf"):
+        nodes.fail(node, f"{what} must be a number of at least 0, not '{text}'")
+        return 0.0
+    return value
+
+
+def _reused_query_set(nodes: YamlNodes, fields: dict, base: Release | None, label: str, what: str,
+                      origin, host: str | None) -> QuerySet:
+    earlier_label = nodes.text(fields["from"], f"the query set {what} reuses")
+    if base is None:
+        nodes.fail(fields["from"], f"{what} is reused, but the release names no earlier edition ('reuses')")
+        return QuerySet(label, REUSED, 1, origin, host=host)
+    try:
+        earlier = base.query_set(earlier_label)
+    except KeyError:
+        nodes.fail(fields["from"], f"{what} reuses '{earlier_label}', which is not a query set of edition "
+                                   f"'{base.edition}' ({', '.join(base.query_labels)})")
+        return QuerySet(label, REUSED, 1, origin, host=host)
+    return QuerySet(label, REUSED, earlier.count, origin, earlier.part, earlier.seed, earlier.selection,
+                    base.edition, earlier.label, host)
+
+
+def _check_selections(nodes: YamlNodes, node, query_sets: tuple[QuerySet, ...], subsets: tuple[Subset, ...]) -> None:
+    """A selected query set's part must be in none of the subsets, like every drawn one."""
+    used = {part for spec in subsets for part in spec.parts}
+    for spec in query_sets:
+        if spec.source in (DRAWN, SELECTED) and spec.part in used:
+            nodes.fail(node, f"query set '{spec.label}' is taken from part {spec.part}, which a subset also holds")
+
+
+def _check_reuse(nodes: YamlNodes, top: dict, release: Release) -> None:
+    """Every bundle of a reused subset or query set the earlier edition has is found there."""
+    seen: dict[str, str] = {}
+    for bundle in release.bundles():
+        if bundle.name in seen and seen[bundle.name] != bundle.kind.id + bundle.subset:
+            nodes.fail(top["bundles"], f"the file name '{bundle.name}' is made twice (bundles '{bundle.kind.id}' "
+                                       f"and another)")
+        seen[bundle.name] = bundle.kind.id + bundle.subset
+
+
+def _bundles(nodes: YamlNodes, node, labels: list[str], query_labels: list[str], recall_k: int,
+             recall_queries: str, hosts: dict[str, str], has_recall: bool) -> tuple[BundleKind, ...]:
+    kinds, ids = [], set()
     for item in nodes.sequence(node, "bundles"):
         fields = nodes.mapping(item, "a bundle", ("id", "of", "file", "publish"),
-                               ("queries_file", "datasets", "queries_datasets", "columns"))
+                               ("queries_file", "queries_files", "datasets", "queries_datasets", "columns", "queries",
+                                "precision", "host"))
         if fields is None or not {"id", "of", "file", "publish"} <= fields.keys():
             continue
         kind_id = _label(nodes, fields["id"], "the id of a bundle")
@@ -151,22 +358,28 @@ def _bundles(nodes: YamlNodes, node, labels: list[str], queries_label: str,
         if of not in COMPUTATIONS:
             nodes.fail(fields["of"], f"'of' of {what} must be one of {', '.join(COMPUTATIONS)}, not '{of}'")
             continue
-        file = _file_template(nodes, fields["file"], what)
-        queries_file = None
-        if "queries_file" in fields:
-            queries_file = _file_name(nodes, fields["queries_file"], f"queries_file of {what}")
-            if of in (GOLD, META):
-                nodes.fail(fields["queries_file"], f"{what}: a bundle of {of} has no queries file")
-        elif of == EMBEDDINGS:
-            nodes.fail(item, f"{what}: the embeddings need a 'queries_file' (the gold standards read it)")
+        queries = None
+        if of == GOLD:
+            queries = nodes.text(fields["queries"], f"the query set of {what}") if "queries" in fields else \
+                (query_labels[0] if query_labels else "")
+            if queries not in query_labels:
+                nodes.fail(fields.get("queries", item), f"{what}: '{queries}' is not a query set "
+                                                        f"({', '.join(query_labels)})")
+        elif "queries" in fields or "precision" in fields:
+            nodes.fail(fields.get("queries", fields.get("precision")), f"{what}: only a gold standard names "
+                                                                       "'queries' and 'precision'")
+        file = _file_template(nodes, fields["file"], what, allow_queries=of == GOLD)
+        queries_file, queries_files = _queries_files(nodes, fields, of, what, item, query_labels)
         layout = _layout(nodes, fields, "datasets", of, what, item)
         queries_layout = None
         if "queries_datasets" in fields:
             queries_layout = _layout(nodes, fields, "queries_datasets", of, f"the queries of {what}", item)
-            if queries_file is None:
+            if queries_file is None and not queries_files:
                 nodes.fail(fields["queries_datasets"], f"{what}: 'queries_datasets' needs a 'queries_file'")
-        allowed = labels + ([queries_label] if queries_file else [])
-        publish = []
+        made_for_queries = [q for q in query_labels
+                            if (q in dict(queries_files)) or (queries_file is not None)]
+        allowed = labels + made_for_queries
+        publish: list[str] = []
         for entry in nodes.sequence(fields["publish"], f"publish of {what}"):
             label = nodes.text(entry, f"a label in publish of {what}")
             if label not in allowed:
@@ -176,23 +389,50 @@ def _bundles(nodes: YamlNodes, node, labels: list[str], queries_label: str,
                 nodes.fail(entry, f"'{label}' is listed twice in publish of {what}")
             else:
                 publish.append(label)
-        for name in [file.replace(SUBSET_PLACEHOLDER, label) for label in labels] + [queries_file]:
-            if name and name in files:
-                nodes.fail(fields["file"], f"{what}: the file name '{name}' is also a file of bundle "
-                                           f"'{files[name]}'")
-            files[name] = kind_id
         kinds.append(BundleKind(kind_id, of, file, queries_file, layout, queries_layout, tuple(publish),
-                                nodes.origin(item)))
-    _check_kinds(nodes, node, kinds, recall_k)
+                                nodes.origin(item), queries_files, queries,
+                                nodes.text(fields["precision"], f"precision of {what}") if "precision" in fields else "",
+                                _host_name(nodes, fields, hosts, what)))
+    _check_kinds(nodes, node, kinds, recall_k, recall_queries, has_recall)
     return tuple(kinds)
 
 
-def _file_template(nodes: YamlNodes, node, what: str) -> str:
+def _queries_files(nodes: YamlNodes, fields: dict, of: str, what: str, item,
+                   query_labels: list[str]) -> tuple[str | None, tuple[tuple[str, str], ...]]:
+    """A kind's queries file template (`{queries}` is a query set's label) and its names per query set."""
+    queries_file = None
+    named: list[tuple[str, str]] = []
+    if "queries_file" in fields:
+        queries_file = _file_name(nodes, fields["queries_file"], f"queries_file of {what}")
+        if QUERIES_PLACEHOLDER not in queries_file and len(query_labels) > 1:
+            nodes.fail(fields["queries_file"], f"queries_file of {what} must hold '{QUERIES_PLACEHOLDER}' (the "
+                                               "query set's label) when there are several query sets; or name "
+                                               "each file under 'queries_files'")
+    if "queries_files" in fields:
+        for label, key_node, value in nodes.pairs(fields["queries_files"], f"queries_files of {what}"):
+            if label not in query_labels:
+                nodes.fail(key_node, f"queries_files of {what}: '{label}' is not a query set ({', '.join(query_labels)})")
+            named.append((str(label), _file_name(nodes, value, f"the queries file of {what} for '{label}'")))
+    if (queries_file is not None or named) and of in (GOLD, META):
+        nodes.fail(item, f"{what}: a bundle of {of} has no queries file")
+    if of == EMBEDDINGS:
+        missing = [q for q in query_labels if queries_file is None and q not in dict(named)]
+        if missing:
+            nodes.fail(item, f"{what}: the embeddings need a file for every query set (the gold standards read "
+                             f"it); none for {', '.join(missing)}")
+    return queries_file, tuple(named)
+
+
+def _file_template(nodes: YamlNodes, node, what: str, allow_queries: bool = False) -> str:
     template = _file_name(nodes, node, f"file of {what}")
+    rest = template.replace(SUBSET_PLACEHOLDER, "")
+    if allow_queries:
+        rest = rest.replace(QUERIES_PLACEHOLDER, "", 1)
+    allowed = f"'{SUBSET_PLACEHOLDER}'" + (f" and '{QUERIES_PLACEHOLDER}'" if allow_queries else "")
     if template and template.count(SUBSET_PLACEHOLDER) != 1:
         nodes.fail(node, f"file of {what} must hold '{SUBSET_PLACEHOLDER}' once (where the subset label goes)")
-    elif "{" in template.replace(SUBSET_PLACEHOLDER, "") or "}" in template.replace(SUBSET_PLACEHOLDER, ""):
-        nodes.fail(node, f"file of {what} may use no placeholder but '{SUBSET_PLACEHOLDER}'")
+    elif "{" in rest or "}" in rest:
+        nodes.fail(node, f"file of {what} may use no placeholder but {allowed}")
     return template
 
 
@@ -265,7 +505,8 @@ def _role(dtype: str) -> str:
     return dtype
 
 
-def _check_kinds(nodes: YamlNodes, node, kinds: list[BundleKind], recall_k: int) -> None:
+def _check_kinds(nodes: YamlNodes, node, kinds: list[BundleKind], recall_k: int, recall_queries: str,
+                 has_recall: bool) -> None:
     """The kinds together: one source of embeddings, one sketch model, a gold standard to score
     the recall table against."""
     count = {of: sum(kind.of == of for kind in kinds) for of in COMPUTATIONS}
@@ -277,9 +518,12 @@ def _check_kinds(nodes: YamlNodes, node, kinds: list[BundleKind], recall_k: int)
     if len(set(dims)) != len(dims):
         nodes.fail(node, "two bundles of pca have the same number of columns")
     projections = count[PCA] + count[SKETCHES]
-    golds = [kind.layout.cols for kind in kinds if kind.of == GOLD and kind.layout.cols]
-    if projections and not any(k >= recall_k for k in golds):
-        nodes.fail(node, f"the recall table needs a gold standard of at least recall k = {recall_k} columns")
+    golds = [kind.layout.cols for kind in kinds if kind.of == GOLD and kind.layout.cols and kind.queries == recall_queries]
+    if projections and not has_recall:
+        nodes.fail(node, "projections need the 'recall' section (the recall table scores them)")
+    elif projections and not any(k >= recall_k for k in golds):
+        nodes.fail(node, f"the recall table needs a gold standard of the '{recall_queries}' queries of at least "
+                         f"recall k = {recall_k} columns")
 
 
 def _pca(nodes: YamlNodes, node, labels: set[str]) -> str:
@@ -310,9 +554,17 @@ def _sketches(nodes: YamlNodes, node, folder: Path, refs: int) -> SketchSettings
     return settings
 
 
-def _recall(nodes: YamlNodes, node) -> int:
-    fields = nodes.mapping(node, "recall", ("k",)) or {}
-    return nodes.count(fields["k"], "recall k") if "k" in fields else 1
+def _recall(nodes: YamlNodes, node, query_labels: list[str]) -> tuple[int, str]:
+    """Recall k and the query set the recall table is scored with (default: the first)."""
+    if node is None:
+        return 1, query_labels[0] if query_labels else ""
+    fields = nodes.mapping(node, "recall", ("k",), ("queries",)) or {}
+    k = nodes.count(fields["k"], "recall k") if "k" in fields else 1
+    queries = nodes.text(fields["queries"], "the recall queries") if "queries" in fields else \
+        (query_labels[0] if query_labels else "")
+    if "queries" in fields and queries not in query_labels:
+        nodes.fail(fields["queries"], f"the recall queries '{queries}' are not a query set ({', '.join(query_labels)})")
+    return k, queries
 
 
 def _sample(nodes: YamlNodes, node) -> SampleSettings:
@@ -334,16 +586,19 @@ def read_wording(path: Path) -> Wording:
 def parse_wording(text: str, path: str) -> Wording:
     root = compose(text, path, "the page wording")
     nodes = YamlNodes(path)
-    top = nodes.mapping(root, "the page wording", ("subsets", "queries", "groups", "links"), ("warnings",))
+    top = nodes.mapping(root, "the page wording", ("subsets", "query_sets", "groups", "links"), ("warnings",))
     if top is None or nodes.problems:
         raise InputError(nodes.problems)
-    phrases = nodes.mapping(top["subsets"], "subsets", NSFW_RULES) or {}
+    phrases = nodes.mapping(top["subsets"], "subsets", (*NSFW_RULES, EXTERNAL)) or {}
     subset_phrases = {rule: _template(nodes, value, f"the phrase of {rule} subsets", SUBSET_NAMES)
                       for rule, value in phrases.items()}
+    queries = nodes.mapping(top["query_sets"], "query_sets", QUERY_SOURCES) or {}
     wording = Wording(
         path=path,
-        subset_phrases=subset_phrases,
-        queries_phrase=_template(nodes, top["queries"], "the queries phrase", GLOBAL_NAMES),
+        subset_phrases={rule: text for rule, text in subset_phrases.items() if rule != EXTERNAL},
+        external_subset_phrase=subset_phrases.get(EXTERNAL, ""),
+        query_phrases={source: _template(nodes, value, f"the phrase of {source} query sets", QUERY_NAMES)
+                       for source, value in queries.items()},
         groups=_groups(nodes, top["groups"]),
         warnings=_warnings(nodes, top["warnings"]) if "warnings" in top else (),
         links=_links(nodes, top["links"]))
@@ -383,8 +638,8 @@ def _groups(nodes: YamlNodes, node) -> dict[str, GroupWording]:
             continue
         groups[group_id] = GroupWording(
             group_id,
-            _template(nodes, fields["title"], f"the title of {what}", GLOBAL_NAMES),
-            _template(nodes, fields["intro"], f"the intro of {what}", GLOBAL_NAMES),
+            _template(nodes, fields["title"], f"the title of {what}", GROUP_NAMES),
+            _template(nodes, fields["intro"], f"the intro of {what}", GROUP_NAMES),
             _template(nodes, fields["database"], f"the database description of {what}", DESCRIPTION_NAMES),
             _template(nodes, fields["queries"], f"the queries description of {what}", DESCRIPTION_NAMES)
             if "queries" in fields else None,
@@ -395,13 +650,19 @@ def _groups(nodes: YamlNodes, node) -> dict[str, GroupWording]:
 def _warnings(nodes: YamlNodes, node) -> tuple[Admonition, ...]:
     warnings = []
     for item in nodes.sequence(node, "warnings"):
-        fields = nodes.mapping(item, "a warning", ("id", "level", "title", "text"))
-        if fields is None or len(fields) < 4:
+        fields = nodes.mapping(item, "a warning", ("id", "level", "title", "text"), ("requires",))
+        if fields is None or not {"id", "level", "title", "text"} <= fields.keys():
             continue
+        requires = [nodes.text(entry, "a fact a warning requires")
+                    for entry in nodes.sequence(fields["requires"], "requires")] if "requires" in fields else []
+        for name, entry in zip(requires, nodes.sequence(fields["requires"], "requires") if requires else []):
+            if name not in CONDITIONS:
+                nodes.fail(entry, f"a warning can require {', '.join(sorted(CONDITIONS))}, not '{name}'")
         level = nodes.text(fields["level"], "level")
         if level not in ADMONITION_LEVELS:
             nodes.fail(fields["level"], f"level '{level}' is not one of {', '.join(ADMONITION_LEVELS)}")
         warnings.append(Admonition(nodes.text(fields["id"], "id"), level,
                                    _template(nodes, fields["title"], "the title of a warning", GLOBAL_NAMES),
-                                   _template(nodes, fields["text"], "the text of a warning", GLOBAL_NAMES)))
+                                   _template(nodes, fields["text"], "the text of a warning", GLOBAL_NAMES),
+                                   tuple(requires)))
     return tuple(warnings)

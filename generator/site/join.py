@@ -1,7 +1,7 @@
 """The join of the release's published bundles × manifests (× produced artifacts) into the rows
 of the datasets page.
 
-Pure: every input is already read. Each problem SPEC §4 lists (a missing URL, size or md5; an
+Pure: every input is already read. Each problem of the inputs (a missing URL, size or md5; an
 unreadable manifest line; a name with two different values; an artifact that disagrees with the
 manifest or with the layout of the release) is attached to the cell it concerns, with the file
 and line a maintainer should look at.
@@ -17,7 +17,8 @@ from generator.release.model import GOLD, Bundle, Release
 from generator.release.recall import RecallTable
 from generator.release.wording import Texts
 from generator.site.model import (DESCRIPTION, LAYOUT, MD5, SIZE, URL, ArtifactFacts, CellProblem, DatasetFacts,
-                                  DownloadBlock, FileLayout, Page, PageGroup, PageRow, SubsetCut, SubsetDownloads)
+                                  DownloadBlock, EditionLink, FileLayout, Page, PageGroup, PagePlace, PageRow,
+                                  SubsetCut, SubsetDownloads)
 
 def release_layout(bundle: Bundle) -> FileLayout:
     datasets = tuple(DatasetFacts(d.key, d.dtype, (bundle.rows, d.cols), f"{bundle.rows_text} × {d.cols:,}")
@@ -106,13 +107,27 @@ def page_row(bundle: Bundle, description: str | None, manifests: ManifestSet,
         problems += artifact_problems(bundle, size_value, md5_value, artifact)
         layout = artifact.layout
     return PageRow(name, bundle.group, bundle.subset, description or "", url.value if url else None, size_value,
-                   md5_value, layout, tuple(problems))
+                   md5_value, layout, tuple(problems), bundle.source, bundle.from_edition, bundle.queries)
+
+
+def reuse_problems(bundle: Bundle, manifests: ManifestSet, earlier: ManifestSet | None) -> list[CellProblem]:
+    """A file reused by reference must have the URL and md5 the earlier edition's manifests give it."""
+    if not bundle.referenced or earlier is None:
+        return []
+    problems = []
+    for field, mine, theirs in ((URL, manifests.urls, earlier.urls), (MD5, manifests.md5s, earlier.md5s)):
+        here, there = mine.get(bundle.name), theirs.get(bundle.name)
+        if here is not None and there is not None and here.value != there.value:
+            problems.append(CellProblem(field, f"differs from edition {bundle.edition}'s", Problem(
+                here.origin, f"'{bundle.name}' is reused from edition {bundle.edition}, whose {theirs.path} "
+                             f"(line {there.origin.line}) gives {there.value}; this manifest gives {here.value}")))
+    return problems
 
 
 def subset_cuts(texts: Texts) -> tuple[SubsetCut, ...]:
     release = texts.release
     cuts = [SubsetCut(s.label, texts.subset_phrase(s)) for s in release.subsets]
-    return tuple(cuts) + (SubsetCut(release.queries.label, texts.queries_phrase()),)
+    return tuple(cuts) + tuple(SubsetCut(label, texts.queries_phrase(label)) for label in release.query_labels)
 
 
 def subset_downloads(release: Release, groups: list[PageGroup]) -> tuple[SubsetDownloads, ...]:
@@ -122,16 +137,18 @@ def subset_downloads(release: Release, groups: list[PageGroup]) -> tuple[SubsetD
     with its own file."""
     rows = {(row.group, row.subset): row for group in groups for row in group.rows}
     titles = {group.id: group.title for group in groups}
-    queries = release.queries.label
-    golds = [kind.id for kind in release.kinds_of(GOLD)]
+    golds = [kind for kind in release.kinds_of(GOLD)]
     downloads = []
-    for label in release.labels + [queries]:
+    for label in release.labels + release.query_labels:
         blocks = []
-        for kind in (kind for kind in release.kinds if kind.queries_file is not None):
+        for kind in (kind for kind in release.kinds if any(kind.makes_queries(q) for q in release.query_labels)):
             if (kind.id, label) not in rows:
                 continue
-            wanted = [(kind.id, label)] + ([] if label == queries else [(kind.id, queries)] + [(g, label) for g in golds])
-            blocks.append(DownloadBlock(kind.id, titles[kind.id], tuple(rows[key] for key in wanted if key in rows)))
+            wanted = [(kind.id, label)]
+            if not release.is_query_label(label):
+                wanted += [(kind.id, gold.queries) for gold in golds if gold.queries] + [(gold.id, label) for gold in golds]
+            blocks.append(DownloadBlock(kind.id, titles[kind.id],
+                                        tuple(dict.fromkeys(rows[key] for key in wanted if key in rows))))
         if blocks:
             downloads.append(SubsetDownloads(label, tuple(blocks)))
     return tuple(downloads)
@@ -139,8 +156,11 @@ def subset_downloads(release: Release, groups: list[PageGroup]) -> tuple[SubsetD
 
 def build_page(release: Release, texts: Texts, manifests: ManifestSet, recall: RecallTable, site_url: str,
                artifacts: dict[str, ArtifactFacts] | None = None, recall_plots: tuple[str, str] | None = None,
-               unreadable: tuple[UnreadableLine, ...] = ()) -> Page:
-    """The page; `unreadable` are the manifest lines (or manifests) the lenient reader left out."""
+               unreadable: tuple[UnreadableLine, ...] = (), earlier: dict[str, ManifestSet] | None = None,
+               editions: tuple[EditionLink, ...] = (), place: PagePlace = PagePlace()) -> Page:
+    """The page; `unreadable` are the manifest lines (or manifests) the lenient reader left out;
+    `earlier` the manifests of the editions this one reuses files from, by edition id."""
+    earlier = earlier or {}
     artifacts = artifacts or {}
     published = release.published()
     names = {bundle.name for bundle in published}
@@ -150,14 +170,21 @@ def build_page(release: Release, texts: Texts, manifests: ManifestSet, recall: R
         if not bundles:
             continue
         wording = texts.wording.groups.get(kind.id)
-        title, intro = (texts.fill(wording.title), texts.fill(wording.intro)) if wording else (kind.id, "")
-        rows = tuple(page_row(bundle, texts.description(bundle) if wording else None, manifests,
-                              artifacts.get(bundle.name), [u for u in unreadable if u.name == bundle.name])
+        title, intro = ((texts.group_text(wording.title, kind), texts.group_text(wording.intro, kind)) if wording
+                        else (kind.id, ""))
+        rows = tuple(_with_problems(page_row(bundle, texts.description(bundle) if wording else None, manifests,
+                                             artifacts.get(bundle.name), [u for u in unreadable if u.name == bundle.name]),
+                                    reuse_problems(bundle, manifests, earlier.get(bundle.edition)))
                      for bundle in bundles)
         groups.append(PageGroup(kind.id, title, intro, rows))
     loose = tuple(u.problem for u in unreadable if u.name not in names)
     problems = loose + tuple(p for group in groups for p in group.problems)
-    warnings = tuple(replace(w, title=texts.fill(w.title), text=texts.fill(w.text)) for w in texts.wording.warnings)
+    warnings = tuple(replace(w, title=texts.fill(w.title), text=texts.fill(w.text)) for w in texts.wording.warnings
+                     if texts.shows(w))
     return Page(release, texts.wording.links, subset_cuts(texts), tuple(groups), subset_downloads(release, groups),
-                warnings, recall, recall_plots, site_url, problems, loose)
+                warnings, recall, recall_plots, site_url, problems, loose, editions, place)
+
+
+def _with_problems(row: PageRow, more: list[CellProblem]) -> PageRow:
+    return replace(row, cell_problems=row.cell_problems + tuple(more)) if more else row
 

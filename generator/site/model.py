@@ -65,6 +65,9 @@ class PageRow:
     md5: str | None
     layout: FileLayout
     cell_problems: tuple[CellProblem, ...]
+    source: str = "built"
+    from_edition: str = ""
+    queries: str | None = None
 
     @property
     def problems(self) -> tuple[Problem, ...]:
@@ -153,6 +156,28 @@ class SubsetCut:
 
 
 @dataclass(frozen=True)
+class EditionLink:
+    """Another edition's page, for the links between editions: its id, name and the page's path
+    relative to this one."""
+
+    edition: str
+    name: str
+    href: str
+    newest: bool
+
+
+@dataclass(frozen=True)
+class PagePlace:
+    """Where a page sits in the site: `files` is the folder of its published files relative to the
+    page ("2024/" for the default page), `root` the site's root relative to it ("../" in an
+    edition's folder), `folder` the files' folder relative to the site's root."""
+
+    files: str = ""
+    root: str = ""
+    folder: str = ""
+
+
+@dataclass(frozen=True)
 class Page:
     """Everything the datasets page shows. `problems` are all of them, `loose_problems` those
     tied to no row (a stale or nameless manifest line, a missing manifest); `recall_plots` the
@@ -169,10 +194,20 @@ class Page:
     site_url: str
     problems: tuple[Problem, ...]
     loose_problems: tuple[Problem, ...]
+    editions: tuple[EditionLink, ...] = ()
+    place: PagePlace = PagePlace()
 
     def published_url(self, name: str) -> str:
-        """The URL of a file published beside the page (the index, a manifest)."""
-        return f"{self.site_url.rstrip('/')}/{name}"
+        """The URL of a file published with the page (the index, a manifest), in its edition's folder."""
+        return f"{self.site_url.rstrip('/')}/{self.place.folder}{name}"
+
+    @property
+    def newest(self) -> EditionLink | None:
+        return next((link for link in self.editions if link.newest), None)
+
+    @property
+    def is_newest(self) -> bool:
+        return self.newest is None or self.newest.edition == self.release.edition
 
     @property
     def index_url(self) -> str:

@@ -11,7 +11,7 @@ from markupsafe import Markup, escape
 from generator.io.files import atomic_write_text
 from generator.manifests.model import human_size
 from generator.site.commands import TOOLS, block_commands
-from generator.site.model import Page
+from generator.site.model import EditionLink, Page
 
 # Python-Markdown's backslash escapes (a character outside this set would keep its backslash);
 # `>` is left to HTML escaping, which turns it into an entity Markdown does not read.
@@ -50,3 +50,8 @@ def render_page(page: Page, published: list[str]) -> str:
 
 def write_page(page: Page, path: Path, published: list[str]) -> None:
     atomic_write_text(path, render_page(page, published))
+
+
+def write_editions_page(editions: tuple[EditionLink, ...], path: Path) -> None:
+    """The page listing every edition's datasets page, newest first."""
+    atomic_write_text(path, environment().get_template("editions.md.j2").render(editions=editions))
