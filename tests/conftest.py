@@ -23,7 +23,7 @@ def run_generator(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
 
 @pytest.fixture
 def data_copy(tmp_path: Path) -> Path:
-    """A writable copy of the committed data folder (manifests, release, wording, recall CSV)."""
+    """A writable copy of the committed data folder (releases with their manifests, wording, models)."""
     target = tmp_path / "data"
     shutil.copytree(ROOT / "data", target)
     return target
@@ -47,17 +47,26 @@ class BuiltSite:
         return [p for p in self.site.rglob("*.html") if "assets" not in p.relative_to(self.site).parts]
 
 
-def build_site(root: Path, data: Path, release: Path | None = None, strict: int = 1,
-               extra: list[str] = ()) -> BuiltSite:
-    """Renders the page and runs `mkdocs build --strict` in a copy of the project's site sources."""
+NEWEST, OLDER = "2024", "2023"  # the committed editions: the default datasets page, and the one under its year
+
+
+def edition_manifests(data: Path, edition: str) -> Path:
+    """The manifests folder of an edition in a copy of the data folder."""
+    return data / "releases" / edition
+
+
+def build_site(root: Path, data: Path, strict: int = 1, extra: list[str] = (),
+               editions: list[str] | None = None, manifests: Path | None = None) -> BuiltSite:
+    """Renders every edition's page from a data folder (releases/, page.yml) and runs
+    `mkdocs build --strict` in a copy of the project's site sources. `manifests` holds a folder per
+    edition (default: the data folder's releases/)."""
     root.mkdir(parents=True, exist_ok=True)
     shutil.copy(ROOT / "mkdocs.yml", root / "mkdocs.yml")
-    shutil.copytree(ROOT / "docs", root / "docs", dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns("datasets.md", "generated", "datasets.json", "dataset-files-*.txt"))
-    render = run_generator("render", "--data", str(data), "--release", str(release or data / "release.yml"),
-                           "--wording", str(data / "page.yml"),
-                           "--strict", str(strict), "--out", str(root / "docs" / "datasets.md"),
-                           "--plot", str(root / "docs" / "assets" / "generated" / "recall-projections.svg"), *extra)
+    generated = {"datasets.md", "editions.md"} | {path.stem for path in (ROOT / "data" / "releases").glob("*.yml")}
+    shutil.copytree(ROOT / "docs", root / "docs", dirs_exist_ok=True, ignore=shutil.ignore_patterns(*generated))
+    render = run_generator("render", "--releases", str(data / "releases"), "--data", str(manifests or data / "releases"),
+                           "--wording", str(data / "page.yml"), "--strict", str(strict),
+                           "--docs", str(root / "docs"), *(["--editions", *editions] if editions else []), *extra)
     build = None
     if render.returncode == 0:
         # Not --quiet: with it, mkdocs counts no warning and --strict fails on none.
@@ -76,16 +85,19 @@ def committed_site(tmp_path_factory) -> BuiltSite:
 
 
 # A release of a few small parts that runs through the whole pipeline in seconds: the
-# same kinds of bundle as the sample release, smaller gold standards.
+# same kinds of bundle as the sample edition, smaller gold standards.
 TINY_RELEASE = """\
 name: Tiny test release
-base_url: http://127.0.0.1:8008/tiny
+date: 2023-01-01
+hosts: {local: http://127.0.0.1:8008/tiny}
+host: local
 sample: {parts: 6, rows: 1000, clusters: 16, seed: 7}
 subsets:
   - {label: 1500, parts: [1, 2], rule: dev, rows: 1500}
   - {label: P2, parts: [1, 2], rule: strict}
   - {label: P5, parts: [1, 5], rule: strict}
-queries: {label: queries, part: 0, count: 100, seed: 3}
+query_sets:
+  - {label: queries, source: drawn, part: 0, count: 100, seed: 3}
 bundles:
   - id: clip768
     of: embeddings
@@ -114,11 +126,13 @@ bundles:
     publish: [P5, P2, 1500, queries]
   - id: gold
     of: gold
+    queries: queries
     file: laion2B-en-public-gold-standard-v2-{subset}.h5
     datasets: [{key: knns, dtype: int32, cols: 10}, {key: dists, dtype: float32, cols: 10}]
     publish: [P5, P2, 1500]
   - id: gold-f64
     of: gold
+    queries: queries
     file: laion2B-en-public-gold-standard-v2-{subset}-F64-IEEE754.h5
     datasets: [{key: knns, dtype: int32, cols: 50}, {key: dists, dtype: float32, cols: 50}]
     publish: []
@@ -135,16 +149,17 @@ recall: {k: 10}
 
 
 def bundle_name(release, kind_id: str, label: str) -> str:
-    """The file of bundle kind `kind_id` for a subset (or the queries) of `release`."""
+    """The file of bundle kind `kind_id` for a subset (or a query set) of `release`."""
     kind = next(kind for kind in release.kinds if kind.id == kind_id)
     return release.bundle(kind, label).name
 
 
 @dataclass
 class LoopbackSite:
-    """The committed release's site built from tiny files served on 127.0.0.1: `root` is served at
+    """The committed editions' site built from tiny files served on 127.0.0.1: `root` is served at
     `url`; the files are under files/, the built site under site/ (URLs, sizes and md5s of the
-    manifests are those of the tiny files)."""
+    manifests are those of the tiny files). `release` is the newest edition, whose page is the
+    default one."""
 
     root: Path
     url: str
@@ -158,6 +173,9 @@ class LoopbackSite:
     @property
     def site_url(self) -> str:
         return f"{self.url}/site"
+
+    def index_url(self, edition: str = NEWEST) -> str:
+        return f"{self.site_url}/{edition}/datasets.json"
 
 
 def tiny_bundles(folder: Path, names: list[str]) -> dict[str, bytes]:
@@ -191,14 +209,19 @@ def loopback_site(tmp_path_factory) -> LoopbackSite:
     server = QuietServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(root)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}"
-    release = read_release(ROOT / "data" / "release.yml")
-    contents = tiny_bundles(root / "files", [bundle.name for bundle in release.published()])
     data = root / "data"
     shutil.copytree(ROOT / "data", data)
-    (data / "dataset-files-urls.txt").write_text("".join(f"{url}/files/{quote(n)}\n" for n in contents))
-    (data / "dataset-files-md5.txt").write_text("".join(f"{hashlib.md5(c).hexdigest()}  {n}\n"
-                                                        for n, c in contents.items()))
-    (data / "dataset-files-size.txt").write_text("".join(f"{len(c)} {n}\n" for n, c in contents.items()))
+    editions = {edition: read_release(ROOT / "data" / "releases" / f"{edition}.yml") for edition in (OLDER, NEWEST)}
+    names = list(dict.fromkeys(b.name for release in editions.values() for b in release.published()))
+    contents = tiny_bundles(root / "files", names)
+    for edition, release in editions.items():
+        mine = [bundle.name for bundle in release.published()]
+        folder = edition_manifests(data, edition)
+        (folder / "dataset-files-urls.txt").write_text("".join(f"{url}/files/{quote(n)}\n" for n in mine))
+        (folder / "dataset-files-md5.txt").write_text("".join(f"{hashlib.md5(contents[n]).hexdigest()}  {n}\n"
+                                                              for n in mine))
+        (folder / "dataset-files-size.txt").write_text("".join(f"{len(contents[n])} {n}\n" for n in mine))
+    release = editions[NEWEST]
     built = build_site(root / "build", data, extra=["--site-url", f"{url}/site/"])
     assert built.build is not None and built.build.returncode == 0, built.render.stderr + (
         built.build.stderr if built.build else "")

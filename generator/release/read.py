@@ -8,6 +8,7 @@ BinWalk model) are taken relative to the release file's folder.
 """
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -331,6 +332,132 @@ def _check_selections(nodes: YamlNodes, node, query_sets: tuple[QuerySet, ...], 
 
 
 def _check_reuse(nodes: YamlNodes, top: dict, release: Release) -> None:
+    """A file name belongs to one bundle: a reused file's name must not be one of this edition's own."""
+    seen: dict[str, str] = {}
+    for bundle in release.bundles():
+        owner = f"bundle '{bundle.kind.id}' of '{bundle.subset}'"
+        if bundle.name in seen:
+            nodes.fail(top["bundles"], f"the file name '{bundle.name}' is made by {seen[bundle.name]} and by {owner}")
+        seen[bundle.name] = owner
+
+
+def _label(nodes: YamlNodes, node, what: str) -> str:
+    label = nodes.text(node, what)
+    if label and not _LABEL.fullmatch(label):
+        nodes.fail(node, f"{what} '{label}' may hold only letters, digits, '-' and '_' (at most 64)")
+    return label
+
+
+def _part_range(nodes: YamlNodes, node, what: str) -> tuple[int, int]:
+    items = nodes.sequence(node, f"parts of {what}")
+    if len(items) != 2:
+        nodes.fail(node, f"parts of {what} must be [first, last]")
+        return 0, 0
+    first, last = (nodes.count(item, f"a part number of {what}", minimum=0, maximum=9999) for item in items)
+    if last < first:
+        nodes.fail(node, f"parts of {what}: the last part {last} comes before the first {first}")
+    return first, last
+
+
+_QUERY_FIELDS = {
+    DRAWN: ("part", "count", "seed"),
+    SELECTED: ("part", "count", "seed", "candidates", "k", "min_sum", "against"),
+    REUSED: ("from",),
+    EXTERNAL: ("count",),
+}
+
+
+def _query_sets(nodes: YamlNodes, node, subset_labels: set[str], base: Release | None,
+                hosts: dict[str, str]) -> tuple[QuerySet, ...]:
+    query_sets: list[QuerySet] = []
+    for item in nodes.sequence(node, "query_sets"):
+        fields = nodes.mapping(item, "a query set", ("label", "source"),
+                               ("part", "count", "seed", "candidates", "k", "min_sum", "against", "from", "host"))
+        if fields is None or not {"label", "source"} <= fields.keys():
+            continue
+        label = _label(nodes, fields["label"], "the label of a query set")
+        what = f"query set '{label}'"
+        if label in subset_labels:
+            nodes.fail(fields["label"], f"the label of {what} is also a subset's label")
+        if label in [q.label for q in query_sets]:
+            nodes.fail(fields["label"], f"{what} is defined twice")
+        source = nodes.text(fields["source"], f"the source of {what}")
+        if source not in QUERY_SOURCES:
+            nodes.fail(fields["source"], f"the source of {what} must be one of {', '.join(QUERY_SOURCES)}, "
+                                         f"not '{source}'")
+            continue
+        wanted = set(_QUERY_FIELDS[source])
+        given = set(fields) - {"label", "source", "host"}
+        if given != wanted:
+            missing, extra = sorted(wanted - given), sorted(given - wanted)
+            nodes.fail(item, f"{what}: a {source} query set takes {', '.join(_QUERY_FIELDS[source])}"
+                             + (f"; missing {', '.join(missing)}" if missing else "")
+                             + (f"; not {', '.join(extra)}" if extra else ""))
+            continue
+        host = _host_name(nodes, fields, hosts, what)
+        origin = nodes.origin(item)
+        if source == REUSED:
+            query_sets.append(_reused_query_set(nodes, fields, base, label, what, origin, host))
+            continue
+        count = nodes.count(fields["count"], f"the count of {what}")
+        if source == EXTERNAL:
+            query_sets.append(QuerySet(label, source, count, origin, host=host))
+            continue
+        part = nodes.count(fields["part"], f"the part of {what}", minimum=0, maximum=9999)
+        seed = nodes.count(fields["seed"], f"the seed of {what}", minimum=0)
+        selection = None
+        if source == SELECTED:
+            against = nodes.text(fields["against"], f"the subset {what} is filtered against")
+            if against not in subset_labels:
+                nodes.fail(fields["against"], f"{what} is filtered against '{against}', which is not a subset")
+            min_sum = _fraction(nodes, fields["min_sum"], f"min_sum of {what}")
+            selection = Selection(nodes.count(fields["candidates"], f"the candidates of {what}"),
+                                  nodes.count(fields["k"], f"k of {what}", maximum=100_000), min_sum, against)
+            if selection.candidates < count:
+                nodes.fail(fields["candidates"], f"{what}: {selection.candidates} candidates cannot give {count} queries")
+        query_sets.append(QuerySet(label, source, count, origin, part, seed, selection, host=host))
+    if not query_sets:
+        nodes.fail(node, "query_sets must list at least one query set")
+    return tuple(query_sets)
+
+
+def _fraction(nodes: YamlNodes, node, what: str) -> float:
+    text = nodes.text(node, what)
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value < float("inf"):
+        nodes.fail(node, f"{what} must be a number of at least 0, not '{text}'")
+        return 0.0
+    return value
+
+
+def _reused_query_set(nodes: YamlNodes, fields: dict, base: Release | None, label: str, what: str,
+                      origin, host: str | None) -> QuerySet:
+    earlier_label = nodes.text(fields["from"], f"the query set {what} reuses")
+    if base is None:
+        nodes.fail(fields["from"], f"{what} is reused, but the release names no earlier edition ('reuses')")
+        return QuerySet(label, REUSED, 1, origin, host=host)
+    try:
+        earlier = base.query_set(earlier_label)
+    except KeyError:
+        nodes.fail(fields["from"], f"{what} reuses '{earlier_label}', which is not a query set of edition "
+                                   f"'{base.edition}' ({', '.join(base.query_labels)})")
+        return QuerySet(label, REUSED, 1, origin, host=host)
+    return QuerySet(label, REUSED, earlier.count, origin, earlier.part, earlier.seed, earlier.selection,
+                    base.edition, earlier.label, host)
+
+
+def _check_selections(nodes: YamlNodes, node, query_sets: tuple[QuerySet, ...], subsets: tuple[Subset, ...]) -> None:
+    """A selected query set's part must be in none of the subsets, like every drawn one."""
+    used = {part for spec in subsets for part in spec.parts}
+    for spec in query_sets:
+        if spec.source in (DRAWN, SELECTED) and spec.part in used:
+            nodes.fail(node, f"query set '{spec.label}' is taken from part {spec.part}, which a subset also holds")
+
+
+def _check_reuse(nodes: YamlNodes, top: dict, release: Release) -> None:
     """Every bundle of a reused subset or query set the earlier edition has is found there."""
     seen: dict[str, str] = {}
     for bundle in release.bundles():
@@ -342,7 +469,7 @@ def _check_reuse(nodes: YamlNodes, top: dict, release: Release) -> None:
 
 def _bundles(nodes: YamlNodes, node, labels: list[str], query_labels: list[str], recall_k: int,
              recall_queries: str, hosts: dict[str, str], has_recall: bool) -> tuple[BundleKind, ...]:
-    kinds, ids = [], set()
+    kinds, ids, files = [], set(), {}
     for item in nodes.sequence(node, "bundles"):
         fields = nodes.mapping(item, "a bundle", ("id", "of", "file", "publish"),
                                ("queries_file", "queries_files", "datasets", "queries_datasets", "columns", "queries",
@@ -389,6 +516,13 @@ def _bundles(nodes: YamlNodes, node, labels: list[str], query_labels: list[str],
                 nodes.fail(entry, f"'{label}' is listed twice in publish of {what}")
             else:
                 publish.append(label)
+        names = [file.replace(SUBSET_PLACEHOLDER, label).replace(QUERIES_PLACEHOLDER, queries or "") for label in labels]
+        names += [queries_file.replace(QUERIES_PLACEHOLDER, q) for q in query_labels if queries_file and q not in
+                  dict(queries_files)] + [name for _, name in queries_files]
+        for name in names:
+            if name and name in files and files[name] != kind_id:
+                nodes.fail(fields["file"], f"{what}: the file name '{name}' is also a file of bundle '{files[name]}'")
+            files.setdefault(name, kind_id)
         kinds.append(BundleKind(kind_id, of, file, queries_file, layout, queries_layout, tuple(publish),
                                 nodes.origin(item), queries_files, queries,
                                 nodes.text(fields["precision"], f"precision of {what}") if "precision" in fields else "",
@@ -542,7 +676,7 @@ def _sketches(nodes: YamlNodes, node, folder: Path, refs: int) -> SketchSettings
         nodes.fail(node, "sketches needs exactly one of 'model' (the official file) or 'create'")
         return SketchSettings(None, 0, 1)
     if "model" in fields:
-        return SketchSettings(folder / nodes.text(fields["model"], "the sketch model path"), 0, 1)
+        return SketchSettings(Path(os.path.normpath(folder / nodes.text(fields["model"], "the sketch model path"))), 0, 1)
     create = nodes.mapping(fields["create"], "sketches create", ("seed", "sample_rows")) or {}
     if len(create) < 2:
         return SketchSettings(None, 0, 1)
