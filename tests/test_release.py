@@ -345,7 +345,7 @@ def test_wording_fills_its_placeholders_with_the_release_facts():
     ("level: warning", "level: shout", 18, "level 'shout' is not one of note, info, warning, danger"),
     ("drawn: the {count} {label}", "drawn: the {count} {lable}", 6, "uses {lable}"),
     ("drawn: the {count} {label}", "guessed: the {count}", 6, "unknown key 'guessed'"),
-    ("  external: the {label} subset made elsewhere\n", "", 1, "subsets lacks the required key 'external'"),
+    ("  external: the {label} subset made elsewhere\n", "", 2, "subsets lacks the required key 'external'"),
 ])
 def test_a_wrong_wording_is_an_error_naming_its_line(old, new, line, message):
     assert old in WORDING
