@@ -64,7 +64,7 @@ def tiny(tmp_path_factory):
     config = read_release(config_path)
     parts = root / "parts"
     stages.write_sample(config, parts)
-    query_row = int(query_rows(config.sample.rows, config.queries.count, config.queries.seed)[0])
+    query_row = int(query_rows(config.sample.rows, config.query_set(QUERIES).count, config.query_set(QUERIES).seed)[0])
     query_vector = np.load(npy_path(parts, 0))[query_row]
     for number, rows in TIED_COPIES.items():
         embeddings = np.load(npy_path(parts, number))
@@ -96,7 +96,7 @@ def test_every_artifact_has_the_layout_of_spec_section_2(tiny):
     config, _, _, out = tiny
     for bundle in config.bundles():
         assert (out / bundle.name).is_file(), bundle.name
-    queries = config.queries.count
+    queries = config.query_set(QUERIES).count
     for label in LABELS + (QUERIES,):
         with h5py.File(out / bundle_name(config, "clip768", label), "r") as file:
             rows = file["emb"].shape[0]
@@ -147,7 +147,7 @@ def test_subsets_follow_the_nsfw_rules_and_queries_come_from_part_0(tiny):
     strict = kept(parts, [1, 2], "strict")
     dev = kept(parts, [1, 2], "dev", 1500)
     assert not np.array_equal(strict[:1500], dev), "the dev subset must differ from the strict prefix"
-    rows = query_rows(config.sample.rows, config.queries.count, config.queries.seed)
+    rows = query_rows(config.sample.rows, config.query_set(QUERIES).count, config.query_set(QUERIES).seed)
     with h5py.File(out / bundle_name(config, "clip768", QUERIES), "r") as file:
         np.testing.assert_array_equal(file["emb"][:], np.load(npy_path(parts, 0))[rows].astype(np.float32))
 
@@ -167,7 +167,7 @@ def test_gold_standards_equal_a_float64_brute_force_ranked_by_float32_distance_t
         dists64 = 1 - queries @ objects.T
         dists = dists64.astype(np.float32)
         ids = np.arange(1, len(objects) + 1)
-        order = np.array([np.lexsort((ids, row))[:config.gold_k] for row in dists])
+        order = np.array([np.lexsort((ids, row))[:config.gold_k(QUERIES)] for row in dists])
         for kind, k in (("gold-f64", 50), ("gold", 10)):
             with h5py.File(out / bundle_name(config, kind, label), "r") as file:
                 knns, stored = file["knns"][:], file["dists"][:]
@@ -250,7 +250,7 @@ def test_a_second_run_on_a_dask_local_cluster_gives_identical_md5s(tiny, tmp_pat
     run = make(second, parts, config_path, "artifacts", "SCHEDULER=local", "DASK_WORKERS=2", "DASK_THREADS=1")
     assert run.returncode == 0, run.stderr
     assert "Dask LocalCluster at tcp://127.0.0.1:" in run.stderr and "2 worker(s), 2 thread(s)" in run.stderr
-    assert "gold standard P5: on Dask at tcp://127.0.0.1:" in run.stderr and "dashboard http://127.0.0.1:" in run.stderr
+    assert "gold standard P5, queries queries: on Dask at tcp://127.0.0.1:" in run.stderr and "dashboard http://127.0.0.1:" in run.stderr
     assert digests(second, names) == digests(out, names)
 
 
@@ -339,7 +339,7 @@ def gold_on_dask(tiny, work: Path, cluster, monkeypatch) -> None:
         shutil.copy(out / bundle_name(config, "clip768", label), work)
     monkeypatch.setattr(stages, "GOLD_BLOCK_ROWS", 500)
     monkeypatch.setattr(stages, "GOLD_QUERY_ROWS", 40)
-    stages.write_gold(stages.Run(config, work, work, scheduler=Scheduler(cluster.scheduler_address)), "P2")
+    stages.write_gold(stages.Run(config, work, work, scheduler=Scheduler(cluster.scheduler_address)), f"P2/{QUERIES}")
 
 
 def test_a_worker_killed_during_the_gold_stage_changes_no_result(tiny, cluster, tmp_path, monkeypatch):
@@ -363,13 +363,13 @@ def test_workers_killed_past_the_retries_fail_the_stage_by_name_and_write_nothin
             gold_on_dask(tiny, tmp_path, cluster, monkeypatch)
     finally:
         cluster.scheduler.allowed_failures = allowed
-    assert re.fullmatch(r"gold standard P2: screen, queries \d+\.\.\d+ x rows [\d,]+\.\.[\d,]+: the Dask worker "
+    assert re.fullmatch(r"gold standard P2, queries queries: screen, queries \d+\.\.\d+ x rows [\d,]+\.\.[\d,]+: the Dask worker "
                         r"running it died 1 time\(s\) .*", str(error.value)), str(error.value)
     assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
         bundle_name(config, "clip768", label) for label in ("P2", QUERIES))
 
 
-@pytest.mark.parametrize("scheduler, stage", [("local", ["gold", "P2"]), ("tcp://127.0.0.1:1", ["pca", "P2"]),
+@pytest.mark.parametrize("scheduler, stage", [("local", ["gold", "P2/queries"]), ("tcp://127.0.0.1:1", ["pca", "P2"]),
                                                ("local", ["local-cluster", "--", "true"])])
 def test_without_dask_a_scheduler_is_one_error_saying_how_to_install_it(tiny, tmp_path, scheduler, stage):
     """Dask made unimportable, as in an installation without the 'dask' extra."""
@@ -499,7 +499,7 @@ def test_a_bad_part_is_named_and_no_stage_writes(tiny, tmp_path, damage, message
     damaged = damage(parts)
     out = tmp_path / "out"
     run = stages.Run(config, parts, out)
-    for write in (lambda: stages.write_subset(run, "P2"), lambda: stages.write_queries(run),
+    for write in (lambda: stages.write_subset(run, "P2"), lambda: stages.write_queries(run, QUERIES),
                   lambda: stages.write_meta(run, "P2"), lambda: stages.checked_parts(config, parts, out)):
         with pytest.raises(InputError) as error:
             write()
@@ -602,5 +602,5 @@ def test_the_command_names_an_unknown_subset_without_a_traceback(tiny, tmp_path)
                          cwd=REPO, capture_output=True, text=True)
     assert run.returncode == 1, run.stderr
     assert run.stderr == (f"error: '10M' is not a label stage 'gold' runs for in {config_path} "
-                          "(labels: 1500, P2, P5)\n")
+                          "(labels: 1500/queries, P2/queries, P5/queries)\n")
     assert list(tmp_path.iterdir()) == []

@@ -123,7 +123,7 @@ def test_recall_counts_the_shared_ids_of_the_first_k():
 
 
 def test_make_rules_name_every_output_once_with_its_inputs(tmp_path):
-    release = read_release(ROOT / "data" / "release-sample.yml")
+    release = read_release(ROOT / "data" / "releases" / "sample-2023.yml")
     rules = make_rules(release)
     assert "PIPELINE_FILE_laion2B_en_clip768v2_n_S3_h5 := $(RULE_OUT)/laion2B-en-clip768v2-n=S3.h5" in rules
     targets = [line.split(":")[0] for line in rules.splitlines() if line.startswith("$(") and ":" in line]

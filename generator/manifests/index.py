@@ -1,5 +1,5 @@
-"""The index of a release's published bundles, `datasets.json` (SPEC §4.4): every bundle with its
-URL, sizes, md5, layout, subset and group in one JSON document. The site writes it beside the
+"""The index of an edition's published bundles, `datasets.json`: every bundle with its URL, sizes,
+md5, layout, subset, query set, group and origin in one JSON document. The site writes it beside the
 datasets page; the participants' `download` and `verify` read it instead of the manifests, so a
 site's URL is all they need. Its JSON Schema is `docs/datasets.schema.json`, published with it.
 """
@@ -48,15 +48,23 @@ class IndexEntry:
     md5: str | None
     datasets: tuple[IndexDataset, ...] = ()
     columns: tuple[str, ...] = ()
+    origin: str = "built"
+    queries: str | None = None
+
+
+# Where a bundle comes from (see the release model): built for this edition, reused from an
+# earlier one (same URL and md5), or external (made outside the project, listed and verified).
+ORIGINS = ("built", "reused", "external")
 
 
 @dataclass(frozen=True)
 class DatasetIndex:
-    """The bundles of one release, in page order; `source` is where the index was read from."""
+    """The bundles of one edition, in page order; `source` is where the index was read from."""
 
     release: str
     bundles: tuple[IndexEntry, ...]
     source: str = ""
+    edition: str = ""
 
 
 # --- writer --------------------------------------------------------------------------------
@@ -69,9 +77,10 @@ def _layout_json(entry: IndexEntry) -> dict:
 
 
 def index_json(index: DatasetIndex) -> str:
-    bundles = [{"name": e.name, "group": e.group, "subset": e.subset, "url": e.url, "bytes": e.bytes,
-                "size": e.size, "md5": e.md5, "layout": _layout_json(e)} for e in index.bundles]
-    document = {"format": FORMAT, "release": index.release, "bundles": bundles}
+    bundles = [{"name": e.name, "group": e.group, "subset": e.subset, "queries": e.queries, "origin": e.origin,
+                "url": e.url, "bytes": e.bytes, "size": e.size, "md5": e.md5, "layout": _layout_json(e)}
+               for e in index.bundles]
+    document = {"format": FORMAT, "release": index.release, "edition": index.edition, "bundles": bundles}
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
@@ -134,11 +143,16 @@ def _entry(problems: list[str], number: int, value) -> IndexEntry | None:
         fields.fail("must not be negative", "bytes")
     if size and _size(size) is None:
         fields.fail(f"'{size}' is not a size (e.g. 147G, 7.7M or a byte count)", "size")
+    origin = fields.value.get("origin", "built")
+    if origin not in ORIGINS:
+        fields.fail(f"must be one of {', '.join(ORIGINS)}", "origin")
+    queries = fields.get("queries", str, nullable=True) if "queries" in fields.value else None
     layout = _Fields(problems, f"bundles[{number}].layout", fields.value.get("layout"))
     datasets, columns = _layout(layout)
     if len(problems) > before:
         return None
-    return IndexEntry(name, group, subset, url, n_bytes, size, md5.lower() if md5 else None, datasets, columns)
+    return IndexEntry(name, group, subset, url, n_bytes, size, md5.lower() if md5 else None, datasets, columns,
+                      origin, queries)
 
 
 def _layout(layout: _Fields) -> tuple[tuple[IndexDataset, ...], tuple[str, ...]]:
@@ -176,13 +190,14 @@ def parse_index(text: str, source: str) -> DatasetIndex:
         raise InputError.at(source, f"index format {top.value.get('format')!r} is not the format {FORMAT} this "
                                     f"version reads (a newer laion2b may read it)")
     release = top.get("release", str)
+    edition = top.get("edition", str) if "edition" in top.value else ""
     bundles = top.get("bundles", list) or []
     entries = [_entry(problems, number, item) for number, item in enumerate(bundles)]
     names = [e.name for e in entries if e]
     problems += [f"'{name}' is listed twice" for name in sorted({n for n in names if names.count(n) > 1})]
     if problems:
         raise InputError(Problem(Origin(source), message) for message in problems)
-    return DatasetIndex(release, tuple(entries), source)
+    return DatasetIndex(release, tuple(entries), source, edition or "")
 
 
 def index_manifests(index: DatasetIndex) -> ManifestSet:

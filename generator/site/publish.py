@@ -1,4 +1,4 @@
-"""What the site publishes beside the datasets page for tools to read (SPEC §4.4): the index
+"""What the site publishes beside the datasets page for tools to read : the index
 `datasets.json` and the manifests of the published bundles, written from the page's rows so that
 they say exactly what the page says. Only certain values go in: a URL, size or md5 the page
 marks ⚠ is left out of them (null in the index)."""
@@ -19,11 +19,12 @@ def index_entry(row: PageRow) -> IndexEntry:
                       size=(human_size(exact) if exact is not None else size.text) if size else None,
                       md5=row.certain(MD5),
                       datasets=tuple(IndexDataset(d.key, d.dtype, d.shape) for d in row.layout.datasets),
-                      columns=row.layout.columns)
+                      columns=row.layout.columns, origin=row.source, queries=row.queries)
 
 
 def page_index(page: Page) -> DatasetIndex:
-    return DatasetIndex(page.release.name, tuple(index_entry(row) for group in page.groups for row in group.rows))
+    return DatasetIndex(page.release.name, tuple(index_entry(row) for group in page.groups for row in group.rows),
+                        edition=page.release.edition)
 
 
 def published_files(page: Page) -> dict[str, str]:
