@@ -205,7 +205,8 @@ sample-site: $(ENV_STAMP)  ## sample parts, every sample edition's artifacts and
 	rm -rf $(call quote,$(SAMPLE_SITE)/docs)
 	mkdir -p $(call quote,$(SAMPLE_SITE))
 	cp -R docs $(call quote,$(SAMPLE_SITE)/docs)
-	rm -rf $(foreach file,$(GENERATED_DOCS),$(call quote,$(SAMPLE_SITE)/$(file)))
+	rm -rf $(call quote,$(SAMPLE_SITE)/docs/datasets.md) $(call quote,$(SAMPLE_SITE)/docs/editions.md)
+	for folder in $(call quote,$(SAMPLE_SITE)/docs)/*/; do [ ! -f "$$folder.gitignore" ] || rm -rf "$$folder"; done
 	printf 'INHERIT: %s\ndocs_dir: docs\nsite_dir: site\n' $(call quote,$(CURDIR)/mkdocs.yml) \
 		> $(call quote,$(SAMPLE_SITE)/mkdocs.yml)
 	$(PY) -m generator render --releases $(call quote,$(RELEASES)) --editions $(SAMPLE_EDITIONS) \

@@ -91,7 +91,7 @@ name: Tiny test release
 date: 2023-01-01
 hosts: {local: http://127.0.0.1:8008/tiny}
 host: local
-sample: {parts: 6, rows: 1000, clusters: 16, seed: 7}
+sample: {parts: 7, rows: 1000, clusters: 16, seed: 7}
 subsets:
   - {label: 1500, parts: [1, 2], rule: dev, rows: 1500}
   - {label: P2, parts: [1, 2], rule: strict}
@@ -146,6 +146,62 @@ sketches:
   create: {seed: 1, sample_rows: 2000}
 recall: {k: 10}
 """
+
+
+# A second tiny edition that reuses the first's subsets P2 and P5 and its query set, and adds a
+# selected query set (from part 6, which no subset holds) and an external one: what the 2024
+# edition does to 2023's, at test scale. Saved as FIRST.yml and SECOND.yml in one folder, `reuses`
+# names the first.
+TINY_SECOND_RELEASE = """\
+name: Tiny second edition
+date: 2024-01-01
+reuses: {first}
+hosts: {{local: http://127.0.0.1:8008/{second}}}
+host: local
+subsets:
+  - {{label: P2, source: reused}}
+  - {{label: P5, source: reused}}
+query_sets:
+  - {{label: again, source: reused, from: queries}}
+  - {{label: hard, source: selected, part: 6, count: 40, seed: 5, candidates: 150, k: 10, min_sum: 3.35, against: P5}}
+  - {{label: outside, source: external, count: 30}}
+bundles:
+  - id: clip768
+    of: embeddings
+    file: laion2B-en-clip768v2-n={{subset}}.h5
+    queries_file: "{{queries}}-queries-clip768v2.h5"
+    datasets: [{{key: emb, dtype: float16, cols: 768}}]
+    queries_datasets: [{{key: emb, dtype: float32, cols: 768}}]
+    publish: [P5, P2, again, hard, outside]
+  - id: gold
+    of: gold
+    queries: again
+    file: gold-standard-{{subset}}--again.h5
+    datasets: [{{key: knns, dtype: int32, cols: 10}}, {{key: dists, dtype: float32, cols: 10}}]
+    publish: [P5, P2]
+  - id: gold-hard
+    of: gold
+    queries: hard
+    file: gold-standard-{{subset}}--hard.h5
+    datasets: [{{key: knns, dtype: int32, cols: 20}}, {{key: dists, dtype: float32, cols: 20}}]
+    publish: [P5]
+  - id: gold-private
+    of: gold
+    queries: outside
+    file: gold-standard-{{subset}}--outside.h5
+    datasets: [{{key: knns, dtype: int32, cols: 10}}, {{key: dists, dtype: float32, cols: 10}}]
+    publish: [P5]
+"""
+
+
+def tiny_editions(folder: Path, first: str = "sample-a", second: str = "sample-b") -> tuple[Path, Path]:
+    """The two tiny editions saved in `folder` as FIRST.yml and SECOND.yml, each published under
+    its own folder of the loopback address."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = folder / f"{first}.yml", folder / f"{second}.yml"
+    paths[0].write_text(TINY_RELEASE.replace("http://127.0.0.1:8008/tiny", f"http://127.0.0.1:8008/{first}"))
+    paths[1].write_text(TINY_SECOND_RELEASE.format(first=first, second=second))
+    return paths
 
 
 def bundle_name(release, kind_id: str, label: str) -> str:

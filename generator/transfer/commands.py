@@ -93,20 +93,22 @@ def verify_folder(folder: Path, manifest: Path | str, require_all: bool, jobs: i
 
 
 def release_names(release: Release, group: str | None, subset: str | None) -> list[str]:
-    """The published bundles of a group (a kind of bundle) or of a subset (or the queries)."""
+    """The published bundles of a group (a kind of bundle) or of a subset (or a query set)."""
     return select_names(release.published(), group, subset, release.path)
 
 
 def select_names(published, group: str | None, subset: str | None, source: str) -> list[str]:
-    """The names of the bundles (anything with a name, group and subset: the release's, or an
-    index's) of a group or of a subset."""
+    """The names of the bundles (anything with a name, group, subset and query set: an edition's,
+    or an index's) of a group, or what a task on a subset needs: the subset's files, its gold
+    standards and the files of their query sets, in page order."""
     if group:
         names = [b.name for b in published if b.group == group]
         if not names:
             groups = list(dict.fromkeys(b.group for b in published))
             raise ProjectError(f"{source}: no published bundle in group '{group}' (groups: {', '.join(groups)})")
         return names
-    names = [b.name for b in published if b.subset == subset]
+    queries = {b.queries for b in published if b.subset == subset and b.queries and b.queries != subset}
+    names = [b.name for b in published if b.subset == subset or b.subset in queries]
     if not names:
         labels = list(dict.fromkeys(b.subset for b in published))
         raise ProjectError(f"{source}: no published bundle of subset '{subset}' (subsets: {', '.join(labels)})")

@@ -1,0 +1,207 @@
+"""Two editions built offline: the second reuses the first's subsets and one of its query sets by
+reference, adds a selected and an external query set, builds no database bundle, and both pages
+publish files a participant's tools fetch from a loopback copy of the site."""
+from __future__ import annotations
+
+import functools
+import hashlib
+import shutil
+import subprocess
+import sys
+import threading
+from dataclasses import replace
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urljoin
+
+import h5py
+import numpy as np
+import pytest
+import requests
+from bs4 import BeautifulSoup
+
+from generator.manifests.read import read_manifest_set
+from generator.pipeline import stages
+from generator.pipeline.parts import npy_path
+from generator.pipeline.queries import candidate_rows
+from generator.release.read import read_release
+from tests.conftest import ROOT, tiny_editions
+
+FIRST, SECOND = "sample-a", "sample-b"
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def editions(tmp_path_factory):
+    """`make sample-site` of the two tiny editions, with the artifacts and the built site served on
+    127.0.0.1 where the editions' hosts point."""
+    root = tmp_path_factory.mktemp("editions")
+    served = root / "served"
+    served.mkdir()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(served)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    releases = root / "releases"
+    for path in tiny_editions(releases, FIRST, SECOND):
+        path.write_text(path.read_text().replace("http://127.0.0.1:8008", url))
+    run = subprocess.run(["make", "--no-print-directory", "-C", str(ROOT), "-j2", "sample-site",
+                          f"RELEASES={releases}", f"SAMPLE={root / 'parts'}", f"ARTIFACTS_ROOT={served}",
+                          f"SAMPLE_SITE={root / 'site'}", f"SITE_URL={url}/site/"],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    (served / "site").symlink_to(root / "site" / "site")
+    yield root, url, releases
+    server.shutdown()
+    server.server_close()
+
+
+def make_dry_run(root: Path, releases: Path, out_root: Path, edition: str) -> list[str]:
+    run = subprocess.run(["make", "--no-print-directory", "-C", str(ROOT), "-n", "artifacts", f"EDITION={edition}",
+                          f"RELEASES={releases}", f"PARTS={root / 'parts'}", f"ARTIFACTS_ROOT={out_root}"],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    return [line for line in run.stdout.splitlines() if " -m generator pipeline " in line]
+
+
+def test_the_second_edition_builds_no_database_bundle_and_references_the_first(editions, tmp_path):
+    root, _, releases = editions
+    served = root / "served"
+    # The second edition from scratch beside a built first one: its external file is all it is given.
+    out_root = tmp_path / "artifacts"
+    shutil.copytree(served / FIRST, out_root / FIRST)
+    second = read_release(releases / f"{SECOND}.yml")
+    (out_root / SECOND).mkdir()
+    external = next(b for b in second.bundles() if b.source == "external")
+    shutil.copy(served / SECOND / external.name, out_root / SECOND / external.name)
+    commands = make_dry_run(root, releases, out_root, SECOND)
+    stages_run = [line.split(" -m generator pipeline ")[1].split() for line in commands]
+    stage_names = {words[words.index("--out") + 2] for words in stages_run}
+    assert stage_names == {"rules", "queries", "gold", "manifests"}, commands
+    assert not any("clip768v2-n=" in line for line in commands)
+    assert make_dry_run(root, releases, served, SECOND) == [], "a second run with nothing changed does nothing"
+
+
+def test_reused_files_are_the_first_editions_bytes_urls_and_md5s(editions):
+    root, url, releases = editions
+    served = root / "served"
+    first, second = (read_release(releases / f"{edition}.yml") for edition in (FIRST, SECOND))
+    mine, theirs = read_manifest_set(served / SECOND), read_manifest_set(served / FIRST)
+    for label in ("P2", "P5"):
+        name = first.embeddings_file(label)
+        assert not (served / SECOND / name).exists(), "a referenced file is not copied"
+        assert mine.urls.get(name).value == theirs.urls.get(name).value == f"{url}/{FIRST}/{name}"
+        assert mine.md5s.get(name).value == theirs.md5s.get(name).value
+    copied = second.embeddings_bundle("again")
+    assert (copied.source, copied.from_edition) == ("reused", FIRST)
+    assert (served / SECOND / copied.name).read_bytes() == (served / FIRST / copied.from_name).read_bytes()
+    assert mine.urls.get(copied.name).value == f"{url}/{SECOND}/{copied.name}"
+
+
+def test_every_link_of_both_pages_resolves_on_the_served_site(editions):
+    root, url, _ = editions
+    site = root / "site" / "site"
+    pages = {"datasets.html": SECOND, f"{FIRST}/datasets.html": FIRST}
+    for page, edition in pages.items():
+        soup = BeautifulSoup((site / page).read_text(encoding="utf-8"), "html.parser")
+        hrefs = {a["href"] for a in soup.select("article a[href]") if not a["href"].startswith("#")}
+        downloads = {a["href"] for a in soup.select("div.datasets a[href]")}
+        assert downloads and all(href.startswith(f"{url}/") for href in downloads)
+        for href in sorted(hrefs):
+            if href.startswith("http") and not href.startswith(url):
+                continue  # the page's links to the world outside (LAION, arXiv) are not served here
+            target = urljoin(f"{url}/site/{page}", href).split("#")[0]
+            answer = requests.get(target, timeout=10)
+            assert answer.status_code == 200, (page, href)
+    newest = BeautifulSoup((site / f"{FIRST}/datasets.html").read_text(encoding="utf-8"), "html.parser")
+    assert "The newest edition is" in newest.get_text()
+
+
+def test_download_by_the_second_editions_index_fetches_its_files_for_a_subset(editions, tmp_path):
+    root, url, releases = editions
+    second = read_release(releases / f"{SECOND}.yml")
+    target = tmp_path / "downloads"
+    run = subprocess.run([sys.executable, "-m", "generator", "download", "--index",
+                          f"{url}/site/{SECOND}/datasets.json", "--subset", "P5", "--dir", str(target),
+                          "--cache-dir", str(tmp_path / "cache")], cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    gold = [b for b in second.published() if b.kind.of == "gold" and b.subset == "P5"]
+    expected = {second.embeddings_file("P5")} | {b.name for b in gold} | {
+        second.embeddings_file(b.queries) for b in gold}
+    assert {path.name for path in target.iterdir()} == expected
+    served = root / "served"
+    for name in expected:
+        folder = FIRST if name == second.embeddings_file("P5") else SECOND
+        assert (target / name).read_bytes() == (served / folder / name).read_bytes()
+
+
+def _nearest_distances(queries: np.ndarray, objects: np.ndarray, k: int) -> np.ndarray:
+    """The k+1 nearest distances of each query, float64 brute force rounded to float32, ascending."""
+    q = queries.astype(np.float64)
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    x = objects.astype(np.float64)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return np.sort((1 - q @ x.T).astype(np.float32), axis=1)[:, :k + 1]
+
+
+def test_the_selected_query_set_follows_its_rule(editions):
+    root, _, releases = editions
+    served = root / "served"
+    second = read_release(releases / f"{SECOND}.yml")
+    spec = second.query_set("hard")
+    selection = spec.selection
+    part = np.load(npy_path(root / "parts", spec.part))
+    with h5py.File(served / SECOND / second.embeddings_file("hard"), "r") as file:
+        chosen = file["emb"][:]
+    with h5py.File(served / FIRST / second.embeddings_file(selection.against), "r") as file:
+        objects = file["emb"][:]
+    candidates = candidate_rows(len(part), selection.candidates, spec.seed)
+    assert np.all(np.diff(candidates) > 0), "the candidates are distinct and ascending"
+    rows = [int(np.flatnonzero((part.astype(np.float32) == query).all(axis=1))[0]) for query in chosen]
+    assert len(rows) == spec.count and rows == sorted(rows) and set(rows) <= set(candidates.tolist())
+    dists = _nearest_distances(part[candidates].astype(np.float32), objects, selection.k)
+    passes = (dists[:, selection.k - 1] != dists[:, selection.k]) & (
+        dists[:, :selection.k].astype(np.float64).sum(axis=1) > selection.min_sum)
+    assert candidates[passes][:spec.count].tolist() == rows, "the first candidates that pass, in order"
+    assert not passes.all(), "the rule drops some candidates of this sample, so the test can see it work"
+
+
+def test_the_selected_queries_depend_on_the_seed_alone(editions, tmp_path):
+    root, _, releases = editions
+    served = root / "served"
+    second = read_release(releases / f"{SECOND}.yml")
+    name = second.embeddings_file("hard")
+    out = tmp_path / SECOND
+    shutil.copytree(served / FIRST, tmp_path / FIRST)
+    for seed, same in ((second.query_set("hard").seed, True), (11, False)):
+        spec = replace(second.query_set("hard"), seed=seed)
+        release = replace(second, query_sets=tuple(spec if q.label == "hard" else q for q in second.query_sets))
+        stages.write_queries(stages.Run(release, root / "parts", out), "hard")
+        digest = hashlib.md5((out / name).read_bytes()).hexdigest()
+        assert (digest == hashlib.md5((served / SECOND / name).read_bytes()).hexdigest()) is same, seed
+    assert not (out / stages.SELECTION / "hard.h5").exists()
+
+
+def test_the_gold_standard_of_the_selected_queries_is_float64_brute_force(editions):
+    root, _, releases = editions
+    served = root / "served"
+    second = read_release(releases / f"{SECOND}.yml")
+    with h5py.File(served / SECOND / second.embeddings_file("hard"), "r") as file:
+        queries = file["emb"][:].astype(np.float64)
+    with h5py.File(served / FIRST / second.embeddings_file("P5"), "r") as file:
+        objects = file["emb"][:].astype(np.float64)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    objects /= np.linalg.norm(objects, axis=1, keepdims=True)
+    dists = (1 - queries @ objects.T).astype(np.float32)
+    kind = second.kind("gold-hard")
+    k = kind.layout.cols
+    with h5py.File(served / SECOND / second.bundle(kind, "P5").name, "r") as file:
+        knns, stored = file["knns"][:], file["dists"][:]
+    ids = np.arange(1, len(objects) + 1)
+    for row, found, distances in zip(dists, knns, stored):
+        order = np.lexsort((ids, row))[:k]
+        assert found.tolist() == ids[order].tolist()
+        assert distances.tolist() == row[order].tolist()
