@@ -285,3 +285,39 @@ def loopback_site(tmp_path_factory) -> LoopbackSite:
     yield LoopbackSite(root, url, built, release)
     server.shutdown()
     server.server_close()
+
+
+FIRST, SECOND = "sample-a", "sample-b"  # the tiny editions' ids in `make sample-site` tests
+
+
+@pytest.fixture(scope="session")
+def tiny_sample_site(tmp_path_factory):
+    """`make sample-site` of the two tiny editions (built once per session), with the artifacts
+    (ARTIFACTS_ROOT, at /FIRST and /SECOND) and the built site (at /site) served on 127.0.0.1 where
+    the editions' hosts point. Yields (root, url, releases folder); the parts are in root/parts."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+    root = tmp_path_factory.mktemp("editions")
+    served = root / "served"
+    served.mkdir()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(served)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    releases = root / "releases"
+    for path in tiny_editions(releases, FIRST, SECOND):
+        path.write_text(path.read_text().replace("http://127.0.0.1:8008", url))
+    run = subprocess.run(["make", "--no-print-directory", "-C", str(ROOT), "-j2", "sample-site",
+                          f"RELEASES={releases}", f"SAMPLE={root / 'parts'}", f"ARTIFACTS_ROOT={served}",
+                          f"SAMPLE_SITE={root / 'site'}", f"SITE_URL={url}/site/"],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    (served / "site").symlink_to(root / "site" / "site")
+    yield root, url, releases
+    server.shutdown()
+    server.server_close()

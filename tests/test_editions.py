@@ -3,14 +3,11 @@ reference, adds a selected and an external query set, builds no database bundle,
 publish files a participant's tools fetch from a loopback copy of the site."""
 from __future__ import annotations
 
-import functools
 import hashlib
 import shutil
 import subprocess
 import sys
-import threading
 from dataclasses import replace
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -25,38 +22,12 @@ from generator.pipeline import stages
 from generator.pipeline.parts import npy_path
 from generator.pipeline.queries import candidate_rows
 from generator.release.read import read_release
-from tests.conftest import ROOT, tiny_editions
-
-FIRST, SECOND = "sample-a", "sample-b"
-
-
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, *args) -> None:
-        pass
+from tests.conftest import FIRST, ROOT, SECOND
 
 
 @pytest.fixture(scope="module")
-def editions(tmp_path_factory):
-    """`make sample-site` of the two tiny editions, with the artifacts and the built site served on
-    127.0.0.1 where the editions' hosts point."""
-    root = tmp_path_factory.mktemp("editions")
-    served = root / "served"
-    served.mkdir()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(served)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    releases = root / "releases"
-    for path in tiny_editions(releases, FIRST, SECOND):
-        path.write_text(path.read_text().replace("http://127.0.0.1:8008", url))
-    run = subprocess.run(["make", "--no-print-directory", "-C", str(ROOT), "-j2", "sample-site",
-                          f"RELEASES={releases}", f"SAMPLE={root / 'parts'}", f"ARTIFACTS_ROOT={served}",
-                          f"SAMPLE_SITE={root / 'site'}", f"SITE_URL={url}/site/"],
-                         capture_output=True, text=True)
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    (served / "site").symlink_to(root / "site" / "site")
-    yield root, url, releases
-    server.shutdown()
-    server.server_close()
+def editions(tiny_sample_site):
+    return tiny_sample_site
 
 
 def make_dry_run(root: Path, releases: Path, out_root: Path, edition: str) -> list[str]:

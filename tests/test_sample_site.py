@@ -12,23 +12,17 @@ import pytest
 from bs4 import BeautifulSoup
 
 from generator.release.read import read_release
-from tests.conftest import ROOT, TINY_RELEASE, run_generator
+from tests.conftest import FIRST, SECOND, run_generator
 
 
 @pytest.fixture(scope="module")
-def sample_site(tmp_path_factory):
-    root = tmp_path_factory.mktemp("sample-site")
-    release = root / "tiny.yml"
-    release.write_text(TINY_RELEASE)
-    run = subprocess.run(["make", "--no-print-directory", "-C", str(ROOT), "-j2", "sample-site", f"RELEASE={release}",
-                          f"SAMPLE={root / 'parts'}", f"OUT={root / 'out'}", f"SAMPLE_SITE={root / 'site'}"],
-                         capture_output=True, text=True)
-    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
-    return read_release(release), root / "out", root / "site" / "site"
+def sample_site(tiny_sample_site):
+    root, url, releases = tiny_sample_site
+    return root, url, releases, root / "served", root / "site" / "site"
 
 
-def rows(site: Path) -> dict[str, list]:
-    soup = BeautifulSoup((site / "datasets.html").read_text(encoding="utf-8"), "html.parser")
+def rows(page: Path) -> dict[str, list]:
+    soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
     table_rows = [row for table in soup.select("div.datasets table") for row in table.select("tbody tr")]
     return {row.select_one("td code").get_text(): row.find_all("td") for row in table_rows}
 
@@ -42,24 +36,30 @@ def h5py_layout(path: Path) -> str:
                         for key, item in file.items())
 
 
-def test_every_row_shows_what_h5py_stat_and_md5sum_say_of_the_produced_file(sample_site):
-    release, out, site = sample_site
-    cells = rows(site)
+@pytest.mark.parametrize("edition, page", [(FIRST, f"{FIRST}/datasets.html"), (SECOND, "datasets.html")])
+def test_every_row_shows_what_h5py_stat_and_md5sum_say_of_the_produced_file(sample_site, edition, page):
+    _, url, releases, served, site = sample_site
+    release = read_release(releases / f"{edition}.yml")
+    cells = rows(site / page)
     assert list(cells) == [bundle.name for bundle in release.published()]
-    md5sum = dict(reversed(line.split("  ")) for line in subprocess.run(
-        ["md5sum", *cells], cwd=out, capture_output=True, text=True, check=True).stdout.splitlines())
-    for name, (file, _, size, md5, layout) in cells.items():
-        assert file.select_one("a")["href"] == f"http://127.0.0.1:8008/tiny/{name}"
-        assert f"{os.stat(out / name).st_size:,} bytes" in size.get_text(), name
-        assert md5.get_text(strip=True) == md5sum[name]
-        assert layout.get_text(" ", strip=True) == h5py_layout(out / name), name
+    for bundle in release.published():
+        file, _, size, md5, layout = cells[bundle.name]
+        path = served / bundle.edition / bundle.name
+        assert file.select_one("a")["href"] == f"{url}/{bundle.edition}/{bundle.name}"
+        assert f"{os.stat(path).st_size:,} bytes" in size.get_text(), bundle.name
+        md5sum = subprocess.run(["md5sum", bundle.name], cwd=path.parent, capture_output=True, text=True,
+                                check=True).stdout.split()[0]
+        assert md5.get_text(strip=True) == md5sum
+        assert layout.get_text(" ", strip=True) == h5py_layout(path), bundle.name
     assert not any(td.select(".missing-value") for tds in cells.values() for td in tds)
 
 
 def test_one_changed_byte_fails_strict_mode_and_is_marked_without_it(sample_site, tmp_path):
-    release, out, _ = sample_site
-    changed = tmp_path / "artifacts"
-    changed.mkdir()
+    _, _, releases, served, _ = sample_site
+    release = read_release(releases / f"{FIRST}.yml")
+    changed = tmp_path / "artifacts" / FIRST
+    changed.mkdir(parents=True)
+    out = served / FIRST
     for name in ("dataset-files-md5.txt", "dataset-files-size.txt", "dataset-files-bytes.txt",
                  "dataset-files-urls.txt"):
         shutil.copy(out / name, changed)
@@ -67,20 +67,19 @@ def test_one_changed_byte_fails_strict_mode_and_is_marked_without_it(sample_site
     content = bytearray((out / name).read_bytes())
     content[-1] ^= 0x01
     (changed / name).write_bytes(content)
-    arguments = ["render", "--release", str(tmp_path / "tiny.yml"), "--data", str(changed),
-                 "--artifacts", str(changed), "--out", str(tmp_path / "datasets.md"),
-                 "--plot", str(tmp_path / "plot.svg")]
-    (tmp_path / "tiny.yml").write_text(TINY_RELEASE)
+    docs = tmp_path / "docs"
+    arguments = ["render", "--releases", str(releases), "--editions", FIRST, "--data", str(changed.parent),
+                 "--artifacts", str(changed.parent), "--docs", str(docs)]
 
     strict = run_generator(*arguments)
     assert strict.returncode == 1 and "Traceback" not in strict.stderr
     assert f"'{name}': {changed / name} has md5 " in strict.stderr
     assert "1 problem(s) in the inputs; nothing was written" in strict.stderr
-    assert not (tmp_path / "datasets.md").exists()
+    assert not docs.exists()
 
     lenient = run_generator(*arguments, "--strict", "0")
     assert lenient.returncode == 0, lenient.stderr
-    page = (tmp_path / "datasets.md").read_text(encoding="utf-8")
+    page = (docs / "datasets.md").read_text(encoding="utf-8")
     row = next(line for line in page.split("<tr>") if f"<code>{name}</code>" in line)
     md5_cell = row.split("<td>")[4]
     assert '<span class="missing-value">⚠ the file built here has md5 ' in md5_cell
