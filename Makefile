@@ -19,7 +19,10 @@ RELEASE ?=
 NEWEST_EDITION = $(lastword $(sort $(filter-out sample-%,$(basename $(notdir $(wildcard $(RELEASES)/*.yml))))))
 SITE_RELEASE = $(or $(RELEASE),$(RELEASES)/$(or $(EDITION),$(NEWEST_EDITION)).yml)
 PIPELINE_RELEASE = $(or $(RELEASE),$(RELEASES)/$(or $(EDITION),sample-2023).yml)
-PIPELINE_EDITION = $(basename $(notdir $(PIPELINE_RELEASE)))
+# An edition's id is its release file's name without .yml (asked of the shell: the path may hold spaces).
+edition_of = $(shell basename -- $(call quote,$(1)) .yml)
+SITE_EDITION = $(call edition_of,$(SITE_RELEASE))
+PIPELINE_EDITION = $(call edition_of,$(PIPELINE_RELEASE))
 
 # Site inputs: DATA holds a folder per edition with its three manifests (and recall table);
 # WORDING the page's texts; STRICT=0 renders despite problems; ARTIFACTS, when set, is a folder
@@ -45,7 +48,7 @@ GENERATED_DOCS = docs/datasets.md docs/editions.md $(foreach edition,$(basename 
 # every file again. download takes FILES (names), GROUP or SUBSET (of the release);
 # MIRROR replaces everything before the file name in each URL.
 DIR ?= downloads
-MANIFEST ?= $(DATA)/$(basename $(notdir $(SITE_RELEASE)))/dataset-files-md5.txt
+MANIFEST ?= $(DATA)/$(SITE_EDITION)/dataset-files-md5.txt
 REQUIRE_ALL ?= 0
 NO_CACHE ?= 0
 FILES ?=
@@ -129,7 +132,7 @@ site: render  ## build the static site into site/ (mkdocs build --strict)
 	$(BIN)/mkdocs build --strict
 
 linkcheck: $(ENV_STAMP)  ## HEAD every download link of the page and compare its size with the manifests (online)
-	$(PY) -m generator linkcheck --release $(call quote,$(SITE_RELEASE)) --data $(call quote,$(DATA)/$(basename $(notdir $(SITE_RELEASE))))
+	$(PY) -m generator linkcheck --release $(call quote,$(SITE_RELEASE)) --data $(call quote,$(DATA)/$(SITE_EDITION))
 
 serve: render  ## live preview of the site on http://127.0.0.1:8000
 	$(BIN)/mkdocs serve
@@ -140,7 +143,7 @@ verify: $(ENV_STAMP)  ## check the files in DIR against MANIFEST (size, then md5
 
 download: $(ENV_STAMP)  ## resumable, verified download of FILES="..." or GROUP=... or SUBSET=... of EDITION into DIR
 	$(PY) -m generator download $(foreach name,$(FILES),$(call quote,$(name))) --dir $(call quote,$(DIR)) \
-		--data $(call quote,$(DATA)/$(basename $(notdir $(SITE_RELEASE)))) --release $(call quote,$(SITE_RELEASE)) $(if $(GROUP),--group $(call quote,$(GROUP))) \
+		--data $(call quote,$(DATA)/$(SITE_EDITION)) --release $(call quote,$(SITE_RELEASE)) $(if $(GROUP),--group $(call quote,$(GROUP))) \
 		$(if $(SUBSET),--subset $(call quote,$(SUBSET))) $(if $(MIRROR),--mirror $(call quote,$(MIRROR)))
 
 test: $(ENV_STAMP) $(DASK_STAMP)  ## the whole test suite (what CI runs)

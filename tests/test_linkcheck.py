@@ -10,19 +10,21 @@ from urllib.parse import quote
 
 from generator.manifests.model import Size
 from generator.site.linkcheck import check_links, judge
-from tests.conftest import ROOT, run_generator
+from tests.conftest import NEWEST, OLDER, ROOT, edition_manifests, run_generator
 
 
 def linkcheck(data, jobs=4) -> tuple[int, list[str]]:
+    """`make linkcheck` of the newest edition, whose manifests are in data/releases/NEWEST."""
     out = io.StringIO()
-    status = check_links(ROOT / "data" / "release.yml", data, timeout=5, jobs=jobs, out=out)
+    status = check_links(ROOT / "data" / "releases" / f"{NEWEST}.yml", edition_manifests(data, NEWEST),
+                         timeout=5, jobs=jobs, out=out)
     return status, out.getvalue().splitlines()
 
 
 def test_every_link_of_a_served_release_answers_with_its_size(loopback_site):
     status, lines = linkcheck(loopback_site.root / "data")
     assert status == 0, lines
-    assert len(lines) == 33 and lines[-1] == "32 links: 32 OK, 0 FAILED"
+    assert len(lines) == 12 and lines[-1] == "11 links: 11 OK, 0 FAILED"
     name = loopback_site.release.published()[0].name
     assert lines[0] == f"OK      {name}: {(loopback_site.files / name).stat().st_size:,} bytes"
 
@@ -31,10 +33,10 @@ def test_a_wrong_size_a_missing_file_and_no_url_fail_naming_each(loopback_site, 
     data = tmp_path / "data"
     shutil.copytree(loopback_site.root / "data", data)
     names = [b.name for b in loopback_site.release.published()]
-    sizes = data / "dataset-files-size.txt"
+    sizes = edition_manifests(data, NEWEST) / "dataset-files-size.txt"
     actual = (loopback_site.files / names[1]).stat().st_size
     sizes.write_text(sizes.read_text().replace(f"{actual} {names[1]}\n", f"{actual + 1} {names[1]}\n"))
-    urls = data / "dataset-files-urls.txt"
+    urls = edition_manifests(data, NEWEST) / "dataset-files-urls.txt"
     text = urls.read_text()
     urls.write_text(text.replace(f"/files/{quote(names[2])}", f"/gone/{quote(names[2])}")
                     .replace(next(line for line in text.splitlines() if line.endswith(quote(names[3]))) + "\n", ""))
@@ -43,7 +45,7 @@ def test_a_wrong_size_a_missing_file_and_no_url_fail_naming_each(loopback_site, 
     assert f"FAILED  {names[1]}: Content-Length {actual:,}, the size manifest says {actual + 1:,} bytes" in lines
     assert f"FAILED  {names[2]}: HTTP 404 File not found" in lines
     assert f"FAILED  {names[3]}: no URL in the URL manifest" in lines
-    assert lines[-1] == "32 links: 29 OK, 3 FAILED"
+    assert lines[-1] == "11 links: 8 OK, 3 FAILED"
 
 
 class RefusesHead(BaseHTTPRequestHandler):
@@ -59,7 +61,7 @@ class RefusesHead(BaseHTTPRequestHandler):
 
     def do_GET(self):
         self.send_response(200)
-        self.send_header("Content-Length", "8074035")  # 7.7M
+        self.send_header("Content-Length", "80740352")  # 77MB
         self.end_headers()
         self.wfile.write(b"x" * 1024)  # the check reads no body; the client hangs up
 
@@ -72,16 +74,18 @@ def test_a_server_refusing_head_is_asked_with_a_get_whose_body_is_not_read(tmp_p
         data = tmp_path / "data"
         shutil.copytree(ROOT / "data", data, ignore=shutil.ignore_patterns("models"))
         base = f"http://127.0.0.1:{server.server_address[1]}"
-        urls = data / "dataset-files-urls.txt"
-        urls.write_text(urls.read_text().replace("https://sisap-23-challenge.s3.amazonaws.com/SISAP23-Challenge", base))
+        urls = edition_manifests(data, NEWEST) / "dataset-files-urls.txt"
+        urls.write_text(urls.read_text().replace("https://sisap-23-challenge.s3.amazonaws.com/SISAP23-Challenge", base)
+                        .replace("http://ingeotec.mx/~sadit/sisap2024-data", base))
         status, lines = linkcheck(data, jobs=8)
     finally:
         server.shutdown()
         server.server_close()
-    gold = [line for line in lines if "gold-standard" in line]
-    assert gold == [f"OK      laion2B-en-public-gold-standard-v2-{s}.h5: 8,074,035 bytes, 7.7M in the manifest"
-                    for s in ("100M", "30M", "10M", "300K", "100K")]
-    assert "FAILED  laion2B-en-clip768v2-n=100M.h5: Content-Length 8,074,035 (7.7M), the size manifest says 147G" in lines
+    gold = [line for line in lines if "gold-standard" in line and "--public-" in line]
+    assert gold == [f"OK      gold-standard-dbsize={s}--public-queries-2024-laion2B-en-clip768v2-n=10k.h5: "
+                    "80,740,352 bytes, 77MB in the manifest" for s in ("100M", "10M", "1M", "300K")]
+    assert "FAILED  laion2B-en-clip768v2-n=100M.h5: Content-Length 80,740,352 (77M), the size manifest says 147GB" \
+        in lines
     assert status == 1
 
 
@@ -95,9 +99,11 @@ def test_judge_without_a_size_or_a_content_length():
 def test_an_unreachable_link_is_a_failure_not_a_traceback(tmp_path):
     data = tmp_path / "data"
     shutil.copytree(ROOT / "data", data, ignore=shutil.ignore_patterns("models"))
-    urls = data / "dataset-files-urls.txt"
-    urls.write_text(urls.read_text().replace("https://sisap-23-challenge.s3.amazonaws.com", "http://127.0.0.1:9"))
-    result = run_generator("linkcheck", "--data", str(data), "--timeout", "2")
+    urls = edition_manifests(data, OLDER) / "dataset-files-urls.txt"
+    urls.write_text(urls.read_text().replace("https://sisap-23-challenge.s3.amazonaws.com", "http://127.0.0.1:9")
+                    .replace("http://ingeotec.mx", "http://127.0.0.1:9"))
+    result = run_generator("linkcheck", "--release", str(data / "releases" / f"{OLDER}.yml"),
+                           "--data", str(edition_manifests(data, OLDER)), "--timeout", "2")
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "FAILED  meta-10M.tsv: http://127.0.0.1:9/SISAP23-Challenge/meta-10M.tsv: no answer (" in result.stdout
-    assert result.stdout.splitlines()[-1] == "32 links: 0 OK, 32 FAILED"
+    assert result.stdout.splitlines()[-1] == "43 links: 0 OK, 43 FAILED"

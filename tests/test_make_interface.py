@@ -1,4 +1,4 @@
-"""The make interface (SPEC §5): yes/no variables take only what they mean, and paths with
+"""The make interface: yes/no variables take only what they mean, and paths with
 spaces and quotes reach every command whole.
 
 `make -n` prints the commands a target would run, exactly as the shell would get them, without
@@ -56,9 +56,10 @@ def test_paths_with_spaces_and_quotes_reach_every_command_whole(tmp_path):
     weird = tmp_path / "it's a \"weird\" place"
     weird.mkdir()
     release = weird / "the release's file.yml"
-    shutil.copy(ROOT / "data" / "release-sample.yml", release)
+    shutil.copy(ROOT / "data" / "releases" / "sample-2023.yml", release)
     path = {name: str(weird / name.lower()) for name in
-            ("DIR", "DATA", "MANIFEST", "WORDING", "RECALL", "ARTIFACTS", "SAMPLE", "PARTS", "OUT", "SAMPLE_SITE")}
+            ("DIR", "DATA", "MANIFEST", "WORDING", "RELEASES", "ARTIFACTS", "SAMPLE", "PARTS", "OUT", "SAMPLE_SITE",
+             "ARTIFACTS_ROOT")}
 
     verify = generator_command("verify", f"DIR={path['DIR']}", f"MANIFEST={path['MANIFEST']}")
     assert verify[3:6] == ["verify", path["DIR"], "--manifest"] and verify[6] == path["MANIFEST"]
@@ -66,29 +67,29 @@ def test_paths_with_spaces_and_quotes_reach_every_command_whole(tmp_path):
     download = generator_command("download", "FILES=a.h5 it's.h5", f"DIR={path['DIR']}", f"DATA={path['DATA']}",
                                  f"RELEASE={release}", "MIRROR=http://127.0.0.1:9/it's")
     assert download[4:6] == ["a.h5", "it's.h5"]
-    for option, value in [("--dir", path["DIR"]), ("--data", path["DATA"]), ("--release", str(release)),
-                          ("--mirror", "http://127.0.0.1:9/it's")]:
+    for option, value in [("--dir", path["DIR"]), ("--data", path["DATA"] + "/the release's file"),
+                          ("--release", str(release)), ("--mirror", "http://127.0.0.1:9/it's")]:
         assert download[download.index(option) + 1] == value
 
-    render = generator_command("render", f"RELEASE={release}", *(f"{v}={path[v]}" for v in
-                                                                 ("WORDING", "DATA", "RECALL", "ARTIFACTS")))
-    for option, value in [("--release", str(release)), ("--wording", path["WORDING"]), ("--data", path["DATA"]),
-                          ("--recall", path["RECALL"]), ("--artifacts", path["ARTIFACTS"])]:
+    render = generator_command("render", *(f"{v}={path[v]}" for v in ("WORDING", "DATA", "RELEASES", "ARTIFACTS")))
+    for option, value in [("--releases", path["RELEASES"]), ("--wording", path["WORDING"]),
+                          ("--data", path["DATA"]), ("--artifacts", path["ARTIFACTS"])]:
         assert render[render.index(option) + 1] == value
 
     sample = generator_command("sample", f"SAMPLE={path['SAMPLE']}", f"RELEASE={release}")
     assert sample[sample.index("--parts") + 1] == path["SAMPLE"]
 
     stage = generator_command("queries", f"PARTS={path['PARTS']}", f"OUT={path['OUT']}", f"RELEASE={release}")
-    assert stage[-1] == "queries"
+    assert stage[-2] == "queries" and stage[-1] in ("public", "private")
     for option, value in [("--release", str(release)), ("--parts", path["PARTS"]), ("--out", path["OUT"])]:
         assert stage[stage.index(option) + 1] == value
 
-    site = commands("sample-site", f"SAMPLE_SITE={path['SAMPLE_SITE']}", f"OUT={path['OUT']}", f"RELEASE={release}")
+    site = commands("sample-site", f"SAMPLE_SITE={path['SAMPLE_SITE']}", f"ARTIFACTS_ROOT={path['ARTIFACTS_ROOT']}")
     build = next(argv for argv in site if argv[0].endswith("mkdocs"))
     assert build[-1] == path["SAMPLE_SITE"] + "/mkdocs.yml"
     rendered = next(argv for argv in site if "render" in argv)
-    assert rendered[rendered.index("--out") + 1] == path["SAMPLE_SITE"] + "/docs/datasets.md"
+    assert rendered[rendered.index("--docs") + 1] == path["SAMPLE_SITE"] + "/docs"
+    assert rendered[rendered.index("--data") + 1] == path["ARTIFACTS_ROOT"]
 
 
 @pytest.mark.parametrize("variable", ["OUT", "PARTS"])
