@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 
 from generator.cli import main
+from generator.release.read import read_release
+from tests.conftest import NEWEST, OLDER, ROOT
 from tests.page_blocks import CommandBlock, command_blocks
 
 VENV_BIN = Path(sys.executable).parent
@@ -36,9 +38,18 @@ pytestmark = pytest.mark.skipif(bool(missing_tools()), reason=f"not installed: {
                                 "(.ci/run installs curl, wget and aria2 from Debian)")
 
 
+# The 2023 edition's page has the most blocks: every representation, two query sets, metadata.
+PAGE = f"{OLDER}/datasets"
+
+
+@pytest.fixture(scope="module")
+def older():
+    return read_release(ROOT / "data" / "releases" / f"{OLDER}.yml")
+
+
 @pytest.fixture(scope="module")
 def blocks(loopback_site) -> list[CommandBlock]:
-    return command_blocks(loopback_site.built.page())
+    return command_blocks(loopback_site.built.page(PAGE))
 
 
 def run_block(block: CommandBlock, folder: Path) -> subprocess.CompletedProcess:
@@ -78,8 +89,13 @@ def assert_fetched_exactly(block: CommandBlock, folder: Path, run: subprocess.Co
         assert f"{name}: OK\n" in run.stdout, where
 
 
-def test_every_block_fetches_exactly_its_files_and_its_check_passes(blocks, loopback_site, tmp_path, monkeypatch):
-    assert len(blocks) == 120 and {b.tool for b in blocks} == set(TOOLS)
+def test_every_block_fetches_exactly_its_files_and_its_check_passes(blocks, older, loopback_site, tmp_path,
+                                                                    monkeypatch):
+    # A block per tool for each representation of each subset and query set, and for each group.
+    representations = {b.group for b in older.published() if older.is_query_label(b.subset)}
+    groups = {b.group for b in older.published()}
+    expected = (len(older.labels + older.query_labels) * len(representations) + len(groups)) * len(TOOLS)
+    assert len(blocks) == expected == 144 and {b.tool for b in blocks} == set(TOOLS)
     whole = [b for b in blocks if b.tool != "laion2b" or b.tabs in (("10M", "clip768", "laion2b"),
                                                                       ("meta", "laion2b"))]
     for block, folder, run in run_all(whole, tmp_path / "bash"):
@@ -111,12 +127,15 @@ def test_a_block_fails_when_one_of_its_files_is_spoilt(blocks, loopback_site, tm
                 assert f"{name}: OK\n" in run.stdout, (block.tabs, name)
 
 
-def test_the_check_of_everything_you_have_fetches_the_manifest_and_checks_what_is_there(loopback_site, tmp_path):
-    block = loopback_site.built.page().select_one("#check-everything-you-have").find_next("pre").get_text()
-    assert block.startswith(f"curl -fLO {loopback_site.site_url}/dataset-files-md5.txt\n")
+@pytest.mark.parametrize("edition", [OLDER, NEWEST])
+def test_the_check_of_everything_you_have_fetches_the_manifest_and_checks_what_is_there(loopback_site, tmp_path,
+                                                                                        edition):
+    page = loopback_site.built.page(PAGE if edition == OLDER else "datasets")
+    block = page.select_one("#check-everything-you-have").find_next("pre").get_text()
+    assert block.startswith(f"curl -fLO {loopback_site.site_url}/{edition}/dataset-files-md5.txt\n")
     folder = tmp_path / "mine"
     folder.mkdir()
-    names = [b.name for b in loopback_site.release.published()][::10]
+    names = [b.name for b in read_release(ROOT / "data" / "releases" / f"{edition}.yml").published()][::4]
     for name in names:
         shutil.copy(loopback_site.files / name, folder / name)
     passed = subprocess.run(["bash", "-c", block], cwd=folder, capture_output=True, text=True)
@@ -126,3 +145,18 @@ def test_the_check_of_everything_you_have_fetches_the_manifest_and_checks_what_i
     (folder / names[1]).write_bytes(b"spoilt")
     failed = subprocess.run(["bash", "-c", block], cwd=folder, capture_output=True, text=True)
     assert failed.returncode == 1 and f"{names[1]}: FAILED" in failed.stdout
+
+
+def test_the_newest_pages_blocks_fetch_reused_and_external_files_alike(loopback_site, tmp_path, monkeypatch):
+    """The default (2024) page: each of its group blocks for curl and laion2b fetches exactly its
+    files, those reused from 2023 included, and checks them."""
+    newest = [b for b in command_blocks(loopback_site.built.page()) if b.section == "By group"]
+    groups = list(dict.fromkeys(b.group for b in loopback_site.release.published()))
+    assert [b.tabs[0] for b in newest if b.tool == "curl"] == groups
+    for block, folder, run in run_all([b for b in newest if b.tool == "curl"], tmp_path / "bash"):
+        assert_fetched_exactly(block, folder, run, loopback_site.files)
+    for number, block in enumerate(b for b in newest if b.tool == "laion2b"):
+        folder = tmp_path / "laion2b" / f"block-{number}"
+        assert_fetched_exactly(block, folder, run_laion2b_in_process(block, folder, monkeypatch), loopback_site.files)
+    names = {name for b in newest for name in b.names()}
+    assert names == {b.name for b in loopback_site.release.published()}

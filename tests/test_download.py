@@ -28,10 +28,13 @@ GOLD = "laion2B-en-public-gold-standard-v2-100K.h5"
 
 RELEASE = """\
 name: Download test release
-base_url: http://127.0.0.1:9/unused
+date: 2024-01-01
+hosts: {unused: "http://127.0.0.1:9/unused"}
+host: unused
 subsets:
   - {label: 100K, parts: [1, 1], rule: dev, rows: 100000}
-queries: {label: queries, part: 0, count: 10000, seed: 0}
+query_sets:
+  - {label: queries, source: drawn, part: 0, count: 10000, seed: 0}
 bundles:
   - {id: clip768, of: embeddings, file: "emb-{subset}.h5", queries_file: q.h5,
      datasets: [{key: emb, dtype: float16, cols: 768}], publish: []}
@@ -63,7 +66,7 @@ def server():
 def write_data(folder: Path, base_url: str, exact_sizes: bool = True) -> Path:
     """Manifests (as `make manifests` writes them) and a release for CONTENTS served at `base_url`."""
     folder.mkdir(parents=True, exist_ok=True)
-    texts = manifest_texts([(n, len(d), hashlib.md5(d).hexdigest()) for n, d in CONTENTS.items()], base_url)
+    texts = manifest_texts([(n, len(d), hashlib.md5(d).hexdigest(), base_url) for n, d in CONTENTS.items()])
     for filename, text in texts.items():
         if exact_sizes or filename != BYTES_FILE:
             (folder / filename).write_text(text)
@@ -308,7 +311,7 @@ def test_group_subset_and_mirror_select_files_and_servers(server, tmp_path):
     assert run_download(data, by_group, "--group", "pca32", "--mirror", server.base_url + "/") == 0
     assert listing(by_group) == sorted([NAME, OTHER])
     assert run_download(data, by_subset, "--subset", "100K", "--mirror", server.base_url) == 0
-    assert listing(by_subset) == sorted([NAME, GOLD])
+    assert listing(by_subset) == sorted([NAME, GOLD, OTHER])  # the subset's files, its gold standard, their queries
 
 
 @pytest.mark.parametrize("args, message", [
@@ -328,11 +331,12 @@ def test_selection_errors_are_one_clear_message(data, tmp_path, capsys, args, me
 
 
 def test_make_download_fetches_files_through_a_mirror(server, tmp_path):
-    data = write_data(tmp_path / "it's the \"data\"", "https://example.invalid/bundles")
+    # DATA holds a folder per edition; the edition is the release file's name, "release".
+    data = write_data(tmp_path / "it's the \"data\"" / "release", "https://example.invalid/bundles")
     target = tmp_path / "downloads, it's here"
     env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
     run = subprocess.run(["make", "--no-print-directory", "-C", str(REPO), "download", f"FILES={NAME} {OTHER}",
-                          f"DIR={target}", f"DATA={data}", f"RELEASE={data / 'release.yml'}",
+                          f"DIR={target}", f"DATA={data.parent}", f"RELEASE={data / 'release.yml'}",
                           f"MIRROR={server.base_url}"], capture_output=True, text=True, env=env)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "2 of 2 files present and verified" in run.stdout

@@ -15,20 +15,35 @@ import pytest
 from bs4 import BeautifulSoup
 
 from generator.errors import ProjectError
-from generator.site.build import PageInputs, StrictModeFailure, render_site_page
+from generator.site.build import SiteInputs, StrictModeFailure, publishable_releases, render_site
+from tests.conftest import NEWEST, OLDER, edition_manifests
 
 MD5, SIZES, URLS = "dataset-files-md5.txt", "dataset-files-size.txt", "dataset-files-urls.txt"
 CELLS = {"url": 0, "size": 2, "md5": 3, "layout": 4}
 
 
+def inputs(data: Path, docs: Path, strict: bool, artifacts: Path | None = None,
+           site_url: str = "http://127.0.0.1:8000/") -> SiteInputs:
+    releases = data / "releases"
+    return SiteInputs(releases=publishable_releases(releases), wording=data / "page.yml", data=releases, docs=docs,
+                      site_url=site_url, artifacts=artifacts, strict=strict)
+
+
 def render(data: Path, out: Path, strict: bool, artifacts: Path | None = None) -> tuple[str, str]:
-    """The page's Markdown and the problems reported; the recall table is left out (no plot)."""
+    """The Markdown of the 2023 edition's page (every edition is rendered) and the problems
+    reported; the recall table is left out (no plot)."""
     report = io.StringIO()
-    inputs = PageInputs(release=data / "release.yml", wording=data / "page.yml", data=data,
-                        out=out / "docs" / "datasets.md", plot=out / "docs" / "plot.svg",
-                        site_url="http://127.0.0.1:8000/", artifacts=artifacts, strict=strict)
-    render_site_page(inputs, report)
-    return inputs.out.read_text(encoding="utf-8"), report.getvalue()
+    docs = out / "docs"
+    render_site(inputs(data, docs, strict, artifacts), report)
+    return (docs / OLDER / "datasets.md").read_text(encoding="utf-8"), report.getvalue()
+
+
+@pytest.fixture
+def manifests(data_copy: Path) -> Path:
+    """The 2023 edition's manifests in the data copy, without its recall table (no plot to draw)."""
+    folder = edition_manifests(data_copy, OLDER)
+    (folder / "recall-projections.csv").unlink()
+    return folder
 
 
 def replace_line(path: Path, ending: str, new: str | None) -> int:
@@ -52,14 +67,15 @@ def fenced_blocks(markdown: str) -> list[str]:
 
 
 def write_artifact(folder: Path, name: str, key: str) -> None:
-    folder.mkdir(exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     with h5py.File(folder / name, "w") as h5:
         h5.create_dataset(key, data=np.zeros((10, 32), dtype=np.float32), track_times=False)
 
 
 def spoil(kind: str, data: Path, tmp_path: Path) -> tuple[str, str, str, Path | None]:
-    """Spoils the inputs with one kind of problem; returns the file concerned, the cell that must
-    be marked, the reason it must show, and the artifacts folder (if any)."""
+    """Spoils an edition's manifests (`data`) with one kind of problem; returns the file concerned,
+    the cell that must be marked, the reason it must show, and the artifacts root (if any: a folder
+    per edition)."""
     if kind == "missing entry":
         replace_line(data / MD5, "  meta-30M.tsv", None)
         return "meta-30M.tsv", "md5", f"⚠ not in {data / MD5}", None
@@ -76,7 +92,8 @@ def spoil(kind: str, data: Path, tmp_path: Path) -> tuple[str, str, str, Path | 
             sizes.write("2.1G meta-10M.tsv\n")
         return "meta-10M.tsv", "size", f"⚠ listed twice with different values in {data / SIZES}", None
     if kind == "artifact mismatch":
-        write_artifact(tmp_path / "artifacts", "public-queries-10k-pca32v2.h5", key="emb")
+        write_artifact(tmp_path / "artifacts" / OLDER, "public-queries-10k-pca32v2.h5", key="emb")
+        (tmp_path / "artifacts" / NEWEST).mkdir()
         return ("public-queries-10k-pca32v2.h5", "layout",
                 "⚠ the file built here holds datasets emb float32 (… × 32), bundle 'pca32' of the release says "
                 "pca32 float32 (… × 32)", tmp_path / "artifacts")
@@ -87,9 +104,8 @@ KINDS = ["missing entry", "malformed line", "non-http URL", "duplicate with two 
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_each_kind_of_problem_is_marked_in_its_cell_or_fails_strict_mode(kind, data_copy, tmp_path):
-    (data_copy / "recall-projections.csv").unlink()
-    name, field, reason, artifacts = spoil(kind, data_copy, tmp_path)
+def test_each_kind_of_problem_is_marked_in_its_cell_or_fails_strict_mode(kind, data_copy, manifests, tmp_path):
+    name, field, reason, artifacts = spoil(kind, manifests, tmp_path)
 
     with pytest.raises(StrictModeFailure, match=r"problem\(s\) in the inputs; nothing was written"):
         render(data_copy, tmp_path / "strict", strict=True, artifacts=artifacts)
@@ -109,19 +125,17 @@ def test_each_kind_of_problem_is_marked_in_its_cell_or_fails_strict_mode(kind, d
             assert f"  {name}\n" not in block.split("\n", 1)[1]
 
 
-def test_a_missing_size_makes_totals_say_at_least(data_copy, tmp_path):
-    (data_copy / "recall-projections.csv").unlink()
-    replace_line(data_copy / SIZES, " meta-100M.tsv", None)
+def test_a_missing_size_makes_totals_say_at_least(data_copy, manifests, tmp_path):
+    replace_line(manifests / SIZES, " meta-100M.tsv", None)
     markdown, _ = render(data_copy, tmp_path, strict=False)
     assert "3 files,\nat least ≈ 7.0G in total." in markdown  # the metadata table: 1.8G + 5.2G known
     assert "**Metadata tables**: 3 files, at least ≈ 7.0G:" in markdown
     assert "**Metadata tables**: 3 files, ≈ 25G:" not in markdown
 
 
-def test_a_block_with_nothing_to_download_says_so_instead_of_commands(data_copy, tmp_path):
-    (data_copy / "recall-projections.csv").unlink()
+def test_a_block_with_nothing_to_download_says_so_instead_of_commands(data_copy, manifests, tmp_path):
     for label in ("10M", "30M", "100M"):
-        replace_line(data_copy / URLS, f"/meta-{label}.tsv", None)
+        replace_line(manifests / URLS, f"/meta-{label}.tsv", None)
     markdown, report = render(data_copy, tmp_path, strict=False)
     meta = markdown.split('=== "meta"', 1)[1].split("### Check everything", 1)[0]
     assert "!!! warning \"Nothing to download here yet\"" in meta and "``` bash" not in meta
@@ -129,9 +143,8 @@ def test_a_block_with_nothing_to_download_says_so_instead_of_commands(data_copy,
     assert report.count("is not in") == 3
 
 
-def test_a_bad_line_naming_no_published_file_is_listed_at_the_top(data_copy, tmp_path):
-    (data_copy / "recall-projections.csv").unlink()
-    with open(data_copy / MD5, "a") as md5:
+def test_a_bad_line_naming_no_published_file_is_listed_at_the_top(data_copy, manifests, tmp_path):
+    with open(manifests / MD5, "a") as md5:
         md5.write("not a line at all\n")
     markdown, report = render(data_copy, tmp_path, strict=False)
     top = markdown.split("## About", 1)[0]
@@ -140,8 +153,28 @@ def test_a_bad_line_naming_no_published_file_is_listed_at_the_top(data_copy, tmp
 
 
 def test_a_site_url_that_is_not_http_is_one_clear_error(data_copy, tmp_path):
-    inputs = PageInputs(release=data_copy / "release.yml", wording=data_copy / "page.yml", data=data_copy,
-                        out=tmp_path / "datasets.md", plot=tmp_path / "plot.svg", site_url="javascript:alert(1)")
     with pytest.raises(ProjectError, match=r"^SITE_URL 'javascript:alert\(1\)' is not an http\(s\) URL$"):
-        render_site_page(inputs, io.StringIO())
-    assert not (tmp_path / "datasets.md").exists()
+        render_site(inputs(data_copy, tmp_path / "docs", True, site_url="javascript:alert(1)"), io.StringIO())
+    assert not (tmp_path / "docs").exists()
+
+
+def test_a_reused_file_that_disagrees_with_its_edition_is_marked_on_the_newest_page(data_copy, manifests, tmp_path):
+    """The 2024 manifests give a file reused from 2023 another md5: strict mode fails, STRICT=0
+    marks the md5 cell of the 2024 page and no command fetches the file."""
+    name = "laion2B-en-clip768v2-n=10M.h5"
+    newest = edition_manifests(data_copy, NEWEST) / MD5
+    line = replace_line(newest, f"  {name}", f"{'0' * 32}  {name}")
+    with pytest.raises(StrictModeFailure):
+        render(data_copy, tmp_path / "strict", strict=True)
+    assert not (tmp_path / "strict" / "docs").exists()
+    docs = tmp_path / "lenient" / "docs"
+    report = io.StringIO()
+    render_site(inputs(data_copy, docs, False), report)
+    markdown = (docs / "datasets.md").read_text(encoding="utf-8")
+    marks = [m.get_text() for m in cell(markdown, name, "md5").select(".missing-value")]
+    assert marks == [f"⚠ differs from edition {OLDER}'s"]
+    assert f"{newest}:{line}: '{name}' is reused from edition {OLDER}" in report.getvalue()
+    for block in (b for b in fenced_blocks(markdown) if f" {name}" in b or f"out={name}" in b):
+        assert block.startswith(f"# {name} is left out (md5: "), block
+    # The 2023 page, whose manifests are sound, is not marked.
+    assert "missing-value" not in (docs / OLDER / "datasets.md").read_text(encoding="utf-8")

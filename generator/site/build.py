@@ -60,6 +60,8 @@ def publishable_releases(folder: Path, editions: list[str] | None = None) -> tup
             if not file.is_file():
                 raise InputError.at(file, "there is no release file for this edition")
         return files
+    if not Path(folder).is_dir():
+        raise InputError.at(folder, "the folder of release definitions does not exist")
     return tuple(path for path in release_files(folder) if read_release(path).sample is None)
 
 

@@ -146,7 +146,9 @@ def subset_downloads(release: Release, groups: list[PageGroup]) -> tuple[SubsetD
                 continue
             wanted = [(kind.id, label)]
             if not release.is_query_label(label):
-                wanted += [(kind.id, gold.queries) for gold in golds if gold.queries] + [(gold.id, label) for gold in golds]
+                # The subset's gold standards, and the queries of those, in this representation.
+                mine = [gold for gold in golds if (gold.id, label) in rows]
+                wanted += [(kind.id, gold.queries) for gold in mine if gold.queries] + [(gold.id, label) for gold in mine]
             blocks.append(DownloadBlock(kind.id, titles[kind.id],
                                         tuple(dict.fromkeys(rows[key] for key in wanted if key in rows))))
         if blocks:
