@@ -118,6 +118,10 @@ bundles:
     queries_file: public-queries-100-pca96v2.h5
     datasets: [{key: pca96, dtype: float32, cols: 96}]
     publish: [P5, P2, 1500, queries]
+  - id: pca-model
+    of: pca-model
+    file: pca-model-{subset}.h5
+    publish: [P5]
   - id: hamming
     of: sketches
     file: laion2B-en-hammingv2-n={subset}.h5

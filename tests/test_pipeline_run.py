@@ -226,6 +226,25 @@ def test_pca_projections_match_a_float64_reference_up_to_sign(tiny):
             np.testing.assert_allclose(projected, reference * signs, atol=2e-5)
 
 
+def test_the_published_pca_model_projects_the_queries_as_the_published_files(tiny):
+    """Anyone can project their own vectors as the published files were made: (x / |x| - mean) @
+    components in float64 numpy, rounded to float32, is the published projection within one float32
+    step (the files hold the float32 nearest to the exact product)."""
+    config, _, _, out = tiny
+    model = out / bundle_name(config, "pca-model", "P5")
+    with h5py.File(out / bundle_name(config, "clip768", QUERIES), "r") as file:
+        queries = file["emb"][:].astype(np.float64)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    for d in (32, 96):
+        with h5py.File(model, "r") as file:
+            mean, components = file[f"pca{d}_mean"][:], file[f"pca{d}_components"][:]
+            assert file[f"pca{d}_eigenvalues"].shape == (d,) and components.shape == (768, d)
+        with h5py.File(out / bundle_name(config, f"pca{d}", QUERIES), "r") as file:
+            published = file[f"pca{d}"][:]
+        ours = ((queries - mean) @ components).astype(np.float32)
+        assert np.all(np.abs(ours - published) <= np.spacing(np.abs(published))), d
+
+
 def test_metadata_tables_hold_one_escaped_line_per_object(tiny):
     config, _, parts, out = tiny
     spec = config.subset("P2")

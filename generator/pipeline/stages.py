@@ -286,8 +286,8 @@ def write_pca_model(run: Run) -> None:
     arrays = {}
     for d in _pca_dims(run.release):
         model = accumulator.fit(d)
-        arrays.update({f"pca{d}/mean": model.mean, f"pca{d}/components": model.components,
-                       f"pca{d}/eigenvalues": model.eigenvalues})
+        arrays.update({f"pca{d}_mean": model.mean, f"pca{d}_components": model.components,
+                       f"pca{d}_eigenvalues": model.eigenvalues})
     write_h5(run.out / run.release.pca_model_file(), arrays)
 
 
@@ -297,7 +297,7 @@ def _pca_dims(release: Release) -> list[int]:
 
 def _pca_model(run: Run, d: int) -> PCAModel:
     path = run.out / run.release.pca_model_file()
-    return PCAModel(*(read_h5(path, f"pca{d}/{name}") for name in ("mean", "components", "eigenvalues")))
+    return PCAModel(*(read_h5(path, f"pca{d}_{name}") for name in ("mean", "components", "eigenvalues")))
 
 
 def _kinds_for(release: Release, computation: str, label: str) -> list[BundleKind]:

@@ -21,8 +21,8 @@ NSFW_RULES = (STRICT, DEV)
 NSFW_COLUMN = "NSFW"
 
 # What computes a kind of bundle (`of` in the release file).
-EMBEDDINGS, PCA, SKETCHES, GOLD, META = "embeddings", "pca", "sketches", "gold", "meta"
-COMPUTATIONS = (EMBEDDINGS, PCA, SKETCHES, GOLD, META)
+EMBEDDINGS, PCA, PCA_MODEL, SKETCHES, GOLD, META = "embeddings", "pca", "pca-model", "sketches", "gold", "meta"
+COMPUTATIONS = (EMBEDDINGS, PCA, PCA_MODEL, SKETCHES, GOLD, META)
 SUBSET_PLACEHOLDER = "{subset}"
 QUERIES_PLACEHOLDER = "{queries}"
 
@@ -111,11 +111,13 @@ class QuerySet:
 
 @dataclass(frozen=True)
 class DatasetLayout:
-    """One HDF5 dataset of a bundle: key, dtype (a numpy name) and second dimension."""
+    """One HDF5 dataset of a bundle: key, dtype (a numpy name) and second dimension; `shape`, when
+    given, is the whole shape of a dataset whose rows are not the bundle's (a model's arrays)."""
 
     key: str
     dtype: str
     cols: int
+    shape: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -310,8 +312,9 @@ class Release:
         if "bundles" not in self._cache:
             bundles = []
             for kind in self.kinds:
-                labels = self.labels + ([] if kind.of == GOLD else
-                                        [q for q in self.query_labels if kind.makes_queries(q)])
+                labels = ([self.pca_train] if kind.of == PCA_MODEL else
+                          self.labels + ([] if kind.of == GOLD else
+                                         [q for q in self.query_labels if kind.makes_queries(q)]))
                 for label in list(kind.publish) + [label for label in labels if label not in kind.publish]:
                     bundles.append(self._bundle(kind, label))
             self._cache["bundles"] = bundles
@@ -347,6 +350,9 @@ class Release:
                 return self._reused(bundle, spec.reused_label)
             return bundle
         subset = self.subset(label)
+        if kind.of == PCA_MODEL:
+            return Bundle(kind.file_name(label), kind, label, kind.layout, None, "", published, BUILT, self.edition,
+                          None, self._host_url(kind, None))
         if kind.of == GOLD:
             queries = self.query_set(kind.queries or "")
             return Bundle(kind.file_name(label), kind, label, kind.layout, queries.count, queries.rows_text,
@@ -399,8 +405,10 @@ class Release:
         return SKETCH_GROUP * (self.kinds_of(SKETCHES)[0].layout.cols or 0)
 
     def pca_model_file(self) -> str:
-        """The fitted PCA model (one group per dimension), kept beside the artifacts for reuse."""
-        return f"models/pca-{self.pca_train}.h5"
+        """The fitted PCA model (arrays pca<d>_mean, pca<d>_components, pca<d>_eigenvalues per dimension):
+        the bundle of `of: pca-model` where the edition publishes it, else a file kept beside the artifacts."""
+        kinds = self.kinds_of(PCA_MODEL)
+        return kinds[0].file_name(self.pca_train) if kinds else f"models/pca-{self.pca_train}.h5"
 
     def created_sketch_model_file(self) -> str:
         return f"models/binwalk-{self.pca_train}-seed={self.sketches.seed}.h5"

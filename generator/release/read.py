@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import replace
 from pathlib import Path
 
 from generator.errors import InputError
@@ -17,7 +18,7 @@ from generator.io.text import read_text
 from generator.io.yaml_nodes import YamlNodes, compose
 from generator.manifests.model import is_http_url
 from generator.release.model import (BUILT, COMPUTATIONS, DEV, DRAWN, EMBEDDING_DIM, EMBEDDINGS, EXTERNAL, GOLD,
-                                     META, NSFW_RULES, PCA, QUERIES_PLACEHOLDER, QUERY_SOURCES, REUSED, SELECTED,
+                                     META, NSFW_RULES, PCA, PCA_MODEL, QUERIES_PLACEHOLDER, QUERY_SOURCES, REUSED, SELECTED,
                                      SKETCHES, SUBSET_PLACEHOLDER, Admonition, BundleKind, DatasetLayout,
                                      GroupWording, Layout, QuerySet, Release, SampleSettings, Selection,
                                      SketchSettings, Subset, Wording)
@@ -79,6 +80,8 @@ def parse_release(text: str, path: str, _reading: tuple[str, ...] = ()) -> Relea
         if any(kind.of == computation for kind in kinds) and needed not in top:
             nodes.fail(root, f"bundles of {computation} need the '{needed}' section")
     _check_selections(nodes, top["query_sets"], query_sets, subsets)
+    pca_train = _pca(nodes, top["pca"], {s.label for s in subsets}) if "pca" in top else ""
+    _check_model_publish(nodes, top["bundles"], kinds, pca_train)
     release = Release(
         path=path,
         edition=edition,
@@ -89,7 +92,7 @@ def parse_release(text: str, path: str, _reading: tuple[str, ...] = ()) -> Relea
         subsets=subsets,
         query_sets=query_sets,
         kinds=kinds,
-        pca_train=_pca(nodes, top["pca"], {s.label for s in subsets}) if "pca" in top else "",
+        pca_train=pca_train,
         sketches=(_sketches(nodes, top["sketches"], Path(path).parent, refs) if "sketches" in top
                   else SketchSettings(None, 0, 1)),
         recall_k=recall_k,
@@ -528,7 +531,23 @@ def _bundles(nodes: YamlNodes, node, labels: list[str], query_labels: list[str],
                                 nodes.text(fields["precision"], f"precision of {what}") if "precision" in fields else "",
                                 _host_name(nodes, fields, hosts, what)))
     _check_kinds(nodes, node, kinds, recall_k, recall_queries, has_recall)
-    return tuple(kinds)
+    return tuple(_with_model_layout(kind, kinds) for kind in kinds)
+
+
+def pca_model_layout(dims: list[int]) -> Layout:
+    """The arrays of a fitted PCA model, per projection dimension d: the mean (768,), the components
+    (768, d), one column per dimension by descending eigenvalue, and the eigenvalues (d,), float64."""
+    return Layout(datasets=tuple(
+        dataset for d in dims for dataset in (
+            DatasetLayout(f"pca{d}_mean", "float64", EMBEDDING_DIM, (EMBEDDING_DIM,)),
+            DatasetLayout(f"pca{d}_components", "float64", d, (EMBEDDING_DIM, d)),
+            DatasetLayout(f"pca{d}_eigenvalues", "float64", d, (d,)))))
+
+
+def _with_model_layout(kind: BundleKind, kinds: list[BundleKind]) -> BundleKind:
+    if kind.of != PCA_MODEL:
+        return kind
+    return replace(kind, layout=pca_model_layout([k.layout.cols or 0 for k in kinds if k.of == PCA]))
 
 
 def _queries_files(nodes: YamlNodes, fields: dict, of: str, what: str, item,
@@ -547,7 +566,7 @@ def _queries_files(nodes: YamlNodes, fields: dict, of: str, what: str, item,
             if label not in query_labels:
                 nodes.fail(key_node, f"queries_files of {what}: '{label}' is not a query set ({', '.join(query_labels)})")
             named.append((str(label), _file_name(nodes, value, f"the queries file of {what} for '{label}'")))
-    if (queries_file is not None or named) and of in (GOLD, META):
+    if (queries_file is not None or named) and of in (GOLD, META, PCA_MODEL):
         nodes.fail(item, f"{what}: a bundle of {of} has no queries file")
     if of == EMBEDDINGS:
         missing = [q for q in query_labels if queries_file is None and q not in dict(named)]
@@ -579,6 +598,12 @@ def _file_name(nodes: YamlNodes, node, what: str) -> str:
 
 
 def _layout(nodes: YamlNodes, fields: dict, key: str, of: str, what: str, item) -> Layout:
+    if of == PCA_MODEL:
+        for given in ("datasets", "columns"):
+            if given in fields:
+                nodes.fail(fields[given], f"{what}: the layout of a PCA model follows from the projections; "
+                                          f"give no '{given}'")
+        return Layout()
     if of == META:
         if key != "columns" and "columns" not in fields:
             nodes.fail(item, f"{what}: a metadata table lists its 'columns'")
@@ -646,6 +671,10 @@ def _check_kinds(nodes: YamlNodes, node, kinds: list[BundleKind], recall_k: int,
     count = {of: sum(kind.of == of for kind in kinds) for of in COMPUTATIONS}
     if count[EMBEDDINGS] != 1:
         nodes.fail(node, f"bundles must hold exactly one bundle of embeddings, not {count[EMBEDDINGS]}")
+    if count[PCA_MODEL] and not count[PCA]:
+        nodes.fail(node, "a bundle of pca-model needs a bundle of pca (it is the model of the projections)")
+    if count[PCA_MODEL] > 1:
+        nodes.fail(node, "bundles may hold at most one bundle of pca-model")
     if count[SKETCHES] > 1:
         nodes.fail(node, "bundles may hold at most one bundle of sketches (one BinWalk model)")
     dims = [kind.layout.cols for kind in kinds if kind.of == PCA]
@@ -658,6 +687,14 @@ def _check_kinds(nodes: YamlNodes, node, kinds: list[BundleKind], recall_k: int,
     elif projections and not any(k >= recall_k for k in golds):
         nodes.fail(node, f"the recall table needs a gold standard of the '{recall_queries}' queries of at least "
                          f"recall k = {recall_k} columns")
+
+
+def _check_model_publish(nodes: YamlNodes, node, kinds: tuple[BundleKind, ...], train: str) -> None:
+    """A PCA model is made for the training subset alone."""
+    for kind in kinds:
+        if kind.of == PCA_MODEL and set(kind.publish) - {train}:
+            nodes.fail(node, f"bundle '{kind.id}' is the model fitted on '{train}': it can be published for "
+                             f"'{train}' only, not {', '.join(sorted(set(kind.publish) - {train}))}")
 
 
 def _pca(nodes: YamlNodes, node, labels: set[str]) -> str:

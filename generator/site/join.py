@@ -21,7 +21,8 @@ from generator.site.model import (DESCRIPTION, LAYOUT, MD5, SIZE, URL, ArtifactF
                                   SubsetCut, SubsetDownloads)
 
 def release_layout(bundle: Bundle) -> FileLayout:
-    datasets = tuple(DatasetFacts(d.key, d.dtype, (bundle.rows, d.cols), f"{bundle.rows_text} × {d.cols:,}")
+    datasets = tuple(DatasetFacts(d.key, d.dtype, d.shape, " × ".join(f"{n:,}" for n in d.shape)) if d.shape else
+                     DatasetFacts(d.key, d.dtype, (bundle.rows, d.cols), f"{bundle.rows_text} × {d.cols:,}")
                      for d in bundle.layout.datasets)
     return FileLayout(datasets=datasets, columns=bundle.layout.columns, source="release")
 
@@ -49,6 +50,11 @@ def artifact_problems(bundle: Bundle, size: Size | None, md5: str | None,
     if sorted(found) != sorted(wanted):
         problems.append(problem(LAYOUT, f"holds datasets {_shown(found)}, bundle '{bundle.kind.id}' of the "
                                         f"release says {_shown(wanted)}"))
+    elif any(d.shape for d in bundle.layout.datasets):
+        wanted_shapes = {d.key: d.shape for d in bundle.layout.datasets}
+        shapes = {d.shape_text for d in artifact.layout.datasets if tuple(d.shape) != wanted_shapes.get(d.key)}
+        if shapes:
+            problems.append(problem(LAYOUT, f"has shape {', '.join(sorted(shapes))}, other than the release's"))
     elif bundle.rows is not None:
         shapes = {d.shape_text for d in artifact.layout.datasets if d.shape != (bundle.rows, _cols(d.shape))}
         if shapes:
