@@ -1,5 +1,5 @@
-# The interface of the project (SPEC §5). Every target creates the virtual
-# environment it needs on first use; Python 3 and make are all a machine needs.
+# The interface of the project (docs/design/index.md#the-make-interface). Every target creates
+# the virtual environment it needs on first use; Python 3 and make are all a machine needs.
 
 PYTHON ?= python3
 # The theme prints an end-of-life notice on every build; it says nothing about this site.
@@ -9,8 +9,9 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 ENV_STAMP := $(VENV)/.installed
 
-# The release definition (SPEC §8). Unset, the site and the downloads use the challenge's
-# (data/release.yml) and the pipeline targets the sample's (data/release-sample.yml).
+# The release definition (docs/design/releases.md#release-definition). Unset, the site and
+# the downloads use the challenge's (data/release.yml) and the pipeline targets the sample's
+# (data/release-sample.yml).
 RELEASE ?=
 SITE_RELEASE = $(or $(RELEASE),data/release.yml)
 PIPELINE_RELEASE = $(or $(RELEASE),data/release-sample.yml)
@@ -48,17 +49,18 @@ GROUP ?=
 SUBSET ?=
 MIRROR ?=
 
-# Pipeline inputs (SPEC §5, §6): SAMPLE is where `make sample` writes synthetic parts;
-# PARTS the folder of LAION parts the pipeline reads; OUT where artifacts go; BASE_URL the
+# Pipeline inputs (docs/design/data.md#parts): SAMPLE is where `make sample` writes synthetic
+# parts; PARTS the folder of LAION parts the pipeline reads; OUT where artifacts go; BASE_URL the
 # URL folder written into the URL manifest (unset: the release's base_url).
 SAMPLE ?= build/sample/parts
 PARTS ?= $(SAMPLE)
 OUT ?= build/artifacts
 BASE_URL ?=
 SAMPLE_SITE ?= build/sample-site
-# Where the heavy stages run (SPEC §5): unset, in the stage's own process; `local`, on a Dask
-# LocalCluster started here for the make run, of DASK_WORKERS processes of DASK_THREADS threads
-# (unset: Dask shares out the cores); tcp://host:port, on the workers of a running scheduler.
+# Where the heavy stages run (docs/design/pipeline.md#scheduling-on-dask): unset, in the
+# stage's own process; `local`, on a Dask LocalCluster started here for the make run, of
+# DASK_WORKERS processes of DASK_THREADS threads (unset: Dask shares out the cores);
+# tcp://host:port, on the workers of a running scheduler.
 SCHEDULER ?=
 DASK_WORKERS ?=
 DASK_THREADS ?=

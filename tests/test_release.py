@@ -1,4 +1,4 @@
-"""The release definition and the page's wording: the committed ones are right (SPEC §2 layouts,
+"""The release definition and the page's wording: the committed ones are right (docs/design/data.md#bundle-layouts,
 §4 descriptions, §8 one definition); mistakes are errors naming their key and line."""
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from tests.conftest import ROOT
 
 DATA = ROOT / "data"
 
-# SPEC §2: file name pattern -> (dataset key, dtype, second dimension) of each dataset.
-SPEC_LAYOUTS = [
+# docs/design/data.md#bundle-layouts: file name pattern -> (dataset key, dtype, second dimension) of each dataset.
+DESIGN_LAYOUTS = [
     (r"laion2B-en-clip768v2-n=\w+\.h5", [("emb", "float16", 768)]),
     (r"public-queries-10k-clip768v2\.h5", [("emb", "float32", 768)]),
     (r"(laion2B-en|public-queries-10k)-pca32v2(-n=\w+)?\.h5", [("pca32", "float32", 32)]),
@@ -65,7 +65,7 @@ def test_every_hdf5_bundle_has_the_layout_of_spec_section_2(release):
         if bundle.name.endswith(".tsv"):
             assert bundle.layout.columns == ("caption", "NSFW", "LICENSE", "url")
             continue
-        layout = next(layout for pattern, layout in SPEC_LAYOUTS if re.fullmatch(pattern, bundle.name))
+        layout = next(layout for pattern, layout in DESIGN_LAYOUTS if re.fullmatch(pattern, bundle.name))
         assert [(d.key, d.dtype, d.cols) for d in bundle.layout.datasets] == layout, bundle.name
 
 

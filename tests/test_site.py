@@ -1,4 +1,5 @@
-"""The datasets page: rows, descriptions, warnings, commands, strict mode and escaping (SPEC §4)."""
+"""The datasets page: rows, descriptions, warnings, commands, strict mode and escaping
+(docs/design/index.md#the-datasets-page)."""
 from __future__ import annotations
 
 import re

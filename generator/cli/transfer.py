@@ -1,4 +1,5 @@
-"""`verify` and `download`: the participants' tools (SPEC §7), behind `make verify` and `make download`."""
+"""`verify` and `download`: the participants' tools (docs/design/index.md#participant-tools), behind `make verify`
+and `make download`."""
 from __future__ import annotations
 
 import argparse

@@ -1,4 +1,4 @@
-"""HDF5 in and out (SPEC §2 layouts): opening with a clear error, datasets and row ranges,
+"""HDF5 in and out (docs/design/data.md#bundle-layouts): opening with a clear error, datasets and row ranges,
 and crash-safe, byte-deterministic writing.
 
 A file is written under a temporary name and renamed when complete. Datasets are

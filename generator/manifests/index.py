@@ -1,4 +1,5 @@
-"""The index of a release's published bundles, `datasets.json` (SPEC §4.4): every bundle with its
+"""The index of a release's published bundles, `datasets.json` (docs/design/index.md#what-the-site-publishes):
+every bundle with its
 URL, sizes, md5, layout, subset and group in one JSON document. The site writes it beside the
 datasets page; the participants' `download` and `verify` read it instead of the manifests, so a
 site's URL is all they need. Its JSON Schema is `docs/datasets.schema.json`, published with it.

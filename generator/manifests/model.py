@@ -1,4 +1,5 @@
-"""The manifests (SPEC §3): their file names, the URL rule, sizes, entries with their origin, one
+"""The manifests (docs/design/releases.md#manifests): their file names, the URL rule, sizes, entries with their
+origin, one
 manifest, a folder's set."""
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from generator.errors import Origin, Problem
 
 T = TypeVar("T")
 
-# The manifest files of a folder (SPEC §3); the bytes manifest is the exact, machine-readable sizes.
+# The manifest files of a folder (docs/design/releases.md#manifests); the bytes manifest is the exact,
+# machine-readable sizes.
 URLS_FILE = "dataset-files-urls.txt"
 SIZES_FILE = "dataset-files-size.txt"
 BYTES_FILE = "dataset-files-bytes.txt"

@@ -1,4 +1,4 @@
-"""Readers of the three hand-kept manifests (URLs, sizes, md5 sums), SPEC §3.
+"""Readers of the three hand-kept manifests (URLs, sizes, md5 sums), docs/design/releases.md#manifests.
 
 Every value keeps the file and line it came from, so that a problem can be
 reported where a maintainer can fix it. Lines that cannot be read at all raise

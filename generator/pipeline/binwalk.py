@@ -1,4 +1,4 @@
-"""Reader of the official BinWalk model (SPEC §8), a JLD2 file, which is HDF5.
+"""Reader of the official BinWalk model (docs/design/data.md#binwalk-sketches), a JLD2 file, which is HDF5.
 
 The root dataset `model` is a compound of object references: `refs` (itself a compound
 whose `matrix` field refers to a (n_refs, dim) float32 dataset, one unit reference per

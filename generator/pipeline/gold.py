@@ -1,4 +1,4 @@
-"""Gold standards: the exact k nearest neighbours of SPEC §2, fast.
+"""Gold standards: the exact k nearest neighbours of docs/design/data.md#gold-standards, fast.
 
 The distance is d(q, x) = 1 - (q̂ · x) / |x| with q̂ the query normalised in float64, every
 product and sum in float64 (the same expression as 1 - q̂ · x̂, evaluated without a second
@@ -141,7 +141,8 @@ def merge_candidates(a: Candidates, b: Candidates) -> Candidates:
 
 
 def rerank(queries: np.ndarray, block: np.ndarray, first_id: int, candidates: Candidates, k: int) -> TopK:
-    """The k nearest rows of `block` under SPEC §2's ranking, among the subset's candidates.
+    """The k nearest rows of `block` under the ranking of docs/design/data.md#gold-standards, among the subset's
+    candidates.
 
     Parameters: queries and block as for screen; candidates of the whole subset (every
     block screened and merged); k. Only candidates that lie in this block and can still
@@ -197,7 +198,7 @@ def merge_topk(a: TopK, b: TopK, k: int) -> TopK:
 
 
 def exact_knn(queries: np.ndarray, block: np.ndarray, first_id: int, k: int) -> TopK:
-    """The k nearest rows of one block under SPEC §2's ranking: screen, then rerank.
+    """The k nearest rows of one block under the ranking of docs/design/data.md#gold-standards: screen, then rerank.
 
     Parameters: queries (q, dim), block (n, dim), first_id (1-based id of block row 0), k.
     Returns TopK with k columns even when the block has fewer rows (unfilled slots as in
@@ -391,8 +392,8 @@ def _above(threshold: np.ndarray, tile: np.ndarray, entering: np.ndarray,
 
 def _distances32(query_units: np.ndarray, block: np.ndarray, rows: np.ndarray,
                  norms: np.ndarray | None = None) -> np.ndarray:
-    """float32 values of SPEC §2's distances of each query (q, dim) to its rows of `block`
-    (indices (q, m)), given the rows' float64 norms or computing them (row_norms64).
+    """float32 values of the distances (docs/design/data.md#gold-standards) of each query (q, dim) to
+    its rows of `block` (indices (q, m)), given the rows' float64 norms or computing them (row_norms64).
 
     Every pair's products are summed along the contiguous last axis by einsum's own loop
     (no BLAS), so a pair gives the same bits in any batch: duplicates tie exactly. Rows

@@ -1,4 +1,4 @@
-"""LAION parts (SPEC §2): `img_emb/img_emb_NNNN.npy` and the row-aligned
+"""LAION parts (docs/design/data.md#parts): `img_emb/img_emb_NNNN.npy` and the row-aligned
 `laion2B-en-metadata/metadata_NNNN.parquet`, read (and written, for the sample).
 
 `check_parts` reads the headers (npy header and file size, parquet footer) and the NSFW
@@ -31,7 +31,7 @@ from generator.release.model import EMBEDDING_DIM, NSFW_COLUMN
 
 EMBEDDING_DTYPE = np.dtype(np.float16)
 EMBEDDINGS_FOLDER, METADATA_FOLDER = "img_emb", "laion2B-en-metadata"
-# The values of the NSFW column (SPEC §2), besides null. Another value (an integer, "nsfw")
+# The values of the NSFW column (docs/design/data.md#nsfw-rules), besides null. Another value (an integer, "nsfw")
 # would be kept by the strict rule as if it were "UNLIKELY".
 NSFW_VALUES = ("UNLIKELY", "UNSURE", "NSFW")
 # Rows of embeddings checked at a time (24 MiB of float16, and as much for their bits).
@@ -42,7 +42,7 @@ _MAGNITUDE_BITS, _INFINITY_BITS = np.uint16(0x7FFF), np.uint16(0x7C00)
 
 
 def npy_path(parts: Path, number: int) -> Path:
-    """The embeddings of part `number` in the mirror layout of SPEC §2."""
+    """The embeddings of part `number` in the mirror layout of docs/design/data.md#parts."""
     return Path(parts) / EMBEDDINGS_FOLDER / f"img_emb_{number:04d}.npy"
 
 
@@ -140,7 +140,7 @@ def _is_text(column_type: pa.DataType) -> bool:
 
 
 def _check_nsfw(nsfw: pa.ChunkedArray) -> None:
-    """Every NSFW value one of SPEC §2's, and not all of them missing."""
+    """Every NSFW value one of those of docs/design/data.md#nsfw-rules, and not all of them missing."""
     if len(nsfw) and nsfw.null_count == len(nsfw):
         # A real part has a value on nearly every row; an empty column is a broken export, and a
         # strict subset cut from it would silently lose the whole part.

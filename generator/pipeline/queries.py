@@ -1,4 +1,4 @@
-"""The public query set (SPEC §2): a seeded choice of rows of the query part."""
+"""The public query set (docs/design/data.md#query-sets): a seeded choice of rows of the query part."""
 from __future__ import annotations
 
 import numpy as np

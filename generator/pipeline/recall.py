@@ -1,4 +1,4 @@
-"""The projection recall table (SPEC §2): brute-force k-NN in a projected space, as a
+"""The projection recall table (docs/design/data.md#recall-table): brute-force k-NN in a projected space, as a
 participant's baseline runs it, scored against the gold standard.
 
 The search is faiss's exact brute force: IndexFlatL2 (squared L2, float32) for PCA

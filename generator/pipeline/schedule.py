@@ -1,4 +1,5 @@
-"""Where the heavy stages' tasks run (SPEC §5 `SCHEDULER`, §6): in this process, or on a Dask
+"""Where the heavy stages' tasks run (`SCHEDULER`, docs/design/pipeline.md#scheduling-on-dask): in this process, or
+on a Dask
 cluster, with the same results byte for byte.
 
 A stage cuts its work into `Task`s on a fixed grid of row ranges (`row_ranges`). A task is a

@@ -1,4 +1,4 @@
-"""The pipeline's stages (SPEC §2, §6) and the one table of them that the command line, the
+"""The pipeline's stages (docs/design/releases.md#stage-table) and the one table of them that the command line, the
 make rules and a scheduler read.
 
 Each stage reads its inputs, computes with the kernels and writes its output files, each

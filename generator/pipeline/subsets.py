@@ -1,4 +1,4 @@
-"""Which rows of which parts make a subset (SPEC §2): the NSFW rules and the dev-subset cut."""
+"""Which rows of which parts make a subset (docs/design/data.md#nsfw-rules): the NSFW rules and the dev-subset cut."""
 from __future__ import annotations
 
 from typing import Iterable, Iterator, Sequence, TypeVar

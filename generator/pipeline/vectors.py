@@ -33,7 +33,7 @@ def check_norms(norms: np.ndarray, what: str, first: int) -> None:
 
 
 def unit_rows64(rows: np.ndarray, what: str = "row", first: int = 0) -> np.ndarray:
-    """Rows divided by their float64 norm, in float64 (SPEC §2's x̂): a new array.
+    """Rows divided by their float64 norm, in float64 (the x̂ of docs/design/data.md#gold-standards): a new array.
 
     `what` and `first` name a bad row in the error: e.g. ("object id", 1) or ("query", 1).
     """

@@ -1,4 +1,5 @@
-"""The release definition (SPEC §8): which subsets, query set and kinds of bundle exist, their
+"""The release definition (docs/design/releases.md#release-definition): which subsets, query set and kinds of
+bundle exist, their
 file names, layouts and whether they are published, with the pipeline's settings; and the
 wording of its page.
 
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from generator.errors import Origin
 
-EMBEDDING_DIM = 768   # CLIP ViT-L/14 (SPEC §2)
+EMBEDDING_DIM = 768   # CLIP ViT-L/14 (docs/design/data.md#parts)
 SKETCH_GROUP = 64     # references per 64-bit sketch word
 STRICT, DEV = "strict", "dev"
 NSFW_RULES = (STRICT, DEV)
@@ -30,7 +31,7 @@ class Subset:
     """A database subset: parts first..last concatenated in order under an NSFW rule.
 
     `strict` keeps rows whose NSFW value is present and not "NSFW"; `dev` drops only rows
-    marked "NSFW" and stops after `rows` rows (SPEC §2). `count` (exact) or `about` (text)
+    marked "NSFW" and stops after `rows` rows (docs/design/data.md#nsfw-rules). `count` (exact) or `about` (text)
     states the size of a strict subset where it is known before it is built.
     """
 
@@ -61,7 +62,7 @@ class Subset:
 
 @dataclass(frozen=True)
 class QuerySet:
-    """`count` rows of part `part`, chosen with `seed` (SPEC §2); `label` names it where a
+    """`count` rows of part `part`, chosen with `seed` (docs/design/data.md#query-sets); `label` names it where a
     subset label would stand (`make download SUBSET=queries`)."""
 
     label: str

@@ -1,5 +1,6 @@
 """Rendering the datasets page from its inputs: read them all, join them, report every
-problem, and write the page and the recall plot only when allowed to (SPEC §4)."""
+problem, and write the page and the recall plot only when allowed to
+(docs/design/failures.md#strict-and-lenient-rendering)."""
 from __future__ import annotations
 
 import os

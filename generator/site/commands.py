@@ -1,4 +1,5 @@
-"""Copy-paste download commands for one block of files (SPEC §4.4), one variant per tool.
+"""Copy-paste download commands for one block of files (docs/design/index.md#what-the-site-publishes), one variant
+per tool.
 
 Each variant fetches the block's files into the current folder, resuming a broken download,
 and ends with an `md5sum -c` of exactly those files, so that it checks nothing else lying in

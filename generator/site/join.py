@@ -1,7 +1,8 @@
 """The join of the release's published bundles × manifests (× produced artifacts) into the rows
 of the datasets page.
 
-Pure: every input is already read. Each problem SPEC §4 lists (a missing URL, size or md5; an
+Pure: every input is already read. Each problem docs/design/failures.md#strict-and-lenient-rendering lists (a
+missing URL, size or md5; an
 unreadable manifest line; a name with two different values; an artifact that disagrees with the
 manifest or with the layout of the release) is attached to the cell it concerns, with the file
 and line a maintainer should look at.

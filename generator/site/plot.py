@@ -1,4 +1,4 @@
-"""The recall plot of the projections (SPEC §4.6), as byte-stable SVGs: one for the light colour
+"""The recall plot of the projections (docs/design/data.md#recall-table), as byte-stable SVGs: one for the light colour
 scheme and one for the dark, both on a transparent background so that they sit on the page's."""
 from __future__ import annotations
 

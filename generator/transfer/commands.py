@@ -1,5 +1,5 @@
 """The participants' two commands as they run in a terminal: which files, progress bars, one
-line per file as `md5sum -c` prints them, a summary and the exit status (SPEC §7)."""
+line per file as `md5sum -c` prints them, a summary and the exit status (docs/design/index.md#participant-tools)."""
 from __future__ import annotations
 
 import os

@@ -1,4 +1,4 @@
-"""Resumable, verified downloads of the bundles the manifests list (SPEC §7).
+"""Resumable, verified downloads of the bundles the manifests list (docs/design/index.md#participant-tools).
 
 A bundle is written to `<name>.part` while its process holds `<name>.lock` (fcntl.flock): a
 second process asked for the same file in the same folder stops at once with a message
