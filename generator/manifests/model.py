@@ -50,7 +50,7 @@ def human_size(n_bytes: int) -> str:
     if n_bytes < 1024:
         return str(n_bytes)
     value, unit = float(n_bytes), ""
-    for unit in "KMGTPE":
+    for unit in "KMGTPE":  # noqa: B007 (the unit the loop stops at is the answer)
         value /= 1024
         if value < 1024:
             break

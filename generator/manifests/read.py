@@ -186,7 +186,8 @@ def parse_leniently(text: str, path: str, kind: str) -> tuple[Manifest, tuple[Un
 
 def _read_leniently(path: Path, kind: str) -> tuple[Manifest, tuple[UnreadableLine, ...]]:
     if not path.is_file():
-        return Manifest(kind, str(path)), (UnreadableLine(kind, None, Problem(Origin(str(path)), "manifest not found")),)
+        missing = Problem(Origin(str(path)), "manifest not found")
+        return Manifest(kind, str(path)), (UnreadableLine(kind, None, missing),)
     try:
         text = read_text(path)
     except InputError as exc:

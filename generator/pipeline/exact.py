@@ -33,8 +33,8 @@ def product_terms(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
     Parameters: a, b, vectors of equal length (converted to float64), with products far
     from float64's overflow and underflow (|a_i b_i| between 1e-250 and 1e250, or 0), as
-    embeddings and models always are. Returns a 1-D array twice as long. Example: math.fsum(product_terms(a, b)) is the dot product correctly
-    rounded to float64.
+    embeddings and models always are. Returns a 1-D array twice as long. Example:
+    math.fsum(product_terms(a, b)) is the dot product correctly rounded to float64.
     """
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     rounded = a * b

@@ -344,7 +344,8 @@ class _Kept:
             entering, query, counts = _above(threshold, tile, entering, query)
         # Flat indices: each query's entries go after its filled columns, in order.
         width = self.sims.shape[1]
-        target = (q0 + query) * width + self.fill[part][query] + np.arange(query.size) - (np.cumsum(counts) - counts)[query]
+        target = ((q0 + query) * width + self.fill[part][query] + np.arange(query.size)
+                  - (np.cumsum(counts) - counts)[query])
         self.sims.reshape(-1)[target] = tile.reshape(-1)[entering]
         self.rows.reshape(-1)[target] = first_row + entering - query * tile.shape[1]
         self.fill[part] += counts

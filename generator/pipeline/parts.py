@@ -174,8 +174,9 @@ def check_embedding_rows(parts: Iterable[Part], on_rows: Callable[[int], None] |
             values = embeddings[first]
             what = "is all zeros" if np.isfinite(values).all() else \
                 f"holds {'NaN' if np.isnan(values).any() else 'an infinite value'}"
-            problems.append(Problem(Origin(str(part.npy)), f"row {first:,} {what} and cannot be normalised "
-                                                           f"({count:,} such row{'s' if count > 1 else ''} in the part)"))
+            problems.append(Problem(Origin(str(part.npy)),
+                                    f"row {first:,} {what} and cannot be normalised "
+                                    f"({count:,} such row{'s' if count > 1 else ''} in the part)"))
     if problems:
         raise InputError(problems)
 

@@ -11,6 +11,7 @@ variable. `PIPELINE_<TARGET>` lists the files of each make target of the stage t
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterable
 
 from generator.pipeline.parts import npy_path, parquet_path
 from generator.pipeline.stages import STAGES, TARGETS
@@ -30,8 +31,9 @@ class _Rules:
         self.variables[variable] = path
         return f"$({variable})"
 
-    def part_files(self, numbers) -> list[str]:
-        return [self.path("RULE_PARTS", path(Path(), n).as_posix()) for n in numbers for path in (npy_path, parquet_path)]
+    def part_files(self, numbers: Iterable[int]) -> list[str]:
+        return [self.path("RULE_PARTS", path(Path(), n).as_posix())
+                for n in numbers for path in (npy_path, parquet_path)]
 
     def rule(self, targets: list[str], prerequisites: list[str], command: str) -> None:
         grouped = " &:" if len(targets) > 1 else ":"

@@ -250,7 +250,8 @@ def pca_of_rows(run: Run, label: str, start: int, stop: int) -> dict[int, np.nda
     """{d: float32 (rows, d)} projections of rows start..stop of a subset (or the queries),
     every dimension in one pass over the rows."""
     dims = [kind.layout.cols for kind in _kinds_for(run.release, PCA, label)]
-    projected = project(stacked([_pca_model(run, d) for d in dims]), read_h5(*_embeddings(run, label), start, stop), start)
+    rows = read_h5(*_embeddings(run, label), start, stop)
+    projected = project(stacked([_pca_model(run, d) for d in dims]), rows, start)
     edges = np.cumsum([0, *dims])
     return {d: np.ascontiguousarray(projected[:, a:b]) for d, a, b in zip(dims, edges, edges[1:])}
 
@@ -404,7 +405,8 @@ def write_recall(run: Run) -> None:
             queries = read_h5(*_vectors(run, kind, release.queries.label))
             path, key = _vectors(run, kind, label)
             ranges = _ranges(path, key, f"recall {kind.id} {label}", RECALL_BLOCK_ROWS)
-            search = recall.brute_force(queries, ((start, read_h5(path, key, start, stop)) for start, stop in ranges), k)
+            blocks = ((start, read_h5(path, key, start, stop)) for start, stop in ranges)
+            search = recall.brute_force(queries, blocks, k)
             rows.append(RecallRow(kind.id, label, "bruteforce", round(search.build, 6), round(search.query, 6), "",
                                   recall.recall_at(search.ids, gold, k)))
     atomic_write_text(run.out / RECALL_FILE, recall_csv(rows))

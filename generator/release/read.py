@@ -211,7 +211,8 @@ def _layout(nodes: YamlNodes, fields: dict, key: str, of: str, what: str, item) 
             return Layout()
         if "datasets" in fields:
             nodes.fail(fields["datasets"], f"{what}: a metadata table has 'columns', not 'datasets'")
-        columns = [_label(nodes, c, f"a column of {what}") for c in nodes.sequence(fields["columns"], f"columns of {what}")]
+        columns = [_label(nodes, c, f"a column of {what}")
+                   for c in nodes.sequence(fields["columns"], f"columns of {what}")]
         if not columns or len(set(columns)) != len(columns):
             nodes.fail(fields["columns"], f"columns of {what} must list at least one column, each once")
         return Layout(columns=tuple(columns))

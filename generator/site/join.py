@@ -131,7 +131,9 @@ def subset_downloads(release: Release, groups: list[PageGroup]) -> tuple[SubsetD
         for kind in (kind for kind in release.kinds if kind.queries_file is not None):
             if (kind.id, label) not in rows:
                 continue
-            wanted = [(kind.id, label)] + ([] if label == queries else [(kind.id, queries)] + [(g, label) for g in golds])
+            wanted = [(kind.id, label)]
+            if label != queries:
+                wanted += [(kind.id, queries)] + [(g, label) for g in golds]
             blocks.append(DownloadBlock(kind.id, titles[kind.id], tuple(rows[key] for key in wanted if key in rows)))
         if blocks:
             downloads.append(SubsetDownloads(label, tuple(blocks)))
