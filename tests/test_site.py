@@ -13,6 +13,7 @@ import pytest
 
 from generator.manifests.read import read_manifest_set
 from generator.release.read import read_release
+from generator.site.make_reference import make_targets, reference_page
 from tests.conftest import ROOT, build_site, bundle_name, run_generator
 from tests.page_blocks import command_blocks
 
@@ -308,3 +309,27 @@ def test_every_make_target_the_page_names_exists(committed_site):
                                capture_output=True, text=True, check=True).stdout
     listed = set(re.findall(r"^\s+make ([a-z-]+)", help_text, flags=re.MULTILINE))
     assert named <= listed, named - listed
+
+
+def test_the_make_reference_page_is_what_the_makefile_says():
+    """docs/maintainers/make-variables.md is generated (`make reference`) and committed up to date."""
+    page = (ROOT / "docs" / "maintainers" / "make-variables.md").read_text()
+    makefile = (ROOT / "Makefile").read_text()
+    assert page == reference_page(makefile), "run `make reference`"
+    help_lines = subprocess.run(["make", "--no-print-directory", "-s", "help"], cwd=ROOT, capture_output=True,
+                                text=True, check=True).stdout.splitlines()
+    listed = [line.split()[1] for line in help_lines if line.strip()]
+    assert [target for target, _ in make_targets(makefile)] == listed
+    for target in listed:
+        assert f"| `make {target}` |" in page
+    for name in ("STRICT", "DIR", "PARTS", "SCHEDULER", "SCALE_ROWS"):
+        assert f"| `{name}` |" in page
+    assert "## Values of variables" in page and "A yes/no variable takes 1 or 0" in page
+
+
+def test_the_make_reference_follows_a_changed_comment():
+    makefile = "# --- Values ---\n# Paths may hold spaces.\n\nhelp:  ## list\n\n# Where it <goes>.\nOUT ?= build\nDIR ?=\n"
+    page = reference_page(makefile)
+    assert "| `make help` | list |" in page
+    assert "## Values\n\nPaths may hold spaces.\n" in page
+    assert "### OUT, DIR\n\nWhere it &lt;goes>.\n\n| variable | default |\n|---|---|\n| `OUT` | `build` |\n| `DIR` |  |\n" in page

@@ -1,4 +1,4 @@
-"""Static checks of the package, with the settings of pyproject.toml: ruff finds nothing, and
+"""Static checks of the package, with the settings of pyproject.toml: mypy (strict) and ruff find nothing, and
 every third-party import is a declared dependency (of the extra that uses it, imported only
 where it is needed) while every declared dependency is imported."""
 from __future__ import annotations
@@ -24,6 +24,12 @@ BIN = Path(sys.executable).parent
 NOT_IMPORTED = {"mkdocs", "mkdocs-material", "bokeh"}
 # The extras whose packages the package itself uses (the others serve the tests and benchmarks).
 PACKAGE_EXTRAS = ("dask",)
+
+
+def test_mypy_finds_nothing():
+    run = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.startswith("Success: no issues found")
 
 
 def test_ruff_finds_nothing():

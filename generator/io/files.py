@@ -38,7 +38,7 @@ def atomic_write_text(final: Path, text: str) -> None:
         temporary.write_text(text, encoding="utf-8", newline="\n")
 
 
-def write_if_changed(final: Path, content: bytes) -> None:
+def write_if_changed(final: Path, content: bytes | memoryview) -> None:
     """Writes `content` atomically unless `final` already holds exactly it, so that an
     unchanged file keeps its modification time (and make has nothing to redo)."""
     final = Path(final)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
 from generator.errors import Origin, Problem
@@ -146,7 +146,7 @@ class Manifest(Generic[T]):
         return problems
 
 
-def _show(value) -> str:
+def _show(value: object) -> str:
     return value.text if isinstance(value, Size) else str(value)
 
 
@@ -167,7 +167,7 @@ class ManifestSet:
                 return entry
         return self.sizes.get(name) or (self.exact_sizes.get(name) if self.exact_sizes else None)
 
-    def manifests(self) -> list[Manifest]:
+    def manifests(self) -> list[Manifest[Any]]:
         return [m for m in (self.urls, self.sizes, self.exact_sizes, self.md5s) if m is not None]
 
     def conflicts(self, name: str | None = None) -> list[Problem]:

@@ -12,11 +12,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 SPLITTER = 2.0 ** 27 + 1  # Veltkamp's constant: splits a float64 into two 26-bit halves
 
 
-def sum_error_bound(n: int, dtype) -> float:
+def sum_error_bound(n: int, dtype: DTypeLike) -> float:
     """γ_n = n·u / (1 - n·u), u the unit roundoff of `dtype`: a dot product of n terms
     evaluated in `dtype`, in any order and with or without fused multiply-adds, is within
     γ_n · Σ|a_i b_i| of the exact value.

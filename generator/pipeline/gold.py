@@ -136,8 +136,8 @@ def merge_candidates(a: Candidates, b: Candidates) -> Candidates:
     """
     if a.ids.shape != b.ids.shape:
         raise ValueError(f"cannot merge candidates of shapes {a.ids.shape} and {b.ids.shape}")
-    both = (np.concatenate(pair, axis=1) for pair in ((a.sims, b.sims), (a.ids, b.ids), (a.norms, b.norms)))
-    return _listed(*both, np.maximum(a.floor, b.floor), a.slots)
+    sims, ids, norms = (np.concatenate(pair, axis=1) for pair in ((a.sims, b.sims), (a.ids, b.ids), (a.norms, b.norms)))
+    return _listed(sims, ids, norms, np.maximum(a.floor, b.floor), a.slots)
 
 
 def rerank(queries: np.ndarray, block: np.ndarray, first_id: int, candidates: Candidates, k: int) -> TopK:
@@ -220,7 +220,8 @@ def _listed(sims: np.ndarray, ids: np.ndarray, norms: np.ndarray, floor: np.ndar
         order = np.take_along_axis(order, np.argsort(np.take_along_axis(keys, order, axis=1), axis=1), axis=1)
     else:
         order = np.argsort(keys, axis=1)
-    return Candidates(*(np.take_along_axis(values, order, axis=1) for values in (ids, sims, norms)), floor)
+    kept_ids, kept_sims, kept_norms = (np.take_along_axis(values, order, axis=1) for values in (ids, sims, norms))
+    return Candidates(kept_ids, kept_sims, kept_norms, floor)
 
 
 def _hopeless(known: Candidates, k: int, dim: int) -> np.ndarray:
@@ -441,7 +442,8 @@ def _order_keys(values: np.ndarray, ids: np.ndarray) -> np.ndarray:
     """
     bits = (values.astype(np.float32) + np.float32(0)).view(np.int32)
     bits = bits ^ ((bits >> 31) & 0x7FFFFFFF)
-    return (bits.astype(np.int64) << ID_BITS) | ids
+    keys: np.ndarray = (bits.astype(np.int64) << ID_BITS) | ids
+    return keys
 
 
 def _from_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -21,7 +21,7 @@ class PCAModel:
 
     @property
     def dims(self) -> int:
-        return self.components.shape[1]
+        return int(self.components.shape[1])
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class BinWalkModel:
 
     @property
     def groups(self) -> int:
-        return self.pool.shape[0]
+        return int(self.pool.shape[0])
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ class Candidates:
 
     @property
     def slots(self) -> int:
-        return self.ids.shape[1]
+        return int(self.ids.shape[1])
 
 
 @dataclass(frozen=True)
@@ -76,4 +76,4 @@ class TopK:
 
     @property
     def k(self) -> int:
-        return self.ids.shape[1]
+        return int(self.ids.shape[1])

@@ -52,10 +52,10 @@ def brute_force(queries: np.ndarray, blocks: Iterable[tuple[int, np.ndarray]], k
     return Search(ids, build, query + time.perf_counter() - started)
 
 
-def _flat_index(block: np.ndarray):
+def _flat_index(block: np.ndarray) -> faiss.IndexBinaryFlat | faiss.IndexFlatL2:
     vectors = _vectors(block)
     if vectors.dtype == np.uint8:
-        index = faiss.IndexBinaryFlat(vectors.shape[1] * 8)
+        index: faiss.IndexBinaryFlat | faiss.IndexFlatL2 = faiss.IndexBinaryFlat(vectors.shape[1] * 8)
     else:
         index = faiss.IndexFlatL2(vectors.shape[1])
     index.add(vectors)

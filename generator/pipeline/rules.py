@@ -19,7 +19,7 @@ from generator.release.model import Release
 
 
 class _Rules:
-    def __init__(self):
+    def __init__(self) -> None:
         self.variables: dict[str, str] = {}
         self.lines: list[str] = []
 

@@ -21,7 +21,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 from tqdm import tqdm
@@ -127,12 +127,12 @@ def checked_parts(release: Release, parts: Path, out: Path) -> list[Part]:
         return check_all_parts(parts, release.parts, out / CHECKED_PARTS, bar.update)
 
 
-def _parts(run: Run, numbers) -> list[Part]:
+def _parts(run: Run, numbers: Iterable[int]) -> list[Part]:
     return [part for part in checked_parts(run.release, run.parts, run.out) if part.number in numbers]
 
 
 def _selection(run: Run, label: str, columns: tuple[str, ...] = (NSFW_COLUMN,)
-               ) -> Iterator[tuple[tuple[Part, dict], np.ndarray]]:
+               ) -> Iterator[tuple[tuple[Part, dict[str, Any]], np.ndarray]]:
     """((part, its columns), kept row indices) in subset order; parts read one at a time."""
     spec = run.release.subset(label)
     parts = _parts(run, spec.parts)
@@ -194,7 +194,8 @@ def _rows(run: Run, label: str) -> int:
     return h5_shape(*_embeddings(run, label))[0]
 
 
-def _row_tasks(function: Callable, run: Run, label: str, ranges: list[tuple[int, int]], what: str) -> list[Task]:
+def _row_tasks(function: Callable[..., Any], run: Run, label: str, ranges: list[tuple[int, int]],
+               what: str) -> list[Task]:
     """One task per row range of a subset (or the queries): function(run, label, start, stop)."""
     return [Task(function, (run, label, start, stop), f"{what}, rows {start:,}..{stop:,}", stop - start)
             for start, stop in ranges]
@@ -232,7 +233,7 @@ def write_pca_model(run: Run) -> None:
 
 
 def _pca_dims(release: Release) -> list[int]:
-    return [kind.layout.cols for kind in release.kinds_of(PCA)]
+    return [kind.layout.vector_cols for kind in release.kinds_of(PCA)]
 
 
 def _pca_model(run: Run, d: int) -> PCAModel:
@@ -249,7 +250,7 @@ def _kinds_for(release: Release, computation: str, label: str) -> list[BundleKin
 def pca_of_rows(run: Run, label: str, start: int, stop: int) -> dict[int, np.ndarray]:
     """{d: float32 (rows, d)} projections of rows start..stop of a subset (or the queries),
     every dimension in one pass over the rows."""
-    dims = [kind.layout.cols for kind in _kinds_for(run.release, PCA, label)]
+    dims = [kind.layout.vector_cols for kind in _kinds_for(run.release, PCA, label)]
     rows = read_h5(*_embeddings(run, label), start, stop)
     projected = project(stacked([_pca_model(run, d) for d in dims]), rows, start)
     edges = np.cumsum([0, *dims])
@@ -343,8 +344,8 @@ def gold_of_rows(run: Run, label: str, queries: tuple[int, int], start: int, sto
                   run.release.gold_k)
 
 
-def _gold_tasks(function: Callable, run: Run, label: str, what: str, query_blocks: list[tuple[int, int]],
-                blocks: list[tuple[int, int]], extras: list[tuple]) -> list[list[Task]]:
+def _gold_tasks(function: Callable[..., Any], run: Run, label: str, what: str, query_blocks: list[tuple[int, int]],
+                blocks: list[tuple[int, int]], extras: list[tuple[Any, ...]]) -> list[list[Task]]:
     """A group of tasks per block of queries, one per block of rows:
     function(run, label, queries, start, stop, *that query block's extras); each is worth its
     share of the subset's rows in progress."""
@@ -434,6 +435,9 @@ def write_manifests(run: Run) -> None:
 # --- the stage table -----------------------------------------------------------------------
 
 SUBSETS, VECTORS, ONCE = "subset", "vectors", "once"
+# What a stage's functions are given: a label (str) for the subset and vector stages, None for
+# a stage run once. Any: each function of the table knows which of the two its stage passes.
+Label = Any
 
 
 @dataclass(frozen=True)
@@ -457,9 +461,9 @@ class Stage:
     target: str
     scope: str
     labels: Callable[[Release], list[str | None]]
-    outputs: Callable[[Release, str | None], list[str]]
-    needs: Callable[[Release, str | None], Needs]
-    run: Callable[[Run, str | None], None]
+    outputs: Callable[[Release, Label], list[str]]
+    needs: Callable[[Release, Label], Needs]
+    run: Callable[[Run, Label], None]
 
 
 def _all_subsets(release: Release) -> list[str | None]:
@@ -488,7 +492,7 @@ def _sketch_needs(release: Release, label: str) -> Needs:
     return Needs(out=(release.created_sketch_model_file(), source))
 
 
-def _recall_needs(release: Release, _label) -> Needs:
+def _recall_needs(release: Release, _label: Label) -> Needs:
     files = [name for kind in _projections(release)
              for name in [release.bundle(kind, label).name for label in release.labels + [release.queries.label]]]
     return Needs(out=tuple(files + [release.recall_gold.file_name(label) for label in release.labels]))

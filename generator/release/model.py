@@ -96,6 +96,13 @@ class Layout:
     def cols(self) -> int | None:
         return self.datasets[0].cols if self.datasets else None
 
+    @property
+    def vector_cols(self) -> int:
+        """The columns of a vector layout (projections, sketches, gold standards): a table has none."""
+        if self.cols is None:
+            raise ValueError("a table layout has no vector columns")
+        return self.cols
+
 
 @dataclass(frozen=True)
 class BundleKind:
@@ -113,6 +120,13 @@ class BundleKind:
 
     def file_name(self, label: str) -> str:
         return self.file.replace(SUBSET_PLACEHOLDER, label)
+
+    @property
+    def queries_name(self) -> str:
+        """The queries' file of a kind made for the queries."""
+        if self.queries_file is None:
+            raise ValueError(f"bundles '{self.id}' are not made for the queries")
+        return self.queries_file
 
 
 @dataclass(frozen=True)
@@ -190,7 +204,7 @@ class Release:
     def embeddings_file(self, label: str) -> str:
         """The 768d vectors of a subset, or of the queries for the query set's label."""
         kind = self.embeddings
-        return kind.queries_file if label == self.queries.label else kind.file_name(label)
+        return kind.queries_name if label == self.queries.label else kind.file_name(label)
 
     def bundles(self) -> list[Bundle]:
         """Every bundle the pipeline builds: per kind, the published ones in `publish` order,
@@ -215,11 +229,15 @@ class Release:
 
     def _bundle(self, kind: BundleKind, label: str, published: bool) -> Bundle:
         if label == self.queries.label:
-            return Bundle(kind.queries_file, kind, label, kind.queries_layout or kind.layout,
+            return Bundle(kind.queries_name, kind, label, kind.queries_layout or kind.layout,
                           self.queries.count, self.queries.rows_text, published)
-        rows_of = self.queries if kind.of == GOLD else self.subset(label)
-        rows = rows_of.count if kind.of == GOLD else rows_of.known_rows
-        return Bundle(kind.file_name(label), kind, label, kind.layout, rows, rows_of.rows_text, published)
+        rows: int | None
+        if kind.of == GOLD:
+            rows, rows_text = self.queries.count, self.queries.rows_text
+        else:
+            subset = self.subset(label)
+            rows, rows_text = subset.known_rows, subset.rows_text
+        return Bundle(kind.file_name(label), kind, label, kind.layout, rows, rows_text, published)
 
     @property
     def parts(self) -> list[int]:
@@ -232,17 +250,17 @@ class Release:
     @property
     def gold_k(self) -> int:
         """The most neighbours any gold standard holds: what the gold stage computes."""
-        return max(kind.layout.cols for kind in self.kinds_of(GOLD))
+        return max(kind.layout.vector_cols for kind in self.kinds_of(GOLD))
 
     @property
     def recall_gold(self) -> BundleKind:
         """The gold standard the recall table is scored against: the smallest holding recall k."""
-        return min((kind for kind in self.kinds_of(GOLD) if kind.layout.cols >= self.recall_k),
-                   key=lambda kind: kind.layout.cols)
+        return min((kind for kind in self.kinds_of(GOLD) if kind.layout.vector_cols >= self.recall_k),
+                   key=lambda kind: kind.layout.vector_cols)
 
     @property
     def sketch_refs(self) -> int:
-        return SKETCH_GROUP * self.kinds_of(SKETCHES)[0].layout.cols
+        return SKETCH_GROUP * self.kinds_of(SKETCHES)[0].layout.vector_cols
 
     def pca_model_file(self) -> str:
         """The fitted PCA model (one group per dimension), kept beside the artifacts for reuse."""

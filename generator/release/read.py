@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import yaml
+
 from generator.errors import InputError
 from generator.io.text import read_text
 from generator.io.yaml_nodes import YamlNodes, compose
@@ -73,7 +75,7 @@ def parse_release(text: str, path: str) -> Release:
     return release
 
 
-def _subsets(nodes: YamlNodes, node) -> tuple[Subset, ...]:
+def _subsets(nodes: YamlNodes, node: yaml.Node) -> tuple[Subset, ...]:
     subsets, seen = [], set()
     for item in nodes.sequence(node, "subsets"):
         fields = nodes.mapping(item, "a subset", ("label", "parts", "rule"), ("rows", "count", "about"))
@@ -104,14 +106,14 @@ def _subsets(nodes: YamlNodes, node) -> tuple[Subset, ...]:
     return tuple(subsets)
 
 
-def _label(nodes: YamlNodes, node, what: str) -> str:
+def _label(nodes: YamlNodes, node: yaml.Node, what: str) -> str:
     label = nodes.text(node, what)
     if label and not _LABEL.fullmatch(label):
         nodes.fail(node, f"{what} '{label}' may hold only letters, digits, '-' and '_' (at most 64)")
     return label
 
 
-def _part_range(nodes: YamlNodes, node, what: str) -> tuple[int, int]:
+def _part_range(nodes: YamlNodes, node: yaml.Node, what: str) -> tuple[int, int]:
     items = nodes.sequence(node, f"parts of {what}")
     if len(items) != 2:
         nodes.fail(node, f"parts of {what} must be [first, last]")
@@ -122,7 +124,7 @@ def _part_range(nodes: YamlNodes, node, what: str) -> tuple[int, int]:
     return first, last
 
 
-def _queries(nodes: YamlNodes, node, subset_labels: set[str]) -> QuerySet:
+def _queries(nodes: YamlNodes, node: yaml.Node, subset_labels: set[str]) -> QuerySet:
     fields = nodes.mapping(node, "queries", ("label", "part", "count", "seed")) or {}
     if len(fields) < 4:
         return QuerySet("queries", 0, 1, 0, nodes.origin(node))
@@ -134,9 +136,11 @@ def _queries(nodes: YamlNodes, node, subset_labels: set[str]) -> QuerySet:
                     nodes.count(fields["seed"], "the query seed", minimum=0), nodes.origin(node))
 
 
-def _bundles(nodes: YamlNodes, node, labels: list[str], queries_label: str,
+def _bundles(nodes: YamlNodes, node: yaml.Node, labels: list[str], queries_label: str,
              recall_k: int) -> tuple[BundleKind, ...]:
-    kinds, ids, files = [], set(), {}
+    kinds: list[BundleKind] = []
+    ids: set[str] = set()
+    files: dict[str | None, str] = {}  # file name (None: no queries' file) -> its bundle's id
     for item in nodes.sequence(node, "bundles"):
         fields = nodes.mapping(item, "a bundle", ("id", "of", "file", "publish"),
                                ("queries_file", "datasets", "queries_datasets", "columns"))
@@ -187,7 +191,7 @@ def _bundles(nodes: YamlNodes, node, labels: list[str], queries_label: str,
     return tuple(kinds)
 
 
-def _file_template(nodes: YamlNodes, node, what: str) -> str:
+def _file_template(nodes: YamlNodes, node: yaml.Node, what: str) -> str:
     template = _file_name(nodes, node, f"file of {what}")
     if template and template.count(SUBSET_PLACEHOLDER) != 1:
         nodes.fail(node, f"file of {what} must hold '{SUBSET_PLACEHOLDER}' once (where the subset label goes)")
@@ -196,7 +200,7 @@ def _file_template(nodes: YamlNodes, node, what: str) -> str:
     return template
 
 
-def _file_name(nodes: YamlNodes, node, what: str) -> str:
+def _file_name(nodes: YamlNodes, node: yaml.Node, what: str) -> str:
     name = nodes.text(node, what)
     if name and (any(c in name for c in "/\\") or not name.isprintable() or name in (".", "..")
                  or name != name.strip()):
@@ -204,7 +208,8 @@ def _file_name(nodes: YamlNodes, node, what: str) -> str:
     return name
 
 
-def _layout(nodes: YamlNodes, fields: dict, key: str, of: str, what: str, item) -> Layout:
+def _layout(nodes: YamlNodes, fields: dict[str, yaml.Node], key: str, of: str, what: str,
+            item: yaml.Node) -> Layout:
     if of == META:
         if key != "columns" and "columns" not in fields:
             nodes.fail(item, f"{what}: a metadata table lists its 'columns'")
@@ -266,7 +271,7 @@ def _role(dtype: str) -> str:
     return dtype
 
 
-def _check_kinds(nodes: YamlNodes, node, kinds: list[BundleKind], recall_k: int) -> None:
+def _check_kinds(nodes: YamlNodes, node: yaml.Node, kinds: list[BundleKind], recall_k: int) -> None:
     """The kinds together: one source of embeddings, one sketch model, a gold standard to score
     the recall table against."""
     count = {of: sum(kind.of == of for kind in kinds) for of in COMPUTATIONS}
@@ -283,7 +288,7 @@ def _check_kinds(nodes: YamlNodes, node, kinds: list[BundleKind], recall_k: int)
         nodes.fail(node, f"the recall table needs a gold standard of at least recall k = {recall_k} columns")
 
 
-def _pca(nodes: YamlNodes, node, labels: set[str]) -> str:
+def _pca(nodes: YamlNodes, node: yaml.Node, labels: set[str]) -> str:
     fields = nodes.mapping(node, "pca", ("train",)) or {}
     if "train" not in fields:
         return ""
@@ -293,7 +298,7 @@ def _pca(nodes: YamlNodes, node, labels: set[str]) -> str:
     return train
 
 
-def _sketches(nodes: YamlNodes, node, folder: Path, refs: int) -> SketchSettings:
+def _sketches(nodes: YamlNodes, node: yaml.Node, folder: Path, refs: int) -> SketchSettings:
     fields = nodes.mapping(node, "sketches", (), ("model", "create")) or {}
     if ("model" in fields) == ("create" in fields):
         nodes.fail(node, "sketches needs exactly one of 'model' (the official file) or 'create'")
@@ -311,12 +316,12 @@ def _sketches(nodes: YamlNodes, node, folder: Path, refs: int) -> SketchSettings
     return settings
 
 
-def _recall(nodes: YamlNodes, node) -> int:
+def _recall(nodes: YamlNodes, node: yaml.Node) -> int:
     fields = nodes.mapping(node, "recall", ("k",)) or {}
     return nodes.count(fields["k"], "recall k") if "k" in fields else 1
 
 
-def _sample(nodes: YamlNodes, node) -> SampleSettings:
+def _sample(nodes: YamlNodes, node: yaml.Node) -> SampleSettings:
     fields = nodes.mapping(node, "sample", ("parts", "rows", "clusters", "seed")) or {}
     if len(fields) < 4:
         return SampleSettings(1, 1, 1, 0)
@@ -353,7 +358,7 @@ def parse_wording(text: str, path: str) -> Wording:
     return wording
 
 
-def _links(nodes: YamlNodes, node) -> Links:
+def _links(nodes: YamlNodes, node: yaml.Node) -> Links:
     fields = nodes.mapping(node, "links", LINK_NAMES) or {}
     urls = {name: nodes.text(fields[name], f"the link '{name}'") if name in fields else "" for name in LINK_NAMES}
     for name, url in urls.items():
@@ -362,7 +367,7 @@ def _links(nodes: YamlNodes, node) -> Links:
     return Links(**urls)
 
 
-def _template(nodes: YamlNodes, node, what: str, allowed: frozenset[str]) -> str:
+def _template(nodes: YamlNodes, node: yaml.Node, what: str, allowed: frozenset[str]) -> str:
     text = nodes.text(node, what)
     try:
         unknown = sorted(set(placeholders(text)) - allowed)
@@ -375,7 +380,7 @@ def _template(nodes: YamlNodes, node, what: str, allowed: frozenset[str]) -> str
     return text
 
 
-def _groups(nodes: YamlNodes, node) -> dict[str, GroupWording]:
+def _groups(nodes: YamlNodes, node: yaml.Node) -> dict[str, GroupWording]:
     groups = {}
     for group_id, _, value in nodes.pairs(node, "groups"):
         what = f"group '{group_id}'"
@@ -393,7 +398,7 @@ def _groups(nodes: YamlNodes, node) -> dict[str, GroupWording]:
     return groups
 
 
-def _warnings(nodes: YamlNodes, node) -> tuple[Admonition, ...]:
+def _warnings(nodes: YamlNodes, node: yaml.Node) -> tuple[Admonition, ...]:
     warnings = []
     for item in nodes.sequence(node, "warnings"):
         fields = nodes.mapping(item, "a warning", ("id", "level", "title", "text"))

@@ -68,8 +68,9 @@ def render_site_page(inputs: PageInputs, report: TextIO | None = None) -> str:
     recall = read_recall(source) if source else RecallTable("", ())
     artifacts = (read_artifacts(inputs.artifacts, [b.name for b in release.published()])
                  if inputs.artifacts else None)
-    plots = tuple(Path(os.path.relpath(plot, inputs.out.parent)).as_posix()
-                  for plot in (inputs.plot, dark_variant(inputs.plot)))
+    light, dark = (Path(os.path.relpath(plot, inputs.out.parent)).as_posix()
+                   for plot in (inputs.plot, dark_variant(inputs.plot)))
+    plots = (light, dark)
     page = build_page(release, texts, manifests, recall, inputs.site_url, artifacts,
                       plots if recall.rows else None, unreadable)
     for problem in page.problems:

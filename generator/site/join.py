@@ -10,9 +10,10 @@ and line a maintainer should look at.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any, Sequence
 
 from generator.errors import Problem
-from generator.manifests.model import APPROXIMATE_SIZE_TOLERANCE, ManifestSet, Size
+from generator.manifests.model import APPROXIMATE_SIZE_TOLERANCE, Manifest, ManifestSet, Size
 from generator.manifests.read import UnreadableLine
 from generator.release.model import GOLD, Bundle, Release
 from generator.release.recall import RecallTable
@@ -64,7 +65,7 @@ def artifact_problems(bundle: Bundle, size: Size | None, md5: str | None,
     return problems
 
 
-def _cols(shape: tuple) -> int | None:
+def _cols(shape: tuple[int | None, ...]) -> int | None:
     return shape[-1] if shape else None
 
 
@@ -76,7 +77,7 @@ def _shown(datasets: list[tuple[str, str, int | None]]) -> str:
 _MANIFEST_FIELDS = {"url": URL, "size": SIZE, "md5": MD5}
 
 
-def _missing(bundle: Bundle, manifest, unreadable: list[UnreadableLine]) -> list[CellProblem]:
+def _missing(bundle: Bundle, manifest: Manifest[Any], unreadable: Sequence[UnreadableLine]) -> list[CellProblem]:
     """Why a manifest has no value for the bundle: its unreadable lines that name it, else the
     plain absence."""
     field = _MANIFEST_FIELDS[manifest.kind]
@@ -88,7 +89,7 @@ def _missing(bundle: Bundle, manifest, unreadable: list[UnreadableLine]) -> list
 
 
 def page_row(bundle: Bundle, description: str | None, manifests: ManifestSet,
-             artifact: ArtifactFacts | None, unreadable: list[UnreadableLine] = ()) -> PageRow:
+             artifact: ArtifactFacts | None, unreadable: Sequence[UnreadableLine] = ()) -> PageRow:
     """The row of a bundle; `unreadable` are the manifest lines left out that seem to name it."""
     name = bundle.name
     url, size, md5 = manifests.urls.get(name), manifests.size_of(name), manifests.md5s.get(name)

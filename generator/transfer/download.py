@@ -92,7 +92,7 @@ class RetryPolicy:
     timeout: float = 60.0
 
     def delay(self, retry: int) -> float:
-        return self.first_delay * 2 ** retry
+        return self.first_delay * 2.0 ** retry
 
 
 def plan_downloads(names: Iterable[str], manifests: ManifestSet, folder: Path,
@@ -431,7 +431,7 @@ def _head(chunks: Iterator[bytes]) -> bytes:
     return head
 
 
-def _chain(first: bytes, rest):
+def _chain(first: bytes, rest: Iterable[bytes]) -> Iterator[bytes]:
     if first:
         yield first
     yield from rest
