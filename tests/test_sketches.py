@@ -18,8 +18,8 @@ from generator.pipeline.vectors import DegenerateVectorError
 from tests.conftest import OFFICIAL_BINWALK as OFFICIAL
 
 DIM = 768
-CLEAR_MARGIN = 1e-5  # docs/design/data.md#binwalk-sketches: bits closer than this may differ between correct
-implementations
+# docs/design/data.md#binwalk-sketches: bits closer than this may differ between correct implementations
+CLEAR_MARGIN = 1e-5
 
 
 def official_raw() -> tuple[np.ndarray, np.ndarray]:
