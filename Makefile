@@ -1,6 +1,7 @@
-# The interface of the project (SPEC §5). Every target creates the virtual
-# environment it needs on first use; Python 3 and make are all a machine needs.
+# The interface of the project (docs/design/index.md#the-make-interface). Every target creates
+# the virtual environment it needs on first use; Python 3 and make are all a machine needs.
 
+# The Python that creates the virtual environment (3.11 or later).
 PYTHON ?= python3
 # The theme prints an end-of-life notice on every build; it says nothing about this site.
 export NO_MKDOCS_2_WARNING := 1
@@ -56,8 +57,8 @@ GROUP ?=
 SUBSET ?=
 MIRROR ?=
 
-# Pipeline inputs (SPEC §5, §6): SAMPLE is where `make sample` writes synthetic parts;
-# PARTS the folder of LAION parts the pipeline reads; OUT where artifacts go; BASE_URL the
+# Pipeline inputs (docs/design/data.md#parts): SAMPLE is where `make sample` writes synthetic
+# parts; PARTS the folder of LAION parts the pipeline reads; OUT where artifacts go; BASE_URL the
 # URL folder written into the URL manifest (unset: the release's base_url).
 SAMPLE ?= build/sample/parts
 PARTS ?= $(SAMPLE)
@@ -66,9 +67,10 @@ ARTIFACTS_ROOT ?= build/artifacts
 OUT ?= $(ARTIFACTS_ROOT)/$(PIPELINE_EDITION)
 BASE_URL ?=
 SAMPLE_SITE ?= build/sample-site
-# Where the heavy stages run (SPEC §5): unset, in the stage's own process; `local`, on a Dask
-# LocalCluster started here for the make run, of DASK_WORKERS processes of DASK_THREADS threads
-# (unset: Dask shares out the cores); tcp://host:port, on the workers of a running scheduler.
+# Where the heavy stages run (docs/design/pipeline.md#scheduling-on-dask): unset, in the
+# stage's own process; `local`, on a Dask LocalCluster started here for the make run, of
+# DASK_WORKERS processes of DASK_THREADS threads (unset: Dask shares out the cores);
+# tcp://host:port, on the workers of a running scheduler.
 SCHEDULER ?=
 DASK_WORKERS ?=
 DASK_THREADS ?=
@@ -106,7 +108,7 @@ bad_flag = $(error $(1)=$($(1)) is not a yes/no value: use 1 or 0 (also yes/no o
 rule_path = $(if $(findstring :,$(2))$(findstring ;,$(2)),$(error $(1)=$(2): make cannot hold a path with ':' or ';' in its rules),$(call escape,$(2)))
 
 .DEFAULT_GOAL := help
-.PHONY: help env site render serve test bench bench-scale dask-local-cluster clean deploy linkcheck sample sample-site verify download $(PIPELINE_TARGETS)
+.PHONY: help env site render serve test test-fast reference bench bench-scale dask-local-cluster clean deploy linkcheck sample sample-site verify download $(PIPELINE_TARGETS)
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  make \1\t/' | expand -t 24
@@ -148,6 +150,9 @@ download: $(ENV_STAMP)  ## resumable, verified download of FILES="..." or GROUP=
 
 test: $(ENV_STAMP) $(DASK_STAMP)  ## the whole test suite (what CI runs)
 	$(PY) -m pytest
+
+test-fast: $(ENV_STAMP) $(DASK_STAMP)  ## the tests but the slow ones (browser, whole pipeline, Dask cluster, make)
+	$(PY) -m pytest -m 'not slow'
 
 bench: $(ENV_STAMP) $(DASK_STAMP)  ## benchmarks (ratios against reference tools measured in the same run)
 	@set -e; for script in bench/bench_*.py; do $(PY) $$script; done
@@ -219,8 +224,11 @@ sample-site: $(ENV_STAMP)  ## sample parts, every sample edition's artifacts and
 	$(BIN)/mkdocs build --strict -f $(call quote,$(SAMPLE_SITE)/mkdocs.yml)
 	@echo $(call quote,the sample editions' site is in $(SAMPLE_SITE)/site)
 
+reference: $(ENV_STAMP)  ## write docs/maintainers/make-variables.md from this Makefile's help texts and comments
+	$(PY) -m generator make-reference --makefile Makefile --out docs/maintainers/make-variables.md
+
 clean:  ## remove generated pages, the site and the virtual environment
-	rm -rf site $(GENERATED_DOCS) $(VENV) .pytest_cache .hypothesis
+	rm -rf site $(GENERATED_DOCS) $(VENV) .pytest_cache .hypothesis .mypy_cache .ruff_cache
 
 deploy: site  ## publish site/ to the gh-pages branch of the origin remote
 	$(BIN)/ghp-import --no-jekyll --push --force site

@@ -45,5 +45,5 @@ class InputError(ProjectError):
         return self.problems[0].origin.line
 
     @classmethod
-    def at(cls, path, message: str, line: int | None = None) -> "InputError":
+    def at(cls, path: object, message: str, line: int | None = None) -> "InputError":
         return cls([Problem(Origin(str(path), line), message)])

@@ -13,6 +13,16 @@ from bs4 import BeautifulSoup
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "tests" / "reference"
 OFFICIAL_BINWALK = ROOT / "data" / "models" / "binwalk" / "binwalk-model-nrefs=1024-permsize=64.jld2"
+# Files whose tests build the site in a browser, run the whole pipeline, start a Dask cluster or
+# run make end to end: marked `slow`, and left out of `make test-fast`.
+SLOW_FILES = {"test_browser.py", "test_command_blocks.py", "test_make_interface.py", "test_pipeline_run.py",
+              "test_sample_site.py", "test_schedule.py"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.name in SLOW_FILES:
+            item.add_marker(pytest.mark.slow)
 
 
 def run_generator(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:

@@ -1,4 +1,5 @@
-"""Every download command block of the page, run as a participant runs it (SPEC §4.4): against a
+"""Every download command block of the page, run as a participant runs it
+(docs/design/index.md#what-the-site-publishes): against a
 loopback server holding tiny copies of the files, each block downloads exactly its files into an
 empty folder and its md5 check passes; with one of its files spoilt on the server, the block fails.
 

@@ -19,6 +19,7 @@ from generator.manifests.model import BYTES_FILE, MD5_FILE, SIZES_FILE, URLS_FIL
 from generator.manifests.read import read_manifest_set
 from generator.manifests.write import manifest_texts
 from generator.transfer.download import DownloadError, RetryPolicy, claim, download, plan_downloads
+from tests.conftest import run_generator
 from tests.http_server import Behaviour, FileServer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -345,8 +346,7 @@ def test_make_download_fetches_files_through_a_mirror(server, tmp_path):
 
 
 def test_help_lists_every_option_with_examples():
-    run = subprocess.run([str(REPO / ".venv" / "bin" / "python"), "-m", "generator", "download", "--help"],
-                         capture_output=True, text=True, cwd=REPO)
+    run = run_generator("download", "--help")
     assert run.returncode == 0
     for option in ("--group", "--subset", "--dir", "--data", "--release", "--mirror", "--attempts",
                    "--retry-delay", "--timeout", "examples:"):

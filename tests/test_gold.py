@@ -38,7 +38,7 @@ def distances64(queries: np.ndarray, objects: np.ndarray) -> np.ndarray:
 
 
 def brute_force(queries: np.ndarray, objects: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """SPEC §2: rank by the float32 value of the float64 distance, then by id."""
+    """docs/design/data.md#gold-standards: rank by the float32 value of the float64 distance, then by id."""
     dists = distances64(queries, objects).astype(np.float32)
     ids = np.arange(1, len(objects) + 1)
     order = np.array([np.lexsort((ids, row))[:k] for row in dists])

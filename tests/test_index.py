@@ -1,4 +1,5 @@
-"""What the site publishes for tools (SPEC §4.4): the manifests and the index datasets.json, valid
+"""What the site publishes for tools (docs/design/index.md#what-the-site-publishes): the manifests and the index
+datasets.json, valid
 against its JSON Schema; `download` and `verify` reading that index (or a manifest) by URL."""
 from __future__ import annotations
 

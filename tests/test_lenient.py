@@ -1,4 +1,5 @@
-"""`STRICT=0` renders the page whatever is wrong with the inputs (SPEC §4): each kind of problem is
+"""`STRICT=0` renders the page whatever is wrong with the inputs
+(docs/design/failures.md#strict-and-lenient-rendering): each kind of problem is
 shown with ⚠ and its reason in the cell it concerns, download commands leave an uncertain file out
 with a comment, totals say "at least" when a size is unknown, a block with nothing to download says
 so; strict mode fails on each kind and writes nothing. Rendered in this process (the command line

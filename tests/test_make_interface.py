@@ -1,4 +1,5 @@
-"""The make interface: yes/no variables take only what they mean, and paths with
+"""The make interface (docs/design/index.md#the-make-interface): yes/no variables take only what they mean, and
+paths with
 spaces and quotes reach every command whole.
 
 `make -n` prints the commands a target would run, exactly as the shell would get them, without

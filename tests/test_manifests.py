@@ -1,4 +1,4 @@
-"""The manifest reader on the real published sets and on hand-made messy files (SPEC §3)."""
+"""The manifest reader on the real published sets and on hand-made messy files (docs/design/releases.md#manifests)."""
 from __future__ import annotations
 
 import pytest

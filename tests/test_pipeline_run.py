@@ -153,7 +153,7 @@ def test_subsets_follow_the_nsfw_rules_and_queries_come_from_part_0(tiny):
 
 
 def test_gold_standards_equal_a_float64_brute_force_ranked_by_float32_distance_then_id(tiny):
-    """SPEC §2 on every query: float64 distances, ranked by their float32 value, ties by
+    """docs/design/data.md#gold-standards on every query: float64 distances, ranked by their float32 value, ties by
     ascending id, with planted exact duplicates and rows tied only in float32."""
     config, _, _, out = tiny
     with h5py.File(out / bundle_name(config, "clip768", QUERIES), "r") as file:
@@ -585,7 +585,8 @@ OFFICIAL_MODEL = OFFICIAL_BINWALK
 
 
 def test_hamming_with_the_official_model_follows_the_rule_of_spec_section_2(tiny, tmp_path):
-    """Every bit whose two distances differ by more than 1e-5 is as SPEC §2's rule says."""
+    """Every bit whose two distances differ by more than 1e-5 is as the rule of
+    docs/design/data.md#binwalk-sketches says."""
     config, _, _, out = tiny
     official = tmp_path / "official.yml"
     official.write_text(TINY_RELEASE.replace("  create: {seed: 1, sample_rows: 2000}", f"  model: {OFFICIAL_MODEL}"))

@@ -30,6 +30,9 @@ LAYOUTS = [
     (r"laion2B-en-public-gold-standard-v2-\w+\.h5", [("knns", "int32", 100), ("dists", "float32", 100)]),
     (r"gold-standard-dbsize=\w+--(public|private)-queries-2024-.*\.h5",
      [("knns", "int32", 1000), ("dists", "float32", 1000)]),
+    (r"laion2B-en-pca-model-fitted-on-10M\.h5",
+     [(f"pca{d}_{name}", "float64", cols) for d in (32, 96) for name, cols in (("mean", 768), ("components", d),
+                                                                                ("eigenvalues", d))]),
 ]
 LABELS = ("100K", "300K", "10M", "30M", "100M")
 
@@ -241,7 +244,7 @@ def test_a_small_release_is_read_with_its_bundles():
     ("{main: https://files.example.org/release}", "{main: ftp://files.example.org}", 3, "not an http(s) URL"),
     ("host: main", "host: mirror", 4, "host 'mirror' is not one of the hosts (main)"),
     ("date: 2024-01-01", "date: 1 January 2024", 2, "must be written YYYY-MM-DD"),
-    ("    of: pca\n", "    of: pcb\n", 18, "must be one of embeddings, pca, sketches, gold, meta, not 'pcb'"),
+    ("    of: pca\n", "    of: pcb\n", 18, "must be one of embeddings, pca, pca-model, sketches, gold, meta, not 'pcb'"),
     ("file: pca32-n={subset}.h5", "file: pca32.h5", 19, "must hold '{subset}' once"),
     ("file: pca32-n={subset}.h5", "file: pca/32-n={subset}.h5", 19, "must be a plain file name"),
     ("file: pca32-n={subset}.h5", "file: emb-n={subset}.h5", 19, "is also a file of bundle 'clip768'"),

@@ -92,7 +92,8 @@ def test_gold_blocks_merged_in_any_order_and_grouping_equal_the_single_pass(tied
     """The stage's grid (query blocks x row blocks): each block screened on its own, the
     candidates merged in any grouping and order, each block re-ranked against them and the
     top-k merged anyhow again: the single pass's ids and distances, ties included, and the
-    ranking of SPEC §2 (float64 distance ranked by its float32 value, ties by ascending id)."""
+    ranking of docs/design/data.md#gold-standards (float64 distance ranked by its float32 value, ties by ascending
+    id)."""
     queries, objects = tied
     k = data.draw(st.sampled_from([1, 3, K_MAX]))
     bounds = [0, *sorted(data.draw(st.lists(st.integers(1, ROWS - 1), max_size=5, unique=True))), ROWS]

@@ -1,4 +1,5 @@
-"""The datasets page: rows, descriptions, warnings, commands, strict mode and escaping (SPEC §4)."""
+"""The datasets page: rows, descriptions, warnings, commands, strict mode and escaping
+(docs/design/index.md#the-datasets-page)."""
 from __future__ import annotations
 
 import io
@@ -18,6 +19,7 @@ from generator.manifests.model import human_size
 from generator.manifests.read import read_manifest_set
 from generator.release.read import read_release
 from generator.site.build import SiteInputs, publishable_releases, render_site
+from generator.site.make_reference import make_targets, reference_page
 from tests.conftest import NEWEST, OLDER, REFERENCE, ROOT, build_site, bundle_name, edition_manifests, run_generator
 from tests.page_blocks import command_blocks
 

@@ -1,4 +1,4 @@
-"""BinWalk sketches with the official model equal a bit-by-bit reading of SPEC §2, and a
+"""BinWalk sketches with the official model equal a bit-by-bit reading of docs/design/data.md#binwalk-sketches, and a
 row's sketch is the same bytes in any block and with any number of workers."""
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ from generator.pipeline.vectors import DegenerateVectorError
 from tests.conftest import OFFICIAL_BINWALK as OFFICIAL
 
 DIM = 768
-CLEAR_MARGIN = 1e-5  # SPEC §2: bits closer than this may differ between correct implementations
+# docs/design/data.md#binwalk-sketches: bits closer than this may differ between correct implementations
+CLEAR_MARGIN = 1e-5
 
 
 def official_raw() -> tuple[np.ndarray, np.ndarray]:
@@ -123,7 +124,7 @@ def test_a_row_alone_in_blocks_of_7_or_in_one_block_gives_the_same_bytes(monkeyp
 
 
 def exact_bit(x: np.ndarray, this: np.ndarray, after: np.ndarray) -> bool:
-    """SPEC §2's bit in exact rational arithmetic: dot(this, x) > dot(after, x)."""
+    """The bit of docs/design/data.md#binwalk-sketches in exact rational arithmetic: dot(this, x) > dot(after, x)."""
     return sum(Fraction(float(a)) * Fraction(float(b) - float(c)) for a, b, c in zip(x, this, after)) > 0
 
 

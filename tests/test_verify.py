@@ -18,7 +18,7 @@ from generator.manifests.write import md5_lines, size_lines
 from generator.transfer.digest_cache import DigestCache
 from generator.transfer.verify import Status, check_file, plan_checks, run_checks
 from generator.transfer.commands import read_verify_manifests
-from tests.conftest import REFERENCE, ROOT as REPO
+from tests.conftest import REFERENCE, ROOT as REPO, run_generator
 
 AN_HOUR_AGO = time.time() - 3600
 
@@ -302,8 +302,7 @@ def test_errors_are_one_clear_line_and_exit_1(case, message, bundles, tmp_path, 
 
 
 def test_help_lists_every_option_with_examples():
-    run = subprocess.run([str(REPO / ".venv" / "bin" / "python"), "-m", "generator", "verify", "--help"],
-                         capture_output=True, text=True, cwd=REPO)
+    run = run_generator("verify", "--help")
     assert run.returncode == 0
     for option in ("--manifest", "--require-all", "--no-cache", "--cache-dir", "--jobs", "examples:"):
         assert option in run.stdout

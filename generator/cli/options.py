@@ -3,15 +3,16 @@ from __future__ import annotations
 
 import argparse
 import math
+from typing import Callable
 
 
-def number(kind: type, low: float, high: float, unit: str):
+def number(kind: Callable[[str], float], low: float, high: float, unit: str) -> Callable[[str], float]:
     """An argparse type: a finite `kind` from `low` to `high`, so that a negative, NaN or infinite
     value is a usage error naming the option, and not a traceback from deeper down.
 
     Example: parser.add_argument("--timeout", type=number(float, 0.001, 86400, "seconds")).
     """
-    def parse(text: str):
+    def parse(text: str) -> float:
         try:
             value = kind(text)
         except ValueError:

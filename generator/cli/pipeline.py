@@ -21,6 +21,7 @@ from generator.pipeline.rules import make_rules
 from generator.pipeline.schedule import LOCAL, Scheduler, run_in_local_cluster, scheduler_address
 from generator.pipeline.stages import (GOLD_PAIRS, ONCE, QUERIES, STAGES, SUBSETS, VECTORS, Run, checked_parts,
                                        run_stage, write_sample, write_sample_externals)
+from generator.release.model import Release
 from generator.release.read import read_release
 
 # Commands beside the stages: they write no artifact.
@@ -50,7 +51,7 @@ def _scheduler_option(text: str) -> str:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "pipeline", help="run one stage of the build pipeline",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -94,12 +95,12 @@ def _log_progress() -> None:
     logging.getLogger("generator").setLevel(logging.INFO)
 
 
-def _release(args):
+def _release(args: argparse.Namespace) -> Release:
     _log_progress()
     return read_release(args.release)
 
 
-def _scheduler(args) -> Scheduler:
+def _scheduler(args: argparse.Namespace) -> Scheduler:
     """Where the heavy stages run; --workers and --threads size a LocalCluster only."""
     if args.scheduler != LOCAL and (args.workers or args.threads):
         raise ProjectError(f"--workers and --threads size the LocalCluster of --scheduler {LOCAL}; "
@@ -108,7 +109,7 @@ def _scheduler(args) -> Scheduler:
     return Scheduler(args.scheduler, args.workers, args.threads)
 
 
-def run_tool(args) -> int:
+def run_tool(args: argparse.Namespace) -> int:
     if args.stage == "local-cluster":
         return _local_cluster(args)
     release = _release(args)
@@ -123,7 +124,7 @@ def run_tool(args) -> int:
     return 0
 
 
-def _local_cluster(args) -> int:
+def _local_cluster(args: argparse.Namespace) -> int:
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         raise ProjectError("local-cluster needs a command to run: local-cluster -- COMMAND ...")
@@ -131,7 +132,7 @@ def _local_cluster(args) -> int:
     return run_in_local_cluster(args.workers, args.threads, command)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     scheduler = _scheduler(args)
     release = _release(args)
     run_stage(Run(release, args.parts, args.out, getattr(args, "base_url", None), scheduler), args.stage,

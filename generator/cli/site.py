@@ -17,7 +17,7 @@ examples:
       --artifacts build/artifacts --docs build/sample-site/docs"""
 
 
-def register(commands) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser(
         "render", formatter_class=argparse.RawDescriptionHelpFormatter,
         help="generate the datasets page of every edition from the releases, their wording and manifests",
@@ -69,6 +69,27 @@ def register(commands) -> None:
                        help="seconds to wait for each answer (default: %(default)s)")
     links.add_argument("--jobs", type=int, default=8, help="requests at the same time (default: %(default)s)")
     links.set_defaults(run=run_linkcheck)
+
+    reference = commands.add_parser(
+        "make-reference", help="write the maintainers' page of make targets and variables from the Makefile",
+        description="Writes the reference of make targets and variables (docs/maintainers/make-variables.md) "
+                    "from the Makefile itself: each target's `## help` text and each `?=` variable's default "
+                    "with the comment above it. Behind `make reference`.")
+    reference.add_argument("--makefile", type=Path, default=Path("Makefile"),
+                           help="the Makefile to read (default: %(default)s)")
+    reference.add_argument("--out", type=Path, default=Path("docs/maintainers/make-variables.md"),
+                           help="the page to write (default: %(default)s)")
+    reference.set_defaults(run=run_make_reference)
+
+
+def run_make_reference(args: argparse.Namespace) -> int:
+    from generator.io.files import atomic_write_text
+    from generator.io.text import read_text
+    from generator.site.make_reference import reference_page
+
+    atomic_write_text(args.out, reference_page(read_text(args.makefile)))
+    print(f"wrote {args.out}")
+    return 0
 
 
 def run_linkcheck(args: argparse.Namespace) -> int:

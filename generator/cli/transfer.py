@@ -1,4 +1,5 @@
-"""`verify` and `download`: the participants' tools (SPEC §7), behind `make verify` and `make download`."""
+"""`verify` and `download`: the participants' tools (docs/design/index.md#participant-tools), behind `make verify`
+and `make download`."""
 from __future__ import annotations
 
 import argparse
@@ -64,7 +65,7 @@ stops at once with an error (run it again later: it then finds the file verified
 Exit status 0 only when every file is present and verified."""
 
 
-def register(commands) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     verify = commands.add_parser(
         "verify", help="check files in a folder against the md5 manifest (size first, then md5)",
         description="Checks the files of DIR against an md5 manifest, or against the index of the "
@@ -121,16 +122,16 @@ def _add_cache_options(parser: argparse.ArgumentParser) -> None:
                         help=f"where remembered digests are kept (default: {default_cache_dir()})")
 
 
-def _cache(args) -> DigestCache:
+def _cache(args: argparse.Namespace) -> DigestCache:
     return DigestCache(args.cache_dir or default_cache_dir())
 
 
-def run_verify(args) -> int:
+def run_verify(args: argparse.Namespace) -> int:
     return verify_folder(args.dir, args.index or args.manifest, args.require_all, args.jobs,
                          None if args.no_cache else _cache(args), index=bool(args.index))
 
 
-def run_download(args) -> int:
+def run_download(args: argparse.Namespace) -> int:
     if sum(bool(x) for x in (args.names, args.group, args.subset)) != 1:
         raise ProjectError("name the files to download: FILES (names), GROUP or SUBSET, exactly one of them")
     if args.index:

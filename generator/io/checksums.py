@@ -8,7 +8,7 @@ from typing import Callable
 BLOCK_BYTES = 8 * 1024 * 1024
 
 
-def file_md5(path: Path, on_bytes: Callable[[int], None] | None = None) -> str:
+def file_md5(path: Path, on_bytes: Callable[[int], object] | None = None) -> str:
     """Hex md5 of a file; `on_bytes(n)` is called after each block, for progress."""
     digest = hashlib.md5()
     buffer = bytearray(BLOCK_BYTES)

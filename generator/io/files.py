@@ -49,7 +49,7 @@ def atomic_copy(source: Path, final: Path) -> None:
         shutil.copyfile(source, temporary)
 
 
-def write_if_changed(final: Path, content: bytes) -> None:
+def write_if_changed(final: Path, content: bytes | memoryview) -> None:
     """Writes `content` atomically unless `final` already holds exactly it, so that an
     unchanged file keeps its modification time (and make has nothing to redo)."""
     final = Path(final)

@@ -1,4 +1,4 @@
-"""HDF5 in and out (SPEC §2 layouts): opening with a clear error, datasets and row ranges,
+"""HDF5 in and out (docs/design/data.md#bundle-layouts): opening with a clear error, datasets and row ranges,
 and crash-safe, byte-deterministic writing.
 
 A file is written under a temporary name and renamed when complete. Datasets are
@@ -13,6 +13,7 @@ from typing import Iterator, Mapping
 
 import h5py
 import numpy as np
+from numpy.typing import DTypeLike
 
 from generator.errors import InputError
 from generator.io.files import atomic_output
@@ -34,12 +35,12 @@ def _dataset(file: h5py.File, path: Path, key: str) -> h5py.Dataset:
 
 def h5_shape(path: Path, key: str) -> tuple[int, ...]:
     with open_h5(path) as file:
-        return _dataset(file, path, key).shape
+        return tuple(int(n) for n in _dataset(file, path, key).shape)
 
 
 def read_h5(path: Path, key: str, start: int = 0, stop: int | None = None) -> np.ndarray:
     with open_h5(path) as file:
-        return _dataset(file, path, key)[start:stop]
+        return np.asarray(_dataset(file, path, key)[start:stop])
 
 
 def h5_datasets(path: Path) -> list[tuple[str, np.dtype, tuple[int, ...]]]:
@@ -49,7 +50,7 @@ def h5_datasets(path: Path) -> list[tuple[str, np.dtype, tuple[int, ...]]]:
 
 
 @contextmanager
-def h5_output(final: Path, layout: Mapping[str, tuple[tuple[int, ...], np.dtype]]
+def h5_output(final: Path, layout: Mapping[str, tuple[tuple[int, ...], DTypeLike]]
               ) -> Iterator[dict[str, h5py.Dataset]]:
     """Yields preallocated datasets {key: (shape, dtype)} to fill in slices."""
     with atomic_output(Path(final)) as temporary:

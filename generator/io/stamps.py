@@ -40,7 +40,7 @@ class FileStamp:
     def read(cls, path: Path) -> "FileStamp":
         return cls.of(path, os.stat(path))
 
-    def entry(self) -> dict:
+    def entry(self) -> dict[str, int]:
         """The stamp as stored, under its path."""
         return {key: value for key, value in asdict(self).items() if key != "path"}
 

@@ -52,7 +52,7 @@ class YamlNodes:
     def fail(self, node: yaml.Node, message: str) -> None:
         self.problems.append(Problem(self.origin(node), message))
 
-    def mapping(self, node, what: str, required: tuple[str, ...],
+    def mapping(self, node: yaml.Node, what: str, required: tuple[str, ...],
                 optional: tuple[str, ...] = ()) -> dict[str, yaml.Node] | None:
         if not isinstance(node, yaml.MappingNode):
             self.fail(node, f"{what} must be a mapping of keys to values")
@@ -72,7 +72,7 @@ class YamlNodes:
                 self.fail(node, f"{what} lacks the required key '{key}'")
         return fields
 
-    def pairs(self, node, what: str) -> list[tuple[str, yaml.Node, yaml.Node]]:
+    def pairs(self, node: yaml.Node, what: str) -> list[tuple[str, yaml.Node, yaml.Node]]:
         if not isinstance(node, yaml.MappingNode):
             self.fail(node, f"{what} must be a mapping")
             return []
@@ -85,13 +85,13 @@ class YamlNodes:
             pairs.append((key, key_node, value_node))
         return pairs
 
-    def sequence(self, node, what: str) -> list[yaml.Node]:
+    def sequence(self, node: yaml.Node, what: str) -> list[yaml.Node]:
         if not isinstance(node, yaml.SequenceNode):
             self.fail(node, f"{what} must be a list")
             return []
         return list(node.value)
 
-    def text(self, node, what: str) -> str:
+    def text(self, node: yaml.Node, what: str) -> str:
         if not isinstance(node, yaml.ScalarNode) or not str(node.value).strip():
             self.fail(node, f"{what} must be a non-empty text")
             return ""
@@ -102,7 +102,7 @@ class YamlNodes:
             return ""
         return text
 
-    def count(self, node, what: str, minimum: int = 1, maximum: int = MAXIMUM_COUNT) -> int:
+    def count(self, node: yaml.Node, what: str, minimum: int = 1, maximum: int = MAXIMUM_COUNT) -> int:
         """A whole number written in ASCII digits, between `minimum` and `maximum`."""
         text = self.text(node, what)
         if not _DIGITS.fullmatch(text) or not minimum <= int(text) <= maximum:

@@ -1,2 +1,3 @@
-"""The manifests (SPEC §3): their model, reader and writer, shared by the site, the pipeline and the
+"""The manifests (docs/design/releases.md#manifests): their model, reader and writer, shared by the site, the
+pipeline and the
 participants' tools."""

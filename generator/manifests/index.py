@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Any, Iterable
 
 from generator.errors import InputError, Origin, Problem
 from generator.manifests.model import (BYTES_FILE, MD5_FILE, SIZES_FILE, URLS_FILE, Entry, Manifest, ManifestSet,
@@ -69,7 +69,7 @@ class DatasetIndex:
 
 # --- writer --------------------------------------------------------------------------------
 
-def _layout_json(entry: IndexEntry) -> dict:
+def _layout_json(entry: IndexEntry) -> dict[str, Any]:
     if entry.columns:
         return {"format": TSV, "columns": list(entry.columns)}
     return {"format": HDF5, "datasets": [{"key": d.key, "dtype": d.dtype, "shape": list(d.shape)}
@@ -103,7 +103,7 @@ def manifest_texts(index: DatasetIndex) -> dict[str, str]:
 class _Fields:
     """Typed access to one JSON object, recording each problem under its JSON path."""
 
-    def __init__(self, problems: list[str], where: str, value):
+    def __init__(self, problems: list[str], where: str, value: object) -> None:
         self.problems, self.where = problems, where
         self.value = value if isinstance(value, dict) else {}
         if not isinstance(value, dict):
@@ -112,12 +112,13 @@ class _Fields:
     def fail(self, message: str, key: str | None = None) -> None:
         self.problems.append(f"{self.where}{'.' + key if key else ''} {message}")
 
-    def get(self, key: str, kind: type | tuple, nullable: bool = False):
+    def get(self, key: str, kind: type | tuple[type, ...], nullable: bool = False) -> Any:
         value = self.value.get(key)
         if value is None and nullable and key in self.value:
             return None
         if not isinstance(value, kind) or isinstance(value, bool) or value == "":
-            expected = {str: "a non-empty text", int: "a whole number", list: "a list"}.get(kind, "a value")
+            names: dict[object, str] = {str: "a non-empty text", int: "a whole number", list: "a list"}
+            expected = names.get(kind, "a value")
             self.fail(f"must be {expected}{' or null' if nullable else ''}", key)
             return None
         return value
@@ -127,7 +128,7 @@ def _plain_name(name: str) -> bool:
     return name not in (".", "..") and "/" not in name and "\\" not in name and name.isprintable()
 
 
-def _entry(problems: list[str], number: int, value) -> IndexEntry | None:
+def _entry(problems: list[str], number: int, value: object) -> IndexEntry | None:
     before = len(problems)
     fields = _Fields(problems, f"bundles[{number}]", value)
     name, group, subset = (fields.get(key, str) for key in ("name", "group", "subset"))
@@ -197,7 +198,7 @@ def parse_index(text: str, source: str) -> DatasetIndex:
     problems += [f"'{name}' is listed twice" for name in sorted({n for n in names if names.count(n) > 1})]
     if problems:
         raise InputError(Problem(Origin(source), message) for message in problems)
-    return DatasetIndex(release, tuple(entries), source, edition or "")
+    return DatasetIndex(release, tuple(entry for entry in entries if entry is not None), source, edition or "")
 
 
 def index_manifests(index: DatasetIndex) -> ManifestSet:
@@ -205,7 +206,7 @@ def index_manifests(index: DatasetIndex) -> ManifestSet:
     the index itself."""
     origin = Origin(index.source)
 
-    def manifest(kind: str, values: Iterable[tuple[str, object]]) -> Manifest:
+    def manifest(kind: str, values: Iterable[tuple[str, object]]) -> Manifest[Any]:
         return Manifest(kind, index.source, {name: (Entry(name, name, value, origin),)
                                              for name, value in values if value is not None})
 

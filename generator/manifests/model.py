@@ -1,17 +1,19 @@
-"""The manifests (SPEC §3): their file names, the URL rule, sizes, entries with their origin, one
+"""The manifests (docs/design/releases.md#manifests): their file names, the URL rule, sizes, entries with their
+origin, one
 manifest, a folder's set."""
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
 from generator.errors import Origin, Problem
 
 T = TypeVar("T")
 
-# The manifest files of a folder (SPEC §3); the bytes manifest is the exact, machine-readable sizes.
+# The manifest files of a folder (docs/design/releases.md#manifests); the bytes manifest is the exact,
+# machine-readable sizes.
 URLS_FILE = "dataset-files-urls.txt"
 SIZES_FILE = "dataset-files-size.txt"
 BYTES_FILE = "dataset-files-bytes.txt"
@@ -48,7 +50,7 @@ def human_size(n_bytes: int) -> str:
     if n_bytes < 1024:
         return str(n_bytes)
     value, unit = float(n_bytes), ""
-    for unit in "KMGTPE":
+    for unit in "KMGTPE":  # noqa: B007 (the unit the loop stops at is the answer)
         value /= 1024
         if value < 1024:
             break
@@ -144,7 +146,7 @@ class Manifest(Generic[T]):
         return problems
 
 
-def _show(value) -> str:
+def _show(value: object) -> str:
     return value.text if isinstance(value, Size) else str(value)
 
 
@@ -165,7 +167,7 @@ class ManifestSet:
                 return entry
         return self.sizes.get(name) or (self.exact_sizes.get(name) if self.exact_sizes else None)
 
-    def manifests(self) -> list[Manifest]:
+    def manifests(self) -> list[Manifest[Any]]:
         return [m for m in (self.urls, self.sizes, self.exact_sizes, self.md5s) if m is not None]
 
     def conflicts(self, name: str | None = None) -> list[Problem]:

@@ -1,4 +1,4 @@
-"""Readers of the three hand-kept manifests (URLs, sizes, md5 sums), SPEC §3.
+"""Readers of the three hand-kept manifests (URLs, sizes, md5 sums), docs/design/releases.md#manifests.
 
 Every value keeps the file and line it came from, so that a problem can be
 reported where a maintainer can fix it. Lines that cannot be read at all raise
@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Callable, Iterator, TypeVar
+from typing import Any, Callable, Iterator, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from generator.errors import InputError, Origin, Problem
@@ -121,7 +121,8 @@ def read_manifest_set(folder: Path) -> ManifestSet:
     folder = Path(folder)
     readers = {"urls": (URLS_FILE, read_urls), "sizes": (SIZES_FILE, read_sizes),
                "md5s": (MD5_FILE, read_md5s)}
-    loaded, problems = {}, []
+    loaded: dict[str, Any] = {}
+    problems: list[Problem] = []
     for key, (filename, reader) in readers.items():
         path = folder / filename
         if not path.is_file():
@@ -156,7 +157,7 @@ class UnreadableLine:
     problem: Problem
 
 
-_PARSERS = {"url": parse_urls, "size": parse_sizes, "md5": parse_md5s}
+_PARSERS: dict[str, Callable[[str, str], Manifest[Any]]] = {"url": parse_urls, "size": parse_sizes, "md5": parse_md5s}
 
 
 def _probable_name(kind: str, line: str) -> str | None:
@@ -169,14 +170,18 @@ def _probable_name(kind: str, line: str) -> str | None:
     return _basename(written.strip().lstrip("*")) or None
 
 
-def parse_leniently(text: str, path: str, kind: str) -> tuple[Manifest, tuple[UnreadableLine, ...]]:
+def parse_leniently(text: str, path: str, kind: str) -> tuple[Manifest[Any], tuple[UnreadableLine, ...]]:
     """The manifest of every readable line, and the unreadable ones (blanked out and parsed again,
     so that line numbers stay those of the file)."""
     parse = _PARSERS[kind]
     try:
         return parse(text, path), ()
     except InputError as exc:
-        bad = {problem.origin.line: problem for problem in exc.problems}
+        bad: dict[int, Problem] = {}
+        for problem in exc.problems:
+            if problem.origin.line is None:
+                raise  # not about a line: nothing of the file is readable
+            bad[problem.origin.line] = problem
     lines = text.split("\n")
     kept = "\n".join("" if number in bad else line for number, line in enumerate(lines, start=1))
     unreadable = tuple(UnreadableLine(kind, _probable_name(kind, lines[number - 1].strip()), problem)
@@ -184,9 +189,10 @@ def parse_leniently(text: str, path: str, kind: str) -> tuple[Manifest, tuple[Un
     return parse(kept, path), unreadable
 
 
-def _read_leniently(path: Path, kind: str) -> tuple[Manifest, tuple[UnreadableLine, ...]]:
+def _read_leniently(path: Path, kind: str) -> tuple[Manifest[Any], tuple[UnreadableLine, ...]]:
     if not path.is_file():
-        return Manifest(kind, str(path)), (UnreadableLine(kind, None, Problem(Origin(str(path)), "manifest not found")),)
+        missing = Problem(Origin(str(path)), "manifest not found")
+        return Manifest(kind, str(path)), (UnreadableLine(kind, None, missing),)
     try:
         text = read_text(path)
     except InputError as exc:

@@ -1,4 +1,5 @@
-"""Writers of the manifests (SPEC §3): md5 in `md5sum` format, sizes human-readable and exact, URLs."""
+"""Writers of the manifests (docs/design/releases.md#manifests): md5 in `md5sum` format, sizes human-readable and
+exact, URLs."""
 from __future__ import annotations
 
 from typing import Iterable

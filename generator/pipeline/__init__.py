@@ -1,4 +1,4 @@
-"""The build pipeline (SPEC §2, §6): from the LAION parts to every bundle of a release.
+"""The build pipeline (docs/design/pipeline.md): from the LAION parts to every bundle of a release.
 
 Reading (parts, the official BinWalk model), the numeric kernels (subsets, queries, PCA,
 sketches, gold standards, recall, metadata, the synthetic sample) and the stages that

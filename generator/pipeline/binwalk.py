@@ -1,4 +1,4 @@
-"""Reader of the official BinWalk model (SPEC §8), a JLD2 file, which is HDF5.
+"""Reader of the official BinWalk model (docs/design/data.md#binwalk-sketches), a JLD2 file, which is HDF5.
 
 The root dataset `model` is a compound of object references: `refs` (itself a compound
 whose `matrix` field refers to a (n_refs, dim) float32 dataset, one unit reference per
@@ -18,7 +18,7 @@ from generator.pipeline.model import BinWalkModel
 UNIT_TOLERANCE = 1e-3
 
 
-def read_binwalk_model(path) -> BinWalkModel:
+def read_binwalk_model(path: Path) -> BinWalkModel:
     """The model in `path`; InputError naming the file for anything unexpected."""
     path = Path(path)
     try:
@@ -45,7 +45,7 @@ def _datasets(file: h5py.File, path: Path) -> tuple[h5py.Dataset, h5py.Dataset]:
         _dereference(file, record["pool"], "model.pool", path)
 
 
-def _dereference(file: h5py.File, reference, name: str, path: Path) -> h5py.Dataset:
+def _dereference(file: h5py.File, reference: object, name: str, path: Path) -> h5py.Dataset:
     if not isinstance(reference, h5py.Reference) or not reference:
         raise InputError.at(path, f"'{name}' is not an object reference")
     target = file[reference]

@@ -7,7 +7,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, Sequence, TypeVar
+from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 from threadpoolctl import threadpool_info, threadpool_limits
 
@@ -22,7 +22,7 @@ SLOW_KERNELS = {"generic", "prescott", "katmai", "coppermine", "northwood", "ban
                 "atom", "core2", "penryn", "dunnington", "armv7", "armv8"}
 
 
-def blas_libraries() -> list[dict]:
+def blas_libraries() -> list[dict[str, Any]]:
     """threadpoolctl's description of every BLAS loaded in this process."""
     return [info for info in threadpool_info() if info.get("user_api") == "blas"]
 
@@ -69,16 +69,16 @@ def _single_threaded_blas() -> Iterator[int]:
     finally:
         with _held:
             _holders -= 1
-            if _holders == 0:
+            if _holders == 0 and _limit is not None:
                 _limit.restore_original_limits()
 
 
-def slow_kernels(libraries: list[dict]) -> list[dict]:
+def slow_kernels(libraries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [info for info in libraries
             if str(info.get("architecture", "")).lower() in SLOW_KERNELS]
 
 
-def blas_report(libraries: list[dict] | None = None) -> str:
+def blas_report(libraries: list[dict[str, Any]] | None = None) -> str:
     """One line per BLAS (library, version, kernel, threads, file), by default those
     loaded now; logs a warning for a slow generic kernel or when no BLAS is visible."""
     libraries = blas_libraries() if libraries is None else libraries

@@ -12,11 +12,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 SPLITTER = 2.0 ** 27 + 1  # Veltkamp's constant: splits a float64 into two 26-bit halves
 
 
-def sum_error_bound(n: int, dtype) -> float:
+def sum_error_bound(n: int, dtype: DTypeLike) -> float:
     """γ_n = n·u / (1 - n·u), u the unit roundoff of `dtype`: a dot product of n terms
     evaluated in `dtype`, in any order and with or without fused multiply-adds, is within
     γ_n · Σ|a_i b_i| of the exact value.
@@ -33,8 +34,8 @@ def product_terms(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
     Parameters: a, b, vectors of equal length (converted to float64), with products far
     from float64's overflow and underflow (|a_i b_i| between 1e-250 and 1e250, or 0), as
-    embeddings and models always are. Returns a 1-D array twice as long. Example: math.fsum(product_terms(a, b)) is the dot product correctly
-    rounded to float64.
+    embeddings and models always are. Returns a 1-D array twice as long. Example:
+    math.fsum(product_terms(a, b)) is the dot product correctly rounded to float64.
     """
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     rounded = a * b

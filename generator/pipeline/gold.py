@@ -1,4 +1,4 @@
-"""Gold standards: the exact k nearest neighbours of SPEC §2, fast.
+"""Gold standards: the exact k nearest neighbours of docs/design/data.md#gold-standards, fast.
 
 The distance is d(q, x) = 1 - (q̂ · x) / |x| with q̂ the query normalised in float64, every
 product and sum in float64 (the same expression as 1 - q̂ · x̂, evaluated without a second
@@ -136,12 +136,13 @@ def merge_candidates(a: Candidates, b: Candidates) -> Candidates:
     """
     if a.ids.shape != b.ids.shape:
         raise ValueError(f"cannot merge candidates of shapes {a.ids.shape} and {b.ids.shape}")
-    both = (np.concatenate(pair, axis=1) for pair in ((a.sims, b.sims), (a.ids, b.ids), (a.norms, b.norms)))
-    return _listed(*both, np.maximum(a.floor, b.floor), a.slots)
+    sims, ids, norms = (np.concatenate(pair, axis=1) for pair in ((a.sims, b.sims), (a.ids, b.ids), (a.norms, b.norms)))
+    return _listed(sims, ids, norms, np.maximum(a.floor, b.floor), a.slots)
 
 
 def rerank(queries: np.ndarray, block: np.ndarray, first_id: int, candidates: Candidates, k: int) -> TopK:
-    """The k nearest rows of `block` under SPEC §2's ranking, among the subset's candidates.
+    """The k nearest rows of `block` under the ranking of docs/design/data.md#gold-standards, among the subset's
+    candidates.
 
     Parameters: queries and block as for screen; candidates of the whole subset (every
     block screened and merged); k. Only candidates that lie in this block and can still
@@ -197,7 +198,7 @@ def merge_topk(a: TopK, b: TopK, k: int) -> TopK:
 
 
 def exact_knn(queries: np.ndarray, block: np.ndarray, first_id: int, k: int) -> TopK:
-    """The k nearest rows of one block under SPEC §2's ranking: screen, then rerank.
+    """The k nearest rows of one block under the ranking of docs/design/data.md#gold-standards: screen, then rerank.
 
     Parameters: queries (q, dim), block (n, dim), first_id (1-based id of block row 0), k.
     Returns TopK with k columns even when the block has fewer rows (unfilled slots as in
@@ -219,7 +220,8 @@ def _listed(sims: np.ndarray, ids: np.ndarray, norms: np.ndarray, floor: np.ndar
         order = np.take_along_axis(order, np.argsort(np.take_along_axis(keys, order, axis=1), axis=1), axis=1)
     else:
         order = np.argsort(keys, axis=1)
-    return Candidates(*(np.take_along_axis(values, order, axis=1) for values in (ids, sims, norms)), floor)
+    kept_ids, kept_sims, kept_norms = (np.take_along_axis(values, order, axis=1) for values in (ids, sims, norms))
+    return Candidates(kept_ids, kept_sims, kept_norms, floor)
 
 
 def _hopeless(known: Candidates, k: int, dim: int) -> np.ndarray:
@@ -343,7 +345,8 @@ class _Kept:
             entering, query, counts = _above(threshold, tile, entering, query)
         # Flat indices: each query's entries go after its filled columns, in order.
         width = self.sims.shape[1]
-        target = (q0 + query) * width + self.fill[part][query] + np.arange(query.size) - (np.cumsum(counts) - counts)[query]
+        target = ((q0 + query) * width + self.fill[part][query] + np.arange(query.size)
+                  - (np.cumsum(counts) - counts)[query])
         self.sims.reshape(-1)[target] = tile.reshape(-1)[entering]
         self.rows.reshape(-1)[target] = first_row + entering - query * tile.shape[1]
         self.fill[part] += counts
@@ -391,8 +394,8 @@ def _above(threshold: np.ndarray, tile: np.ndarray, entering: np.ndarray,
 
 def _distances32(query_units: np.ndarray, block: np.ndarray, rows: np.ndarray,
                  norms: np.ndarray | None = None) -> np.ndarray:
-    """float32 values of SPEC §2's distances of each query (q, dim) to its rows of `block`
-    (indices (q, m)), given the rows' float64 norms or computing them (row_norms64).
+    """float32 values of the distances (docs/design/data.md#gold-standards) of each query (q, dim) to
+    its rows of `block` (indices (q, m)), given the rows' float64 norms or computing them (row_norms64).
 
     Every pair's products are summed along the contiguous last axis by einsum's own loop
     (no BLAS), so a pair gives the same bits in any batch: duplicates tie exactly. Rows
@@ -439,7 +442,8 @@ def _order_keys(values: np.ndarray, ids: np.ndarray) -> np.ndarray:
     """
     bits = (values.astype(np.float32) + np.float32(0)).view(np.int32)
     bits = bits ^ ((bits >> 31) & 0x7FFFFFFF)
-    return (bits.astype(np.int64) << ID_BITS) | ids
+    keys: np.ndarray = (bits.astype(np.int64) << ID_BITS) | ids
+    return keys
 
 
 def _from_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1,4 +1,4 @@
-"""Lines of the metadata tables `meta-<subset>.tsv` (SPEC §2).
+"""Lines of the metadata tables `meta-<subset>.tsv` (docs/design/data.md#metadata-tables).
 
 Fields are escaped so that every object is exactly one line with one field per column:
 backslash becomes `\\`, tab `\t`, newline `\n`, carriage return `\r`; a null value is an

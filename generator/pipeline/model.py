@@ -9,7 +9,7 @@ import numpy as np
 
 @dataclass(frozen=True)
 class PCAModel:
-    """A PCA of L2-normalised vectors (SPEC §2): projection = (x̂ - mean) @ components.
+    """A PCA of L2-normalised vectors (docs/design/data.md#pca-projections): projection = (x̂ - mean) @ components.
 
     `components` holds one column per output dimension, by descending eigenvalue, each
     with its sign fixed so that its entry of largest magnitude is positive.
@@ -21,12 +21,12 @@ class PCAModel:
 
     @property
     def dims(self) -> int:
-        return self.components.shape[1]
+        return int(self.components.shape[1])
 
 
 @dataclass(frozen=True)
 class BinWalkModel:
-    """The BinWalk sketch model (SPEC §2): unit reference vectors and their grouping.
+    """The BinWalk sketch model (docs/design/data.md#binwalk-sketches): unit reference vectors and their grouping.
 
     Row g of `pool` lists, as 0-based indices into `refs`, the 64 references whose
     consecutive distances give the 64 bits of word g.
@@ -37,7 +37,7 @@ class BinWalkModel:
 
     @property
     def groups(self) -> int:
-        return self.pool.shape[0]
+        return int(self.pool.shape[0])
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ class Candidates:
 
     @property
     def slots(self) -> int:
-        return self.ids.shape[1]
+        return int(self.ids.shape[1])
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ class TopK:
     """The k nearest objects of each query among the rows seen so far.
 
     Row i is query i: `ids` are 1-based object ids, `dists` the float32 values of the
-    float64 distances, ascending with ties by ascending id (SPEC §2). A slot not filled
+    float64 distances, ascending with ties by ascending id (docs/design/data.md#gold-standards). A slot not filled
     (fewer than k rows seen) holds id 0 and distance +inf, so that it sorts after every
     real object.
     """
@@ -76,4 +76,4 @@ class TopK:
 
     @property
     def k(self) -> int:
-        return self.ids.shape[1]
+        return int(self.ids.shape[1])

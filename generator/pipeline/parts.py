@@ -1,4 +1,4 @@
-"""LAION parts (SPEC §2): `img_emb/img_emb_NNNN.npy` and the row-aligned
+"""LAION parts (docs/design/data.md#parts): `img_emb/img_emb_NNNN.npy` and the row-aligned
 `laion2B-en-metadata/metadata_NNNN.parquet`, read (and written, for the sample).
 
 `check_parts` reads the headers (npy header and file size, parquet footer) and the NSFW
@@ -16,7 +16,7 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 import numpy.lib.format as npy_format
@@ -31,7 +31,7 @@ from generator.release.model import EMBEDDING_DIM, NSFW_COLUMN
 
 EMBEDDING_DTYPE = np.dtype(np.float16)
 EMBEDDINGS_FOLDER, METADATA_FOLDER = "img_emb", "laion2B-en-metadata"
-# The values of the NSFW column (SPEC §2), besides null. Another value (an integer, "nsfw")
+# The values of the NSFW column (docs/design/data.md#nsfw-rules), besides null. Another value (an integer, "nsfw")
 # would be kept by the strict rule as if it were "UNLIKELY".
 NSFW_VALUES = ("UNLIKELY", "UNSURE", "NSFW")
 # Rows of embeddings checked at a time (24 MiB of float16, and as much for their bits).
@@ -42,7 +42,7 @@ _MAGNITUDE_BITS, _INFINITY_BITS = np.uint16(0x7FFF), np.uint16(0x7C00)
 
 
 def npy_path(parts: Path, number: int) -> Path:
-    """The embeddings of part `number` in the mirror layout of SPEC §2."""
+    """The embeddings of part `number` in the mirror layout of docs/design/data.md#parts."""
     return Path(parts) / EMBEDDINGS_FOLDER / f"img_emb_{number:04d}.npy"
 
 
@@ -61,7 +61,8 @@ class Part:
 
 def check_parts(folder: Path, numbers: Iterable[int]) -> list[Part]:
     """The parts `numbers` of `folder`, checked; InputError lists every problem of every part."""
-    parts, problems = [], []
+    parts: list[Part] = []
+    problems: list[Problem] = []
     for number in numbers:
         npy, parquet = npy_path(folder, number), parquet_path(folder, number)
         npy_rows = _checked(npy, _npy_rows, problems)
@@ -77,7 +78,7 @@ def check_parts(folder: Path, numbers: Iterable[int]) -> list[Part]:
     return parts
 
 
-def _checked(path: Path, rows_of, problems: list[Problem]) -> int | None:
+def _checked(path: Path, rows_of: Callable[[Path], int], problems: list[Problem]) -> int | None:
     if not path.is_file():
         problems.append(Problem(Origin(str(path)), "part file is missing"))
         return None
@@ -129,7 +130,7 @@ def _parquet_rows(path: Path) -> int:
     except (pa.ArrowException, OSError) as exc:
         raise _BadPart(f"not a readable parquet file ({exc})") from None
     _check_nsfw(nsfw)
-    return file.metadata.num_rows
+    return int(file.metadata.num_rows)
 
 
 def _is_text(column_type: pa.DataType) -> bool:
@@ -140,7 +141,7 @@ def _is_text(column_type: pa.DataType) -> bool:
 
 
 def _check_nsfw(nsfw: pa.ChunkedArray) -> None:
-    """Every NSFW value one of SPEC §2's, and not all of them missing."""
+    """Every NSFW value one of those of docs/design/data.md#nsfw-rules, and not all of them missing."""
     if len(nsfw) and nsfw.null_count == len(nsfw):
         # A real part has a value on nearly every row; an empty column is a broken export, and a
         # strict subset cut from it would silently lose the whole part.
@@ -153,7 +154,7 @@ def _check_nsfw(nsfw: pa.ChunkedArray) -> None:
                        f"{', '.join(NSFW_VALUES)} (or empty)")
 
 
-def check_embedding_rows(parts: Iterable[Part], on_rows: Callable[[int], None] | None = None) -> None:
+def check_embedding_rows(parts: Iterable[Part], on_rows: Callable[[int], object] | None = None) -> None:
     """Every embedding row of `parts` finite and not all zeros (it must be normalised), read in
     blocks through a memory map and tested on the float16 bits, with no float32 copy; InputError
     names the first bad row of each bad part and how many it has. `on_rows(n)` follows the progress."""
@@ -174,14 +175,15 @@ def check_embedding_rows(parts: Iterable[Part], on_rows: Callable[[int], None] |
             values = embeddings[first]
             what = "is all zeros" if np.isfinite(values).all() else \
                 f"holds {'NaN' if np.isnan(values).any() else 'an infinite value'}"
-            problems.append(Problem(Origin(str(part.npy)), f"row {first:,} {what} and cannot be normalised "
-                                                           f"({count:,} such row{'s' if count > 1 else ''} in the part)"))
+            problems.append(Problem(Origin(str(part.npy)),
+                                    f"row {first:,} {what} and cannot be normalised "
+                                    f"({count:,} such row{'s' if count > 1 else ''} in the part)"))
     if problems:
         raise InputError(problems)
 
 
 def check_all_parts(folder: Path, numbers: Iterable[int], memo: Path,
-                    on_rows: Callable[[int], None] | None = None) -> list[Part]:
+                    on_rows: Callable[[int], object] | None = None) -> list[Part]:
     """`check_parts` and `check_embedding_rows` over `numbers`, reading only the parts whose
     files changed since they were last found good; good parts are remembered in `memo` (a
     folder) only when all of them are, so a failed check leaves nothing behind."""
@@ -234,7 +236,7 @@ def read_embeddings(part: Part, rows: np.ndarray | slice = slice(None)) -> np.nd
     return np.asarray(np.load(part.npy, mmap_mode="r")[rows])
 
 
-def read_columns(part: Part, columns: Iterable[str]) -> dict[str, list]:
+def read_columns(part: Part, columns: Iterable[str]) -> dict[str, list[Any]]:
     """Whole metadata columns as Python lists (None for null), checked to exist."""
     columns = list(columns)
     try:
@@ -256,7 +258,7 @@ def npy_image(rows: int) -> tuple[memoryview, np.ndarray]:
     return memoryview(image), np.frombuffer(image, EMBEDDING_DTYPE, offset=offset).reshape(rows, EMBEDDING_DIM)
 
 
-def write_part(folder: Path, number: int, npy: memoryview, metadata: pa.Table) -> None:
+def write_part(folder: Path, number: int, npy: bytes | memoryview, metadata: pa.Table) -> None:
     """Writes one part (the npy file's bytes, from npy_image, and the metadata), byte-
     deterministic; an unchanged file is left alone, so re-running `make sample` gives
     make nothing to redo."""

@@ -1,4 +1,4 @@
-"""PCA projections (SPEC §2): a covariance streamed block by block, then eigh.
+"""PCA projections (docs/design/data.md#pca-projections): a covariance streamed block by block, then eigh.
 
 The accumulator holds the row count, the sum and X^T X of L2-normalised rows in float64;
 blocks can arrive in any split and accumulators of disjoint row ranges merge, so a
@@ -94,7 +94,7 @@ def stacked(models: list[PCAModel]) -> PCAModel:
 
 
 def project(model: PCAModel, block: np.ndarray, first_row: int = 0) -> np.ndarray:
-    """(x̂ - mean) @ components (SPEC §2), each value the float32 nearest to the exact
+    """(x̂ - mean) @ components (docs/design/data.md#pca-projections), each value the float32 nearest to the exact
     product of the centred float64 row c = x̂ - mean (elementwise, so a function of the
     row) and the component.
 

@@ -1,4 +1,4 @@
-"""The projection recall table (SPEC §2): brute-force k-NN in a projected space, as a
+"""The projection recall table (docs/design/data.md#recall-table): brute-force k-NN in a projected space, as a
 participant's baseline runs it, scored against the gold standard.
 
 The search is faiss's exact brute force: IndexFlatL2 (squared L2, float32) for PCA
@@ -52,10 +52,10 @@ def brute_force(queries: np.ndarray, blocks: Iterable[tuple[int, np.ndarray]], k
     return Search(ids, build, query + time.perf_counter() - started)
 
 
-def _flat_index(block: np.ndarray):
+def _flat_index(block: np.ndarray) -> faiss.IndexBinaryFlat | faiss.IndexFlatL2:
     vectors = _vectors(block)
     if vectors.dtype == np.uint8:
-        index = faiss.IndexBinaryFlat(vectors.shape[1] * 8)
+        index: faiss.IndexBinaryFlat | faiss.IndexFlatL2 = faiss.IndexBinaryFlat(vectors.shape[1] * 8)
     else:
         index = faiss.IndexFlatL2(vectors.shape[1])
     index.add(vectors)

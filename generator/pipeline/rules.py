@@ -11,6 +11,7 @@ variable. `PIPELINE_<TARGET>` lists the files of each make target of the stage t
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterable
 
 from generator.pipeline.parts import npy_path, parquet_path
 from generator.pipeline.stages import STAGES, TARGETS, external_files
@@ -18,7 +19,7 @@ from generator.release.model import Release
 
 
 class _Rules:
-    def __init__(self):
+    def __init__(self) -> None:
         self.variables: dict[str, str] = {}
         self.lines: list[str] = []
 
@@ -30,8 +31,9 @@ class _Rules:
         self.variables[variable] = path
         return f"$({variable})"
 
-    def part_files(self, numbers) -> list[str]:
-        return [self.path("RULE_PARTS", path(Path(), n).as_posix()) for n in numbers for path in (npy_path, parquet_path)]
+    def part_files(self, numbers: Iterable[int]) -> list[str]:
+        return [self.path("RULE_PARTS", path(Path(), n).as_posix())
+                for n in numbers for path in (npy_path, parquet_path)]
 
     def rule(self, targets: list[str], prerequisites: list[str], command: str) -> None:
         grouped = " &:" if len(targets) > 1 else ":"
@@ -70,7 +72,8 @@ def make_rules(release: Release) -> str:
         name = path.removeprefix("$(RULE_OUT)/")
         if path.startswith("$(RULE_OUT)/../"):
             edition = name.split("/")[1]
-            part_rules.append(f"$({variable}):\n\t@echo 'error: '$(call quote,$@)' belongs to edition {edition}: build it "
+            part_rules.append(f"$({variable}):\n\t@echo 'error: '$(call quote,$@)' belongs to edition {edition}: "
+                              "build it "
                               f"first (make artifacts EDITION={edition})' >&2; exit 1\n")
         elif path.startswith("$(RULE_OUT)/") and name in externals:
             part_rules.append(f"$({variable}):\n\t@echo 'error: '$(call quote,$@)' is an external file of edition "

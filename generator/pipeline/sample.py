@@ -1,4 +1,4 @@
-"""Synthetic LAION parts (SPEC §2) for running the whole pipeline offline.
+"""Synthetic LAION parts (docs/design/data.md#parts) for running the whole pipeline offline.
 
 Embeddings are drawn around a fixed set of cluster centres (shared by every part,
 with uneven cluster sizes and a common offset, as real CLIP embeddings have); within

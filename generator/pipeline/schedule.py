@@ -1,4 +1,5 @@
-"""Where the heavy stages' tasks run (SPEC §5 `SCHEDULER`, §6): in this process, or on a Dask
+"""Where the heavy stages' tasks run (`SCHEDULER`, docs/design/pipeline.md#scheduling-on-dask): in this process, or
+on a Dask
 cluster, with the same results byte for byte.
 
 A stage cuts its work into `Task`s on a fixed grid of row ranges (`row_ranges`). A task is a
@@ -72,8 +73,8 @@ class Task:
     """One piece of a stage's work: `function(*args)`, named by `what` in progress and
     errors, and worth `rows` rows of the progress bar."""
 
-    function: Callable
-    args: tuple
+    function: Callable[..., Any]
+    args: tuple[Any, ...]
     what: str
     rows: float
 
@@ -119,12 +120,13 @@ def tree_reduce(merge: Callable[[Value, Value], Value], values: Iterable[Value])
     return value
 
 
-def progress(total: float | None, what: str) -> tqdm:
+def progress(total: float | None, what: str) -> tqdm[Any]:
     """Rows done, rate and ETA on a terminal; silent otherwise."""
     return tqdm(total=total, desc=what, unit=" rows", unit_scale=True, disable=None, leave=False)
 
 
-def _call(function: Callable, args: tuple, what: str, threads_per_host: dict[str, int] | None = None) -> Any:
+def _call(function: Callable[..., Any], args: tuple[Any, ...], what: str,
+          threads_per_host: dict[str, int] | None = None) -> Any:
     """function(*args), run here or on a Dask worker (given the worker threads of each host).
 
     On a worker, BLAS gets the cores of the host shared out among the worker threads on it,
@@ -177,7 +179,7 @@ class InProcess:
                 bar.update(task.rows)
                 yield result
 
-    def reduce(self, groups: Sequence[Sequence[Task]], merge: Callable, what: str) -> list[Any]:
+    def reduce(self, groups: Sequence[Sequence[Task]], merge: Callable[[Any, Any], Any], what: str) -> list[Any]:
         with progress(sum(task.rows for group in groups for task in group), what) as bar:
             return [tree_reduce(partial(_merged_here, merge, what), self._results(group, bar)) for group in groups]
 
@@ -185,13 +187,13 @@ class InProcess:
         return handle
 
     @staticmethod
-    def _results(tasks: Sequence[Task], bar: tqdm) -> Iterator[Any]:
+    def _results(tasks: Sequence[Task], bar: tqdm[Any]) -> Iterator[Any]:
         for task in tasks:
             yield _call(task.function, task.args, task.what)
             bar.update(task.rows)
 
 
-def _merged_here(merge: Callable, what: str, left: Any, right: Any) -> Any:
+def _merged_here(merge: Callable[[Any, Any], Any], what: str, left: Any, right: Any) -> Any:
     return _call(merge, (left, right), f"{what}: merging results")
 
 
@@ -199,10 +201,10 @@ class OnDask:
     """Tasks submitted to a Dask scheduler through `client`; results come back to this process
     only where the stage writes them (map) or reads them (value)."""
 
-    def __init__(self, client):
+    def __init__(self, client: Any) -> None:
         self.client = client
         workers = client.scheduler_info()["workers"].values()
-        threads: Counter = Counter()
+        threads: Counter[str] = Counter()
         for worker in workers:
             threads[worker["host"]] += worker["nthreads"]
         self.threads_per_host = dict(threads)
@@ -218,7 +220,7 @@ class OnDask:
         """Results in task order, with at most two tasks per worker thread submitted and not yet
         taken: the results of a whole subset never wait in memory for the writer."""
         window = max(2, 2 * self.threads)
-        pending: deque = deque()
+        pending: deque[tuple[Task, Any]] = deque()
         with progress(sum(task.rows for task in tasks), what) as bar:
             for task in tasks:
                 pending.append((task, self._submit(task.function, task.args, task.what)))
@@ -227,19 +229,21 @@ class OnDask:
             while pending:
                 yield self._taken(*pending.popleft(), bar)
 
-    def reduce(self, groups: Sequence[Sequence[Task]], merge: Callable, what: str) -> list[Any]:
+    def reduce(self, groups: Sequence[Sequence[Task]], merge: Callable[[Any, Any], Any], what: str) -> list[Any]:
         """Every task submitted at once (Dask queues them on the scheduler and hands each worker
         thread one at a time), the tree of merges with them; returns when every task is done,
         the last merges may still run. A task's result is dropped once merged."""
         from distributed import as_completed
 
-        tasks, roots, done = {}, [], as_completed(loop=self.client.loop)
+        tasks: dict[str, Task] = {}
+        roots: list[Any] = []
+        done = as_completed(loop=self.client.loop)
         for group in groups:
             futures = [self._submit(task.function, task.args, task.what) for task in group]
             roots.append(tree_reduce(partial(self._merge, merge, what), futures))
             tasks.update((future.key, task) for future, task in zip(futures, group))
             done.update(futures)
-        futures = None  # from here on, only the merges hold the tasks' results
+        futures = []  # from here on, only the merges hold the tasks' results
         with progress(sum(task.rows for task in tasks.values()), what) as bar:
             for future in done:
                 task = tasks[future.key]
@@ -251,22 +255,22 @@ class OnDask:
     def value(self, handle: Any, what: str) -> Any:
         return self._result(handle, f"{what}: merging results")
 
-    def _submit(self, function: Callable, args: tuple, what: str):
+    def _submit(self, function: Callable[..., Any], args: tuple[Any, ...], what: str) -> Any:
         from dask.utils import funcname
 
         return self.client.submit(_call, function, args, what, self.threads_per_host, pure=False, retries=RETRIES,
                                   key=f"{funcname(function)}-{uuid.uuid4().hex}")
 
-    def _merge(self, merge: Callable, what: str, left, right):
+    def _merge(self, merge: Callable[[Any, Any], Any], what: str, left: Any, right: Any) -> Any:
         return self._submit(merge, (left, right), f"{what}: merging results")
 
-    def _taken(self, task: Task, future, bar: tqdm) -> Any:
+    def _taken(self, task: Task, future: Any, bar: tqdm[Any]) -> Any:
         result = self._result(future, task.what)
         bar.update(task.rows)
         return result
 
     @staticmethod
-    def _result(future, what: str) -> Any:
+    def _result(future: Any, what: str) -> Any:
         """The future's result; a failed task ends the run with one message naming it."""
         from distributed import KilledWorker
 
@@ -292,7 +296,7 @@ def _where(error: BaseException) -> str:
     return f" (at {os.path.basename(frame.filename)}:{frame.lineno} in {frame.name})"
 
 
-def _distributed(address: str):
+def _distributed(address: str) -> Any:
     try:
         import distributed
     except ImportError:
@@ -305,7 +309,7 @@ def _distributed(address: str):
 
 
 @contextmanager
-def local_cluster(workers: int | None, threads: int | None):
+def local_cluster(workers: int | None, threads: int | None) -> Iterator[Any]:
     """A LocalCluster of worker processes on this machine, its scheduler and dashboard on
     127.0.0.1 (the dashboard on a free port). The workers inherit this process's
     environment (OPENBLAS_CORETYPE included)."""
@@ -347,9 +351,9 @@ def run_in_local_cluster(workers: int | None, threads: int | None, command: list
     cluster started: Dask sets single-thread BLAS variables here for the workers it spawns."""
     environment = dict(os.environ)
     with local_cluster(workers, threads) as cluster:
-        workers = cluster.scheduler_info["workers"].values()
+        running = cluster.scheduler_info["workers"].values()
         log.info("Dask LocalCluster at %s: %d worker(s), %d thread(s); dashboard %s", cluster.scheduler_address,
-                 len(workers), sum(worker["nthreads"] for worker in workers), cluster.dashboard_link)
+                 len(running), sum(worker["nthreads"] for worker in running), cluster.dashboard_link)
         # close_fds=False: a make run inside keeps the job slots (file descriptors) of the make outside.
         return subprocess.run(command, env=dict(environment, DASK_SCHEDULER_ADDRESS=cluster.scheduler_address),
                               close_fds=False).returncode

@@ -1,4 +1,4 @@
-"""BinWalk binary sketches (SPEC §2): 1024 bits per vector, as 16 little-endian uint64.
+"""BinWalk binary sketches (docs/design/data.md#binwalk-sketches): 1024 bits per vector, as 16 little-endian uint64.
 
 For group g, v[j] = 1 - dot(ref[pool[g][j]], x̂) and bit j of word g is set iff
 v[j] < v[(j + 1) mod 64], that is iff dot(ref_j, x) > dot(ref_j+1, x): normalising x

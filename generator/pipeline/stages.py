@@ -1,4 +1,4 @@
-"""The pipeline's stages (SPEC §2, §6) and the one table of them that the command line, the
+"""The pipeline's stages (docs/design/releases.md#stage-table) and the one table of them that the command line, the
 make rules and a scheduler read.
 
 Each stage reads its inputs, computes with the kernels and writes its output files, each
@@ -21,7 +21,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 from tqdm import tqdm
@@ -45,8 +45,8 @@ from generator.pipeline.schedule import Scheduler, Task, open_executor, progress
 from generator.pipeline.sketches import create_binwalk_model, sketch
 from generator.pipeline.subsets import select_rows
 from generator.manifests.read import read_urls
-from generator.release.model import (BUILT, DRAWN, EMBEDDING_DIM, EMBEDDINGS, EXTERNAL, GOLD, META, NSFW_COLUMN, PCA, REUSED,
-                                     SELECTED, SKETCHES, Bundle, BundleKind, DatasetLayout, Layout, Release,
+from generator.release.model import (BUILT, DRAWN, EMBEDDING_DIM, EXTERNAL, META, NSFW_COLUMN, PCA, REUSED,
+                                     SKETCHES, Bundle, BundleKind, DatasetLayout, Layout, Release,
                                      SampleSettings)
 from generator.release.recall import RECALL_FILE, RecallRow, recall_csv
 
@@ -155,12 +155,12 @@ def checked_parts(release: Release, parts: Path, out: Path) -> list[Part]:
         return check_all_parts(parts, release.parts, out / CHECKED_PARTS, bar.update)
 
 
-def _parts(run: Run, numbers) -> list[Part]:
+def _parts(run: Run, numbers: Iterable[int]) -> list[Part]:
     return [part for part in checked_parts(run.release, run.parts, run.out) if part.number in numbers]
 
 
 def _selection(run: Run, label: str, columns: tuple[str, ...] = (NSFW_COLUMN,)
-               ) -> Iterator[tuple[tuple[Part, dict], np.ndarray]]:
+               ) -> Iterator[tuple[tuple[Part, dict[str, Any]], np.ndarray]]:
     """((part, its columns), kept row indices) in subset order; parts read one at a time."""
     spec = run.release.subset(label)
     parts = _parts(run, spec.parts)
@@ -196,7 +196,7 @@ def write_queries(run: Run, label: str) -> None:
     if spec.source == REUSED:
         atomic_copy(run.edition_folder(bundle.from_edition) / bundle.from_name, final)
         return
-    (part,) = _parts(run, [spec.part])
+    (part,) = _parts(run, [spec.part or 0])
     if spec.source == DRAWN:
         rows = query_rows(part.rows, spec.count, spec.seed or 0)
     else:
@@ -224,7 +224,8 @@ def _selected_rows(run: Run, label: str, part: Part) -> np.ndarray:
         best = nearest(run, selection.against, (candidates, "emb"), selection.k + 1, f"query filter {label}")
     finally:
         candidates.unlink(missing_ok=True)
-    return rows[selected(best.dists, spec.count, selection.k, selection.min_sum)]
+    chosen: np.ndarray = rows[selected(best.dists, spec.count, selection.k, selection.min_sum)]
+    return chosen
 
 
 def write_meta(run: Run, label: str) -> None:
@@ -254,7 +255,8 @@ def _rows(run: Run, label: str) -> int:
     return h5_shape(*_embeddings(run, label))[0]
 
 
-def _row_tasks(function: Callable, run: Run, label: str, ranges: list[tuple[int, int]], what: str) -> list[Task]:
+def _row_tasks(function: Callable[..., Any], run: Run, label: str, ranges: list[tuple[int, int]],
+               what: str) -> list[Task]:
     """One task per row range of a subset (or the queries): function(run, label, start, stop)."""
     return [Task(function, (run, label, start, stop), f"{what}, rows {start:,}..{stop:,}", stop - start)
             for start, stop in ranges]
@@ -292,7 +294,7 @@ def write_pca_model(run: Run) -> None:
 
 
 def _pca_dims(release: Release) -> list[int]:
-    return [kind.layout.cols for kind in release.kinds_of(PCA)]
+    return [kind.layout.vector_cols for kind in release.kinds_of(PCA)]
 
 
 def _pca_model(run: Run, d: int) -> PCAModel:
@@ -310,8 +312,9 @@ def _kinds_for(release: Release, computation: str, label: str) -> list[BundleKin
 def pca_of_rows(run: Run, label: str, start: int, stop: int) -> dict[int, np.ndarray]:
     """{d: float32 (rows, d)} projections of rows start..stop of a subset (or the queries),
     every dimension in one pass over the rows."""
-    dims = [kind.layout.cols for kind in _kinds_for(run.release, PCA, label)]
-    projected = project(stacked([_pca_model(run, d) for d in dims]), read_h5(*_embeddings(run, label), start, stop), start)
+    dims = [kind.layout.vector_cols for kind in _kinds_for(run.release, PCA, label)]
+    rows = read_h5(*_embeddings(run, label), start, stop)
+    projected = project(stacked([_pca_model(run, d) for d in dims]), rows, start)
     edges = np.cumsum([0, *dims])
     return {d: np.ascontiguousarray(projected[:, a:b]) for d, a, b in zip(dims, edges, edges[1:])}
 
@@ -411,8 +414,9 @@ def gold_of_rows(run: Run, label: str, search: Search, queries: tuple[int, int],
                   search.k)
 
 
-def _gold_tasks(function: Callable, run: Run, label: str, search: Search, what: str,
-                query_blocks: list[tuple[int, int]], blocks: list[tuple[int, int]], extras: list[tuple]) -> list[list[Task]]:
+def _gold_tasks(function: Callable[..., Any], run: Run, label: str, search: Search, what: str,
+                query_blocks: list[tuple[int, int]], blocks: list[tuple[int, int]],
+                extras: list[tuple[Any, ...]]) -> list[list[Task]]:
     """A group of tasks per block of queries, one per block of rows:
     function(run, label, search, queries, start, stop, *that query block's extras); each is worth
     its share of the subset's rows in progress."""
@@ -487,7 +491,8 @@ def write_recall(run: Run) -> None:
             queries = read_h5(*_vectors(run, kind, queries_label))
             path, key = _vectors(run, kind, label)
             ranges = _ranges(path, key, f"recall {kind.id} {label}", RECALL_BLOCK_ROWS)
-            search = recall.brute_force(queries, ((start, read_h5(path, key, start, stop)) for start, stop in ranges), k)
+            blocks = ((start, read_h5(path, key, start, stop)) for start, stop in ranges)
+            search = recall.brute_force(queries, blocks, k)
             rows.append(RecallRow(kind.id, label, "bruteforce", round(search.build, 6), round(search.query, 6), "",
                                   recall.recall_at(search.ids, gold, k)))
     atomic_write_text(run.out / RECALL_FILE, recall_csv(rows))
@@ -531,6 +536,10 @@ def _urls(folder: Path) -> dict[str, str]:
 # --- the stage table -----------------------------------------------------------------------
 
 SUBSETS, QUERIES, VECTORS, GOLD_PAIRS, ONCE = "subset", "query set", "vectors", "subset/queries", "once"
+# What a stage's functions are given: a label (str: a subset, a query set, or SUBSET/QUERIES) for a
+# stage run per label, None for a stage run once. Any: each function of the table knows which its
+# stage passes.
+Label = Any
 
 
 @dataclass(frozen=True)
@@ -554,9 +563,9 @@ class Stage:
     target: str
     scope: str
     labels: Callable[[Release], list[str | None]]
-    outputs: Callable[[Release, str | None], list[str]]
-    needs: Callable[[Release, str | None], Needs]
-    run: Callable[[Run, str | None], None]
+    outputs: Callable[[Release, Label], list[str]]
+    needs: Callable[[Release, Label], Needs]
+    run: Callable[[Run, Label], None]
 
 
 def _built_subsets(release: Release) -> list[str | None]:

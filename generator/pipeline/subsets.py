@@ -1,4 +1,4 @@
-"""Which rows of which parts make a subset (SPEC §2): the NSFW rules and the dev-subset cut."""
+"""Which rows of which parts make a subset (docs/design/data.md#nsfw-rules): the NSFW rules and the dev-subset cut."""
 from __future__ import annotations
 
 from typing import Iterable, Iterator, Sequence, TypeVar
@@ -38,6 +38,6 @@ def select_rows(spec: Subset, nsfw_columns: Iterable[tuple[P, Sequence[str | Non
         yield part, rows
         if remaining == 0:
             return
-    if remaining:
+    if remaining and spec.rows is not None:
         raise ProjectError(f"{spec.origin}: subset '{spec.label}' needs {spec.rows:,} rows but parts "
                            f"{spec.first_part}..{spec.last_part} hold only {spec.rows - remaining:,} kept rows")

@@ -18,7 +18,8 @@ def row_norms64(rows: np.ndarray) -> np.ndarray:
     give bit-equal norms and a row normalises the same in any block.
     """
     wide = np.asarray(rows, dtype=np.float64)
-    return np.sqrt(np.einsum("...j,...j->...", wide, wide))
+    norms: np.ndarray = np.sqrt(np.einsum("...j,...j->...", wide, wide))
+    return norms
 
 
 def check_norms(norms: np.ndarray, what: str, first: int) -> None:
@@ -33,7 +34,7 @@ def check_norms(norms: np.ndarray, what: str, first: int) -> None:
 
 
 def unit_rows64(rows: np.ndarray, what: str = "row", first: int = 0) -> np.ndarray:
-    """Rows divided by their float64 norm, in float64 (SPEC §2's x̂): a new array.
+    """Rows divided by their float64 norm, in float64 (the x̂ of docs/design/data.md#gold-standards): a new array.
 
     `what` and `first` name a bad row in the error: e.g. ("object id", 1) or ("query", 1).
     """
@@ -50,7 +51,7 @@ def row_norms32(rows: np.ndarray, what: str = "row", first: int = 0) -> np.ndarr
 
     Example: row_norms32(np.ones((2, 4), np.float32)) is [2.0, 2.0].
     """
-    norms = np.sqrt(np.einsum("ij,ij->i", rows, rows))
+    norms: np.ndarray = np.sqrt(np.einsum("ij,ij->i", rows, rows))
     check_norms(norms, what, first)
     return norms
 

@@ -1,2 +1,3 @@
-"""The release definition (SPEC §8) and the files every product shares about it: the page's
+"""The release definition (docs/design/releases.md#release-definition) and the files every product shares about it:
+the page's
 wording and the projection recall table."""

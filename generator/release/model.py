@@ -131,6 +131,13 @@ class Layout:
     def cols(self) -> int | None:
         return self.datasets[0].cols if self.datasets else None
 
+    @property
+    def vector_cols(self) -> int:
+        """The columns of a vector layout (projections, sketches, gold standards): a table has none."""
+        if self.cols is None:
+            raise ValueError("a table layout has no vector columns")
+        return self.cols
+
 
 @dataclass(frozen=True)
 class BundleKind:
@@ -169,6 +176,13 @@ class BundleKind:
 
     def makes_queries(self, label: str) -> bool:
         return self.of != GOLD and self.queries_file_name(label) is not None
+
+    @property
+    def queries_name(self) -> str:
+        """The queries' file of a kind made for the queries."""
+        if self.queries_file is None:
+            raise ValueError(f"bundles '{self.id}' are not made for the queries")
+        return self.queries_file
 
 
 @dataclass(frozen=True)
@@ -252,7 +266,7 @@ class Release:
     recall_queries: str
     sample: SampleSettings | None
     base: Release | None = None
-    _cache: dict = field(default_factory=dict, compare=False, repr=False, hash=False)
+    _cache: dict[str, list[Bundle]] = field(default_factory=dict, compare=False, repr=False, hash=False)
 
     @property
     def base_url(self) -> str:

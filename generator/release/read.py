@@ -13,13 +13,15 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
-from generator.errors import InputError
+import yaml
+
+from generator.errors import InputError, Origin
 from generator.io.text import read_text
 from generator.io.yaml_nodes import YamlNodes, compose
 from generator.manifests.model import is_http_url
 from generator.release.model import (BUILT, COMPUTATIONS, DEV, DRAWN, EMBEDDING_DIM, EMBEDDINGS, EXTERNAL, GOLD,
-                                     META, NSFW_RULES, PCA, PCA_MODEL, QUERIES_PLACEHOLDER, QUERY_SOURCES, REUSED, SELECTED,
-                                     SKETCHES, SUBSET_PLACEHOLDER, Admonition, BundleKind, DatasetLayout,
+                                     META, NSFW_RULES, PCA, PCA_MODEL, QUERIES_PLACEHOLDER, QUERY_SOURCES, REUSED,
+                                     SELECTED, SKETCHES, SUBSET_PLACEHOLDER, Admonition, BundleKind, DatasetLayout,
                                      GroupWording, Layout, QuerySet, Release, SampleSettings, Selection,
                                      SketchSettings, Subset, Wording)
 from generator.release.model import LINK_NAMES, Links
@@ -106,7 +108,7 @@ def parse_release(text: str, path: str, _reading: tuple[str, ...] = ()) -> Relea
     return release
 
 
-def _base(nodes: YamlNodes, top: dict, path: str, reading: tuple[str, ...]) -> Release | None:
+def _base(nodes: YamlNodes, top: dict[str, yaml.Node], path: str, reading: tuple[str, ...]) -> Release | None:
     """The earlier edition named by `reuses`, read from its file beside this one."""
     name = nodes.text(top["reuses"], "reuses")
     if not _LABEL.fullmatch(name or ""):
@@ -122,7 +124,7 @@ def _base(nodes: YamlNodes, top: dict, path: str, reading: tuple[str, ...]) -> R
     return read_release(file, reading)
 
 
-def _hosts(nodes: YamlNodes, node) -> tuple[tuple[str, str], ...]:
+def _hosts(nodes: YamlNodes, node: yaml.Node) -> tuple[tuple[str, str], ...]:
     hosts = []
     for name, key_node, value in nodes.pairs(node, "hosts"):
         if not _LABEL.fullmatch(str(name)):
@@ -136,14 +138,14 @@ def _hosts(nodes: YamlNodes, node) -> tuple[tuple[str, str], ...]:
     return tuple(hosts)
 
 
-def _date(nodes: YamlNodes, node) -> str:
+def _date(nodes: YamlNodes, node: yaml.Node) -> str:
     text = nodes.text(node, "date")
     if text and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
         nodes.fail(node, f"date '{text}' must be written YYYY-MM-DD")
     return text
 
 
-def _host_name(nodes: YamlNodes, fields: dict, hosts: dict[str, str], what: str) -> str | None:
+def _host_name(nodes: YamlNodes, fields: dict[str, yaml.Node], hosts: dict[str, str], what: str) -> str | None:
     if "host" not in fields:
         return None
     name = nodes.text(fields["host"], f"the host of {what}")
@@ -152,7 +154,7 @@ def _host_name(nodes: YamlNodes, fields: dict, hosts: dict[str, str], what: str)
     return name
 
 
-def _subsets(nodes: YamlNodes, node, base: Release | None, edition: str) -> tuple[Subset, ...]:
+def _subsets(nodes: YamlNodes, node: yaml.Node, base: Release | None, edition: str) -> tuple[Subset, ...]:
     subsets, seen = [], set()
     for item in nodes.sequence(node, "subsets"):
         fields = nodes.mapping(item, "a subset", ("label",), ("parts", "rule", "rows", "count", "about", "source"))
@@ -201,7 +203,8 @@ def _subsets(nodes: YamlNodes, node, base: Release | None, edition: str) -> tupl
     return tuple(subsets)
 
 
-def _reused_subset(nodes: YamlNodes, item, fields: dict, base: Release | None, label: str, what: str) -> Subset:
+def _reused_subset(nodes: YamlNodes, item: yaml.Node, fields: dict[str, yaml.Node], base: Release | None,
+                   label: str, what: str) -> Subset:
     if len(fields) > 2:
         nodes.fail(item, f"{what}: a reused subset is defined by the earlier edition; give only 'label' and 'source'")
     if base is None:
@@ -218,14 +221,14 @@ def _reused_subset(nodes: YamlNodes, item, fields: dict, base: Release | None, l
                   earlier.about, nodes.origin(item), REUSED, edition)
 
 
-def _label(nodes: YamlNodes, node, what: str) -> str:
+def _label(nodes: YamlNodes, node: yaml.Node, what: str) -> str:
     label = nodes.text(node, what)
     if label and not _LABEL.fullmatch(label):
         nodes.fail(node, f"{what} '{label}' may hold only letters, digits, '-' and '_' (at most 64)")
     return label
 
 
-def _part_range(nodes: YamlNodes, node, what: str) -> tuple[int, int]:
+def _part_range(nodes: YamlNodes, node: yaml.Node, what: str) -> tuple[int, int]:
     items = nodes.sequence(node, f"parts of {what}")
     if len(items) != 2:
         nodes.fail(node, f"parts of {what} must be [first, last]")
@@ -244,7 +247,7 @@ _QUERY_FIELDS = {
 }
 
 
-def _query_sets(nodes: YamlNodes, node, subset_labels: set[str], base: Release | None,
+def _query_sets(nodes: YamlNodes, node: yaml.Node, subset_labels: set[str], base: Release | None,
                 hosts: dict[str, str]) -> tuple[QuerySet, ...]:
     query_sets: list[QuerySet] = []
     for item in nodes.sequence(node, "query_sets"):
@@ -291,14 +294,15 @@ def _query_sets(nodes: YamlNodes, node, subset_labels: set[str], base: Release |
             selection = Selection(nodes.count(fields["candidates"], f"the candidates of {what}"),
                                   nodes.count(fields["k"], f"k of {what}", maximum=100_000), min_sum, against)
             if selection.candidates < count:
-                nodes.fail(fields["candidates"], f"{what}: {selection.candidates} candidates cannot give {count} queries")
+                nodes.fail(fields["candidates"],
+                           f"{what}: {selection.candidates} candidates cannot give {count} queries")
         query_sets.append(QuerySet(label, source, count, origin, part, seed, selection, host=host))
     if not query_sets:
         nodes.fail(node, "query_sets must list at least one query set")
     return tuple(query_sets)
 
 
-def _fraction(nodes: YamlNodes, node, what: str) -> float:
+def _fraction(nodes: YamlNodes, node: yaml.Node, what: str) -> float:
     text = nodes.text(node, what)
     try:
         value = float(text)
@@ -310,8 +314,8 @@ def _fraction(nodes: YamlNodes, node, what: str) -> float:
     return value
 
 
-def _reused_query_set(nodes: YamlNodes, fields: dict, base: Release | None, label: str, what: str,
-                      origin, host: str | None) -> QuerySet:
+def _reused_query_set(nodes: YamlNodes, fields: dict[str, yaml.Node], base: Release | None, label: str, what: str,
+                      origin: Origin, host: str | None) -> QuerySet:
     earlier_label = nodes.text(fields["from"], f"the query set {what} reuses")
     if base is None:
         nodes.fail(fields["from"], f"{what} is reused, but the release names no earlier edition ('reuses')")
@@ -326,7 +330,8 @@ def _reused_query_set(nodes: YamlNodes, fields: dict, base: Release | None, labe
                     base.edition, earlier.label, host)
 
 
-def _check_selections(nodes: YamlNodes, node, query_sets: tuple[QuerySet, ...], subsets: tuple[Subset, ...]) -> None:
+def _check_selections(nodes: YamlNodes, node: yaml.Node, query_sets: tuple[QuerySet, ...],
+                      subsets: tuple[Subset, ...]) -> None:
     """A selected query set's part must be in none of the subsets, like every drawn one."""
     used = {part for spec in subsets for part in spec.parts}
     for spec in query_sets:
@@ -334,7 +339,7 @@ def _check_selections(nodes: YamlNodes, node, query_sets: tuple[QuerySet, ...], 
             nodes.fail(node, f"query set '{spec.label}' is taken from part {spec.part}, which a subset also holds")
 
 
-def _check_reuse(nodes: YamlNodes, top: dict, release: Release) -> None:
+def _check_reuse(nodes: YamlNodes, top: dict[str, yaml.Node], release: Release) -> None:
     """A file name belongs to one bundle: a reused file's name must not be one of this edition's own."""
     seen: dict[str, str] = {}
     for bundle in release.bundles():
@@ -344,135 +349,11 @@ def _check_reuse(nodes: YamlNodes, top: dict, release: Release) -> None:
         seen[bundle.name] = owner
 
 
-def _label(nodes: YamlNodes, node, what: str) -> str:
-    label = nodes.text(node, what)
-    if label and not _LABEL.fullmatch(label):
-        nodes.fail(node, f"{what} '{label}' may hold only letters, digits, '-' and '_' (at most 64)")
-    return label
-
-
-def _part_range(nodes: YamlNodes, node, what: str) -> tuple[int, int]:
-    items = nodes.sequence(node, f"parts of {what}")
-    if len(items) != 2:
-        nodes.fail(node, f"parts of {what} must be [first, last]")
-        return 0, 0
-    first, last = (nodes.count(item, f"a part number of {what}", minimum=0, maximum=9999) for item in items)
-    if last < first:
-        nodes.fail(node, f"parts of {what}: the last part {last} comes before the first {first}")
-    return first, last
-
-
-_QUERY_FIELDS = {
-    DRAWN: ("part", "count", "seed"),
-    SELECTED: ("part", "count", "seed", "candidates", "k", "min_sum", "against"),
-    REUSED: ("from",),
-    EXTERNAL: ("count",),
-}
-
-
-def _query_sets(nodes: YamlNodes, node, subset_labels: set[str], base: Release | None,
-                hosts: dict[str, str]) -> tuple[QuerySet, ...]:
-    query_sets: list[QuerySet] = []
-    for item in nodes.sequence(node, "query_sets"):
-        fields = nodes.mapping(item, "a query set", ("label", "source"),
-                               ("part", "count", "seed", "candidates", "k", "min_sum", "against", "from", "host"))
-        if fields is None or not {"label", "source"} <= fields.keys():
-            continue
-        label = _label(nodes, fields["label"], "the label of a query set")
-        what = f"query set '{label}'"
-        if label in subset_labels:
-            nodes.fail(fields["label"], f"the label of {what} is also a subset's label")
-        if label in [q.label for q in query_sets]:
-            nodes.fail(fields["label"], f"{what} is defined twice")
-        source = nodes.text(fields["source"], f"the source of {what}")
-        if source not in QUERY_SOURCES:
-            nodes.fail(fields["source"], f"the source of {what} must be one of {', '.join(QUERY_SOURCES)}, "
-                                         f"not '{source}'")
-            continue
-        wanted = set(_QUERY_FIELDS[source])
-        given = set(fields) - {"label", "source", "host"}
-        if given != wanted:
-            missing, extra = sorted(wanted - given), sorted(given - wanted)
-            nodes.fail(item, f"{what}: a {source} query set takes {', '.join(_QUERY_FIELDS[source])}"
-                             + (f"; missing {', '.join(missing)}" if missing else "")
-                             + (f"; not {', '.join(extra)}" if extra else ""))
-            continue
-        host = _host_name(nodes, fields, hosts, what)
-        origin = nodes.origin(item)
-        if source == REUSED:
-            query_sets.append(_reused_query_set(nodes, fields, base, label, what, origin, host))
-            continue
-        count = nodes.count(fields["count"], f"the count of {what}")
-        if source == EXTERNAL:
-            query_sets.append(QuerySet(label, source, count, origin, host=host))
-            continue
-        part = nodes.count(fields["part"], f"the part of {what}", minimum=0, maximum=9999)
-        seed = nodes.count(fields["seed"], f"the seed of {what}", minimum=0)
-        selection = None
-        if source == SELECTED:
-            against = nodes.text(fields["against"], f"the subset {what} is filtered against")
-            if against not in subset_labels:
-                nodes.fail(fields["against"], f"{what} is filtered against '{against}', which is not a subset")
-            min_sum = _fraction(nodes, fields["min_sum"], f"min_sum of {what}")
-            selection = Selection(nodes.count(fields["candidates"], f"the candidates of {what}"),
-                                  nodes.count(fields["k"], f"k of {what}", maximum=100_000), min_sum, against)
-            if selection.candidates < count:
-                nodes.fail(fields["candidates"], f"{what}: {selection.candidates} candidates cannot give {count} queries")
-        query_sets.append(QuerySet(label, source, count, origin, part, seed, selection, host=host))
-    if not query_sets:
-        nodes.fail(node, "query_sets must list at least one query set")
-    return tuple(query_sets)
-
-
-def _fraction(nodes: YamlNodes, node, what: str) -> float:
-    text = nodes.text(node, what)
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0 <= value < float("inf"):
-        nodes.fail(node, f"{what} must be a number of at least 0, not '{text}'")
-        return 0.0
-    return value
-
-
-def _reused_query_set(nodes: YamlNodes, fields: dict, base: Release | None, label: str, what: str,
-                      origin, host: str | None) -> QuerySet:
-    earlier_label = nodes.text(fields["from"], f"the query set {what} reuses")
-    if base is None:
-        nodes.fail(fields["from"], f"{what} is reused, but the release names no earlier edition ('reuses')")
-        return QuerySet(label, REUSED, 1, origin, host=host)
-    try:
-        earlier = base.query_set(earlier_label)
-    except KeyError:
-        nodes.fail(fields["from"], f"{what} reuses '{earlier_label}', which is not a query set of edition "
-                                   f"'{base.edition}' ({', '.join(base.query_labels)})")
-        return QuerySet(label, REUSED, 1, origin, host=host)
-    return QuerySet(label, REUSED, earlier.count, origin, earlier.part, earlier.seed, earlier.selection,
-                    base.edition, earlier.label, host)
-
-
-def _check_selections(nodes: YamlNodes, node, query_sets: tuple[QuerySet, ...], subsets: tuple[Subset, ...]) -> None:
-    """A selected query set's part must be in none of the subsets, like every drawn one."""
-    used = {part for spec in subsets for part in spec.parts}
-    for spec in query_sets:
-        if spec.source in (DRAWN, SELECTED) and spec.part in used:
-            nodes.fail(node, f"query set '{spec.label}' is taken from part {spec.part}, which a subset also holds")
-
-
-def _check_reuse(nodes: YamlNodes, top: dict, release: Release) -> None:
-    """Every bundle of a reused subset or query set the earlier edition has is found there."""
-    seen: dict[str, str] = {}
-    for bundle in release.bundles():
-        if bundle.name in seen and seen[bundle.name] != bundle.kind.id + bundle.subset:
-            nodes.fail(top["bundles"], f"the file name '{bundle.name}' is made twice (bundles '{bundle.kind.id}' "
-                                       f"and another)")
-        seen[bundle.name] = bundle.kind.id + bundle.subset
-
-
-def _bundles(nodes: YamlNodes, node, labels: list[str], query_labels: list[str], recall_k: int,
+def _bundles(nodes: YamlNodes, node: yaml.Node, labels: list[str], query_labels: list[str], recall_k: int,
              recall_queries: str, hosts: dict[str, str], has_recall: bool) -> tuple[BundleKind, ...]:
-    kinds, ids, files = [], set(), {}
+    kinds: list[BundleKind] = []
+    ids: set[str] = set()
+    files: dict[str, str] = {}
     for item in nodes.sequence(node, "bundles"):
         fields = nodes.mapping(item, "a bundle", ("id", "of", "file", "publish"),
                                ("queries_file", "queries_files", "datasets", "queries_datasets", "columns", "queries",
@@ -493,10 +374,10 @@ def _bundles(nodes: YamlNodes, node, labels: list[str], query_labels: list[str],
             queries = nodes.text(fields["queries"], f"the query set of {what}") if "queries" in fields else \
                 (query_labels[0] if query_labels else "")
             if queries not in query_labels:
-                nodes.fail(fields.get("queries", item), f"{what}: '{queries}' is not a query set "
+                nodes.fail(fields.get("queries") or item, f"{what}: '{queries}' is not a query set "
                                                         f"({', '.join(query_labels)})")
         elif "queries" in fields or "precision" in fields:
-            nodes.fail(fields.get("queries", fields.get("precision")), f"{what}: only a gold standard names "
+            nodes.fail(fields.get("queries") or fields["precision"], f"{what}: only a gold standard names "
                                                                        "'queries' and 'precision'")
         file = _file_template(nodes, fields["file"], what, allow_queries=of == GOLD)
         queries_file, queries_files = _queries_files(nodes, fields, of, what, item, query_labels)
@@ -519,7 +400,8 @@ def _bundles(nodes: YamlNodes, node, labels: list[str], query_labels: list[str],
                 nodes.fail(entry, f"'{label}' is listed twice in publish of {what}")
             else:
                 publish.append(label)
-        names = [file.replace(SUBSET_PLACEHOLDER, label).replace(QUERIES_PLACEHOLDER, queries or "") for label in labels]
+        names = [file.replace(SUBSET_PLACEHOLDER, label).replace(QUERIES_PLACEHOLDER, queries or "")
+                 for label in labels]
         names += [queries_file.replace(QUERIES_PLACEHOLDER, q) for q in query_labels if queries_file and q not in
                   dict(queries_files)] + [name for _, name in queries_files]
         for name in names:
@@ -528,7 +410,8 @@ def _bundles(nodes: YamlNodes, node, labels: list[str], query_labels: list[str],
             files.setdefault(name, kind_id)
         kinds.append(BundleKind(kind_id, of, file, queries_file, layout, queries_layout, tuple(publish),
                                 nodes.origin(item), queries_files, queries,
-                                nodes.text(fields["precision"], f"precision of {what}") if "precision" in fields else "",
+                                nodes.text(fields["precision"], f"precision of {what}")
+                                if "precision" in fields else "",
                                 _host_name(nodes, fields, hosts, what)))
     _check_kinds(nodes, node, kinds, recall_k, recall_queries, has_recall)
     return tuple(_with_model_layout(kind, kinds) for kind in kinds)
@@ -550,7 +433,7 @@ def _with_model_layout(kind: BundleKind, kinds: list[BundleKind]) -> BundleKind:
     return replace(kind, layout=pca_model_layout([k.layout.cols or 0 for k in kinds if k.of == PCA]))
 
 
-def _queries_files(nodes: YamlNodes, fields: dict, of: str, what: str, item,
+def _queries_files(nodes: YamlNodes, fields: dict[str, yaml.Node], of: str, what: str, item: yaml.Node,
                    query_labels: list[str]) -> tuple[str | None, tuple[tuple[str, str], ...]]:
     """A kind's queries file template (`{queries}` is a query set's label) and its names per query set."""
     queries_file = None
@@ -564,7 +447,8 @@ def _queries_files(nodes: YamlNodes, fields: dict, of: str, what: str, item,
     if "queries_files" in fields:
         for label, key_node, value in nodes.pairs(fields["queries_files"], f"queries_files of {what}"):
             if label not in query_labels:
-                nodes.fail(key_node, f"queries_files of {what}: '{label}' is not a query set ({', '.join(query_labels)})")
+                nodes.fail(key_node, f"queries_files of {what}: '{label}' is not a query set "
+                                     f"({', '.join(query_labels)})")
             named.append((str(label), _file_name(nodes, value, f"the queries file of {what} for '{label}'")))
     if (queries_file is not None or named) and of in (GOLD, META, PCA_MODEL):
         nodes.fail(item, f"{what}: a bundle of {of} has no queries file")
@@ -576,7 +460,7 @@ def _queries_files(nodes: YamlNodes, fields: dict, of: str, what: str, item,
     return queries_file, tuple(named)
 
 
-def _file_template(nodes: YamlNodes, node, what: str, allow_queries: bool = False) -> str:
+def _file_template(nodes: YamlNodes, node: yaml.Node, what: str, allow_queries: bool = False) -> str:
     template = _file_name(nodes, node, f"file of {what}")
     rest = template.replace(SUBSET_PLACEHOLDER, "")
     if allow_queries:
@@ -589,7 +473,7 @@ def _file_template(nodes: YamlNodes, node, what: str, allow_queries: bool = Fals
     return template
 
 
-def _file_name(nodes: YamlNodes, node, what: str) -> str:
+def _file_name(nodes: YamlNodes, node: yaml.Node, what: str) -> str:
     name = nodes.text(node, what)
     if name and (any(c in name for c in "/\\") or not name.isprintable() or name in (".", "..")
                  or name != name.strip()):
@@ -597,7 +481,7 @@ def _file_name(nodes: YamlNodes, node, what: str) -> str:
     return name
 
 
-def _layout(nodes: YamlNodes, fields: dict, key: str, of: str, what: str, item) -> Layout:
+def _layout(nodes: YamlNodes, fields: dict[str, yaml.Node], key: str, of: str, what: str, item: yaml.Node) -> Layout:
     if of == PCA_MODEL:
         for given in ("datasets", "columns"):
             if given in fields:
@@ -610,7 +494,8 @@ def _layout(nodes: YamlNodes, fields: dict, key: str, of: str, what: str, item) 
             return Layout()
         if "datasets" in fields:
             nodes.fail(fields["datasets"], f"{what}: a metadata table has 'columns', not 'datasets'")
-        columns = [_label(nodes, c, f"a column of {what}") for c in nodes.sequence(fields["columns"], f"columns of {what}")]
+        columns = [_label(nodes, c, f"a column of {what}")
+                   for c in nodes.sequence(fields["columns"], f"columns of {what}")]
         if not columns or len(set(columns)) != len(columns):
             nodes.fail(fields["columns"], f"columns of {what} must list at least one column, each once")
         return Layout(columns=tuple(columns))
@@ -664,7 +549,7 @@ def _role(dtype: str) -> str:
     return dtype
 
 
-def _check_kinds(nodes: YamlNodes, node, kinds: list[BundleKind], recall_k: int, recall_queries: str,
+def _check_kinds(nodes: YamlNodes, node: yaml.Node, kinds: list[BundleKind], recall_k: int, recall_queries: str,
                  has_recall: bool) -> None:
     """The kinds together: one source of embeddings, one sketch model, a gold standard to score
     the recall table against."""
@@ -681,7 +566,8 @@ def _check_kinds(nodes: YamlNodes, node, kinds: list[BundleKind], recall_k: int,
     if len(set(dims)) != len(dims):
         nodes.fail(node, "two bundles of pca have the same number of columns")
     projections = count[PCA] + count[SKETCHES]
-    golds = [kind.layout.cols for kind in kinds if kind.of == GOLD and kind.layout.cols and kind.queries == recall_queries]
+    golds = [kind.layout.cols for kind in kinds
+             if kind.of == GOLD and kind.layout.cols and kind.queries == recall_queries]
     if projections and not has_recall:
         nodes.fail(node, "projections need the 'recall' section (the recall table scores them)")
     elif projections and not any(k >= recall_k for k in golds):
@@ -689,7 +575,7 @@ def _check_kinds(nodes: YamlNodes, node, kinds: list[BundleKind], recall_k: int,
                          f"recall k = {recall_k} columns")
 
 
-def _check_model_publish(nodes: YamlNodes, node, kinds: tuple[BundleKind, ...], train: str) -> None:
+def _check_model_publish(nodes: YamlNodes, node: yaml.Node, kinds: tuple[BundleKind, ...], train: str) -> None:
     """A PCA model is made for the training subset alone."""
     for kind in kinds:
         if kind.of == PCA_MODEL and set(kind.publish) - {train}:
@@ -697,7 +583,7 @@ def _check_model_publish(nodes: YamlNodes, node, kinds: tuple[BundleKind, ...], 
                              f"'{train}' only, not {', '.join(sorted(set(kind.publish) - {train}))}")
 
 
-def _pca(nodes: YamlNodes, node, labels: set[str]) -> str:
+def _pca(nodes: YamlNodes, node: yaml.Node, labels: set[str]) -> str:
     fields = nodes.mapping(node, "pca", ("train",)) or {}
     if "train" not in fields:
         return ""
@@ -707,13 +593,14 @@ def _pca(nodes: YamlNodes, node, labels: set[str]) -> str:
     return train
 
 
-def _sketches(nodes: YamlNodes, node, folder: Path, refs: int) -> SketchSettings:
+def _sketches(nodes: YamlNodes, node: yaml.Node, folder: Path, refs: int) -> SketchSettings:
     fields = nodes.mapping(node, "sketches", (), ("model", "create")) or {}
     if ("model" in fields) == ("create" in fields):
         nodes.fail(node, "sketches needs exactly one of 'model' (the official file) or 'create'")
         return SketchSettings(None, 0, 1)
     if "model" in fields:
-        return SketchSettings(Path(os.path.normpath(folder / nodes.text(fields["model"], "the sketch model path"))), 0, 1)
+        model = folder / nodes.text(fields["model"], "the sketch model path")
+        return SketchSettings(Path(os.path.normpath(model)), 0, 1)
     create = nodes.mapping(fields["create"], "sketches create", ("seed", "sample_rows")) or {}
     if len(create) < 2:
         return SketchSettings(None, 0, 1)
@@ -725,7 +612,7 @@ def _sketches(nodes: YamlNodes, node, folder: Path, refs: int) -> SketchSettings
     return settings
 
 
-def _recall(nodes: YamlNodes, node, query_labels: list[str]) -> tuple[int, str]:
+def _recall(nodes: YamlNodes, node: yaml.Node | None, query_labels: list[str]) -> tuple[int, str]:
     """Recall k and the query set the recall table is scored with (default: the first)."""
     if node is None:
         return 1, query_labels[0] if query_labels else ""
@@ -738,7 +625,7 @@ def _recall(nodes: YamlNodes, node, query_labels: list[str]) -> tuple[int, str]:
     return k, queries
 
 
-def _sample(nodes: YamlNodes, node) -> SampleSettings:
+def _sample(nodes: YamlNodes, node: yaml.Node) -> SampleSettings:
     fields = nodes.mapping(node, "sample", ("parts", "rows", "clusters", "seed")) or {}
     if len(fields) < 4:
         return SampleSettings(1, 1, 1, 0)
@@ -778,7 +665,7 @@ def parse_wording(text: str, path: str) -> Wording:
     return wording
 
 
-def _links(nodes: YamlNodes, node) -> Links:
+def _links(nodes: YamlNodes, node: yaml.Node) -> Links:
     fields = nodes.mapping(node, "links", LINK_NAMES) or {}
     urls = {name: nodes.text(fields[name], f"the link '{name}'") if name in fields else "" for name in LINK_NAMES}
     for name, url in urls.items():
@@ -787,7 +674,7 @@ def _links(nodes: YamlNodes, node) -> Links:
     return Links(**urls)
 
 
-def _template(nodes: YamlNodes, node, what: str, allowed: frozenset[str]) -> str:
+def _template(nodes: YamlNodes, node: yaml.Node, what: str, allowed: frozenset[str]) -> str:
     text = nodes.text(node, what)
     try:
         unknown = sorted(set(placeholders(text)) - allowed)
@@ -800,7 +687,7 @@ def _template(nodes: YamlNodes, node, what: str, allowed: frozenset[str]) -> str
     return text
 
 
-def _groups(nodes: YamlNodes, node) -> dict[str, GroupWording]:
+def _groups(nodes: YamlNodes, node: yaml.Node) -> dict[str, GroupWording]:
     groups = {}
     for group_id, _, value in nodes.pairs(node, "groups"):
         what = f"group '{group_id}'"
@@ -818,7 +705,7 @@ def _groups(nodes: YamlNodes, node) -> dict[str, GroupWording]:
     return groups
 
 
-def _warnings(nodes: YamlNodes, node) -> tuple[Admonition, ...]:
+def _warnings(nodes: YamlNodes, node: yaml.Node) -> tuple[Admonition, ...]:
     warnings = []
     for item in nodes.sequence(node, "warnings"):
         fields = nodes.mapping(item, "a warning", ("id", "level", "title", "text"), ("requires",))

@@ -1,4 +1,4 @@
-"""The projection recall table (SPEC §2): the CSV the pipeline writes and the page shows,
+"""The projection recall table (docs/design/data.md#recall-table): the CSV the pipeline writes and the page shows,
 with the columns of the published figures (data,size,algo,buildtime,querytime,params,recall).
 """
 from __future__ import annotations

@@ -116,4 +116,5 @@ class Texts:
         if is_queries:
             facts["queries"] = self.queries_phrase(bundle.subset)
         return self.fill(template or group.database, cols=str(bundle.layout.cols or ""), **facts,
-                         subset=facts["queries"] if is_queries else self.subset_phrase(self.release.subset(bundle.subset)))
+                         subset=facts["queries"] if is_queries
+                         else self.subset_phrase(self.release.subset(bundle.subset)))

@@ -10,7 +10,7 @@ from generator.io.text import read_first_line
 from generator.site.model import ArtifactFacts, DatasetFacts, FileLayout
 
 
-def shape_text(shape: tuple) -> str:
+def shape_text(shape: tuple[int, ...]) -> str:
     return " × ".join(f"{n:,}" if isinstance(n, int) else str(n) for n in shape)
 
 

@@ -11,7 +11,7 @@ from typing import TextIO
 from generator.errors import InputError, ProjectError
 from generator.io.files import atomic_write_text
 from generator.manifests.model import ManifestSet, is_http_url
-from generator.manifests.read import read_manifest_set_leniently
+from generator.manifests.read import UnreadableLine, read_manifest_set_leniently
 from generator.release.model import Release
 from generator.release.read import read_release, read_wording, release_files
 from generator.release.recall import RECALL_FILE, RecallTable, read_recall
@@ -104,9 +104,9 @@ def render_site(inputs: SiteInputs, report: TextIO | None = None) -> str:
     places = _places(editions)
     links = tuple(EditionLink(r.edition, r.name, places[r.edition][0].as_posix(), r is editions[-1])
                   for r in reversed(editions))
-    manifests: dict[str, tuple[ManifestSet, tuple]] = {}
+    manifests: dict[str, tuple[ManifestSet, tuple[UnreadableLine, ...]]] = {}
 
-    def manifests_of(edition: str) -> tuple[ManifestSet, tuple]:
+    def manifests_of(edition: str) -> tuple[ManifestSet, tuple[UnreadableLine, ...]]:
         if edition not in manifests:
             folder = inputs.data / edition
             if not folder.is_dir():

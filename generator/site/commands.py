@@ -1,4 +1,5 @@
-"""Copy-paste download commands for one block of files (SPEC §4.4), one variant per tool.
+"""Copy-paste download commands for one block of files (docs/design/index.md#what-the-site-publishes), one variant
+per tool.
 
 Each variant fetches the block's files into the current folder, resuming a broken download,
 and ends with an `md5sum -c` of exactly those files, so that it checks nothing else lying in
@@ -20,8 +21,14 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def _known(value: str | None) -> str:
+    """The URL or md5 of a row ready to fetch (DownloadBlock.ready): never None."""
+    assert value is not None, "a row ready to fetch has its URL and md5"
+    return value
+
+
 def _left_out(block: DownloadBlock) -> list[str]:
-    return [f"# {_one_line(row.name)} is left out ({_one_line(row.left_out)})" for row in block.left_out]
+    return [f"# {_one_line(row.name)} is left out ({_one_line(_known(row.left_out))})" for row in block.left_out]
 
 
 def md5_check(rows: tuple[PageRow, ...]) -> list[str]:
@@ -32,11 +39,11 @@ def md5_check(rows: tuple[PageRow, ...]) -> list[str]:
 def _fetch_lines(tool: str, rows: tuple[PageRow, ...], index_url: str) -> list[str]:
     quote = shlex.quote
     if tool == "curl":  # -f: an HTTP error is a failure, not a saved error page; -C -: resume
-        return [f"curl -fL --retry 5 -C - -o {quote(row.name)} {quote(row.url)}" for row in rows]
+        return [f"curl -fL --retry 5 -C - -o {quote(row.name)} {quote(_known(row.url))}" for row in rows]
     if tool == "wget":
-        return [f"wget -c -O {quote(row.name)} {quote(row.url)}" for row in rows]
+        return [f"wget -c -O {quote(row.name)} {quote(_known(row.url))}" for row in rows]
     if tool == "aria2c":  # aria2c checks each md5 itself as well
-        entries = [line for row in rows for line in (row.url, f"  out={row.name}", f"  checksum=md5={row.md5}")]
+        entries = [line for row in rows for line in (_known(row.url), f"  out={row.name}", f"  checksum=md5={row.md5}")]
         return ["aria2c -c --auto-file-renaming=false -i - <<'END_OF_LIST'", *entries, "END_OF_LIST"]
     if tool == "laion2b":
         names = [f"  {quote(row.name)}" for row in rows]

@@ -9,9 +9,10 @@ and line a maintainer should look at.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any, Sequence
 
 from generator.errors import Problem
-from generator.manifests.model import APPROXIMATE_SIZE_TOLERANCE, ManifestSet, Size
+from generator.manifests.model import APPROXIMATE_SIZE_TOLERANCE, Manifest, ManifestSet, Size
 from generator.manifests.read import UnreadableLine
 from generator.release.model import GOLD, Bundle, Release
 from generator.release.recall import RecallTable
@@ -19,6 +20,9 @@ from generator.release.wording import Texts
 from generator.site.model import (DESCRIPTION, LAYOUT, MD5, SIZE, URL, ArtifactFacts, CellProblem, DatasetFacts,
                                   DownloadBlock, EditionLink, FileLayout, Page, PageGroup, PagePlace, PageRow,
                                   SubsetCut, SubsetDownloads)
+
+DEFAULT_PLACE = PagePlace()  # a page at the site's root with its files beside it
+
 
 def release_layout(bundle: Bundle) -> FileLayout:
     datasets = tuple(DatasetFacts(d.key, d.dtype, d.shape, " × ".join(f"{n:,}" for n in d.shape)) if d.shape else
@@ -70,7 +74,7 @@ def artifact_problems(bundle: Bundle, size: Size | None, md5: str | None,
     return problems
 
 
-def _cols(shape: tuple) -> int | None:
+def _cols(shape: tuple[int | None, ...]) -> int | None:
     return shape[-1] if shape else None
 
 
@@ -82,7 +86,7 @@ def _shown(datasets: list[tuple[str, str, int | None]]) -> str:
 _MANIFEST_FIELDS = {"url": URL, "size": SIZE, "md5": MD5}
 
 
-def _missing(bundle: Bundle, manifest, unreadable: list[UnreadableLine]) -> list[CellProblem]:
+def _missing(bundle: Bundle, manifest: Manifest[Any], unreadable: Sequence[UnreadableLine]) -> list[CellProblem]:
     """Why a manifest has no value for the bundle: its unreadable lines that name it, else the
     plain absence."""
     field = _MANIFEST_FIELDS[manifest.kind]
@@ -94,7 +98,7 @@ def _missing(bundle: Bundle, manifest, unreadable: list[UnreadableLine]) -> list
 
 
 def page_row(bundle: Bundle, description: str | None, manifests: ManifestSet,
-             artifact: ArtifactFacts | None, unreadable: list[UnreadableLine] = ()) -> PageRow:
+             artifact: ArtifactFacts | None, unreadable: Sequence[UnreadableLine] = ()) -> PageRow:
     """The row of a bundle; `unreadable` are the manifest lines left out that seem to name it."""
     name = bundle.name
     url, size, md5 = manifests.urls.get(name), manifests.size_of(name), manifests.md5s.get(name)
@@ -154,7 +158,8 @@ def subset_downloads(release: Release, groups: list[PageGroup]) -> tuple[SubsetD
             if not release.is_query_label(label):
                 # The subset's gold standards, and the queries of those, in this representation.
                 mine = [gold for gold in golds if (gold.id, label) in rows]
-                wanted += [(kind.id, gold.queries) for gold in mine if gold.queries] + [(gold.id, label) for gold in mine]
+                wanted += [(kind.id, gold.queries) for gold in mine if gold.queries]
+                wanted += [(gold.id, label) for gold in mine]
             blocks.append(DownloadBlock(kind.id, titles[kind.id],
                                         tuple(dict.fromkeys(rows[key] for key in wanted if key in rows))))
         if blocks:
@@ -165,7 +170,7 @@ def subset_downloads(release: Release, groups: list[PageGroup]) -> tuple[SubsetD
 def build_page(release: Release, texts: Texts, manifests: ManifestSet, recall: RecallTable, site_url: str,
                artifacts: dict[str, ArtifactFacts] | None = None, recall_plots: tuple[str, str] | None = None,
                unreadable: tuple[UnreadableLine, ...] = (), earlier: dict[str, ManifestSet] | None = None,
-               editions: tuple[EditionLink, ...] = (), place: PagePlace = PagePlace()) -> Page:
+               editions: tuple[EditionLink, ...] = (), place: PagePlace = DEFAULT_PLACE) -> Page:
     """The page; `unreadable` are the manifest lines (or manifests) the lenient reader left out;
     `earlier` the manifests of the editions this one reuses files from, by edition id."""
     earlier = earlier or {}
@@ -180,10 +185,10 @@ def build_page(release: Release, texts: Texts, manifests: ManifestSet, recall: R
         wording = texts.wording.groups.get(kind.id)
         title, intro = ((texts.group_text(wording.title, kind), texts.group_text(wording.intro, kind)) if wording
                         else (kind.id, ""))
-        rows = tuple(_with_problems(page_row(bundle, texts.description(bundle) if wording else None, manifests,
-                                             artifacts.get(bundle.name), [u for u in unreadable if u.name == bundle.name]),
-                                    reuse_problems(bundle, manifests, earlier.get(bundle.edition)))
-                     for bundle in bundles)
+        rows = tuple(_with_problems(
+            page_row(bundle, texts.description(bundle) if wording else None, manifests, artifacts.get(bundle.name),
+                     [u for u in unreadable if u.name == bundle.name]),
+            reuse_problems(bundle, manifests, earlier.get(bundle.edition))) for bundle in bundles)
         groups.append(PageGroup(kind.id, title, intro, rows))
     loose = tuple(u.problem for u in unreadable if u.name not in names)
     problems = loose + tuple(p for group in groups for p in group.problems)

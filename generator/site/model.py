@@ -3,6 +3,7 @@ wording, the manifests and (where present) the produced artifacts."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Sequence
 
 from generator.errors import Problem
 from generator.manifests.index import INDEX_FILE
@@ -77,9 +78,9 @@ class PageRow:
         """Why the cell `field` is marked ⚠ (empty when it is not)."""
         return [cell.reason for cell in self.cell_problems if cell.field == field]
 
-    def certain(self, field: str):
+    def certain(self, field: str) -> Any:
         """The value of cell `field` when nothing is wrong with it, else None: what download
-        commands and the published index may rely on."""
+        commands and the published index may rely on (a text, or a Size for SIZE)."""
         value = {URL: self.url, SIZE: self.size, MD5: self.md5}[field]
         return None if self.reasons(field) else value
 
@@ -92,7 +93,7 @@ class PageRow:
         return None
 
 
-def total_size_text(rows) -> str:
+def total_size_text(rows: Sequence[PageRow]) -> str:
     """The size of some files together: `≈` when a size is approximate, `at least` when a size is
     unknown."""
     sizes = [row.size for row in rows if row.size]

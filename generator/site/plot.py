@@ -1,13 +1,15 @@
-"""The recall plot of the projections (SPEC §4.6), as byte-stable SVGs: one for the light colour
+"""The recall plot of the projections (docs/design/data.md#recall-table), as byte-stable SVGs: one for the light colour
 scheme and one for the dark, both on a transparent background so that they sit on the page's."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+from matplotlib.figure import Figure  # noqa: E402
 
 from generator.io.files import atomic_output  # noqa: E402
 from generator.release.recall import RecallTable  # noqa: E402
@@ -22,7 +24,7 @@ def dark_variant(path: Path) -> Path:
     return path.with_name(f"{path.stem}-dark{path.suffix}")
 
 
-def recall_figure(table: RecallTable, k: int):
+def recall_figure(table: RecallTable, k: int) -> Figure:
     subsets = table.subsets()
     figure, axes = plt.subplots(figsize=(7, 3.6))
     for projection in table.projections():
@@ -37,7 +39,7 @@ def recall_figure(table: RecallTable, k: int):
     return figure
 
 
-def _ink(scheme: str) -> dict:
+def _ink(scheme: str) -> dict[Any, str]:  # keys: matplotlib rc parameter names
     ink = INK[scheme]
     return {"text.color": ink, "axes.labelcolor": ink, "axes.edgecolor": ink, "xtick.color": ink,
             "ytick.color": ink, "grid.color": ink, "legend.edgecolor": ink}

@@ -1,4 +1,5 @@
-"""What the site publishes beside the datasets page for tools to read : the index
+"""What the site publishes beside the datasets page for tools to read
+(docs/design/index.md#what-the-site-publishes): the index
 `datasets.json` and the manifests of the published bundles, written from the page's rows so that
 they say exactly what the page says. Only certain values go in: a URL, size or md5 the page
 marks ⚠ is left out of them (null in the index)."""

@@ -11,25 +11,25 @@ from markupsafe import Markup, escape
 from generator.io.files import atomic_write_text
 from generator.manifests.model import human_size
 from generator.site.commands import TOOLS, block_commands
-from generator.site.model import EditionLink, Page
+from generator.site.model import DownloadBlock, EditionLink, Page
 
 # Python-Markdown's backslash escapes (a character outside this set would keep its backslash);
 # `>` is left to HTML escaping, which turns it into an entity Markdown does not read.
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!])")
 
 
-def markdown_text(value) -> Markup:
+def markdown_text(value: object) -> Markup:
     """Text shown literally inside Markdown: one line, Markdown and HTML specials neutralised."""
     one_line = " ".join(str(value).split())
     return Markup(str(escape(_MARKDOWN_SPECIAL.sub(r"\\\1", one_line))).replace("|", "&#124;"))
 
 
-def shell_word(value) -> Markup:
+def shell_word(value: object) -> Markup:
     """A shell-quoted word for a fenced command block (Markdown escapes HTML inside fences)."""
     return Markup(shlex.quote(str(value)))
 
 
-def commands_text(block, tool: str, index_url: str) -> Markup:
+def commands_text(block: DownloadBlock, tool: str, index_url: str) -> Markup:
     """A block's commands for a fenced block (see generator.site.commands for their escaping)."""
     return Markup(block_commands(block, tool, index_url))
 

@@ -1,2 +1,3 @@
-"""The participants' tools (SPEC §7): verify files against the md5 manifest, download bundles with
+"""The participants' tools (docs/design/index.md#participant-tools): verify files against the md5 manifest,
+download bundles with
 resume and checks."""

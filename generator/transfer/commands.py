@@ -1,5 +1,5 @@
 """The participants' two commands as they run in a terminal: which files, progress bars, one
-line per file as `md5sum -c` prints them, a summary and the exit status (SPEC §7)."""
+line per file as `md5sum -c` prints them, a summary and the exit status (docs/design/index.md#participant-tools)."""
 from __future__ import annotations
 
 import os
@@ -7,6 +7,7 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, Sequence
 
 import requests
 from tqdm import tqdm
@@ -16,7 +17,7 @@ from generator.manifests.model import BYTES_FILE, SIZES_FILE, Manifest, Manifest
 from generator.manifests.read import read_manifest_set, read_md5s, read_sizes
 from generator.release.model import Release
 from generator.transfer.digest_cache import DigestCache
-from generator.transfer.download import DownloadError, RetryPolicy, claim, download, plan_downloads
+from generator.transfer.download import DownloadError, RetryPolicy, Target, claim, download, plan_downloads
 from generator.transfer.remote import is_url, load_index_manifests, load_remote_md5s
 from generator.transfer.verify import (Status, bytes_to_hash, check_file, passed, plan_checks, run_checks,
                                        summary)
@@ -97,10 +98,22 @@ def release_names(release: Release, group: str | None, subset: str | None) -> li
     return select_names(release.published(), group, subset, release.path)
 
 
-def select_names(published, group: str | None, subset: str | None, source: str) -> list[str]:
-    """The names of the bundles (anything with a name, group, subset and query set: an edition's,
-    or an index's) of a group, or what a task on a subset needs: the subset's files, its gold
-    standards and the files of their query sets, in page order."""
+class Published(Protocol):
+    """A published bundle as the release or an index describes it."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def group(self) -> str: ...
+    @property
+    def subset(self) -> str: ...
+    @property
+    def queries(self) -> str | None: ...
+
+
+def select_names(published: Sequence[Published], group: str | None, subset: str | None, source: str) -> list[str]:
+    """The names of the bundles (an edition's, or an index's) of a group, or what a task on a subset
+    needs: the subset's files, its gold standards and the files of their query sets, in page order."""
     if group:
         names = [b.name for b in published if b.group == group]
         if not names:
@@ -150,7 +163,7 @@ def download_files(request: DownloadRequest, cache: DigestCache) -> int:
     return 1 if failures else 0
 
 
-def _download_one(target, session, policy, cache) -> None:
+def _download_one(target: Target, session: requests.Session, policy: RetryPolicy, cache: DigestCache) -> None:
     # The lock covers the look at a file already there too: another process may be renaming it.
     with claim(target):
         if os.path.lexists(target.path):

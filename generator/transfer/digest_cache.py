@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from typing import Any
 from pathlib import Path
 
 from generator.io.files import atomic_write_text
@@ -31,7 +32,7 @@ class DigestCache:
     def __init__(self, folder: Path):
         self.path = Path(folder) / CACHE_FILE
         self._lock = threading.Lock()
-        self._entries: dict[str, dict] = _load_entries(self.path)
+        self._entries: dict[str, dict[str, Any]] = _load_entries(self.path)
         self._changed = False
 
     def get(self, stamp: FileStamp) -> str | None:
@@ -56,7 +57,7 @@ class DigestCache:
         atomic_write_text(self.path, text + "\n")
 
 
-def _load_entries(path: Path) -> dict[str, dict]:
+def _load_entries(path: Path) -> dict[str, dict[str, Any]]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):

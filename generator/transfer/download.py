@@ -1,4 +1,4 @@
-"""Resumable, verified downloads of the bundles the manifests list (SPEC §7).
+"""Resumable, verified downloads of the bundles the manifests list (docs/design/index.md#participant-tools).
 
 A bundle is written to `<name>.part` while its process holds `<name>.lock` (fcntl.flock): a
 second process asked for the same file in the same folder stops at once with a message
@@ -92,7 +92,7 @@ class RetryPolicy:
     timeout: float = 60.0
 
     def delay(self, retry: int) -> float:
-        return self.first_delay * 2 ** retry
+        return self.first_delay * 2.0 ** retry
 
 
 def plan_downloads(names: Iterable[str], manifests: ManifestSet, folder: Path,
@@ -431,7 +431,7 @@ def _head(chunks: Iterator[bytes]) -> bytes:
     return head
 
 
-def _chain(first: bytes, rest):
+def _chain(first: bytes, rest: Iterable[bytes]) -> Iterator[bytes]:
     if first:
         yield first
     yield from rest

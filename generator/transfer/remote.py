@@ -1,4 +1,5 @@
-"""The index and the manifests read from where they are published (SPEC §4.4), so that a
+"""The index and the manifests read from where they are published (docs/design/index.md#what-the-site-publishes),
+so that a
 participant needs only the site's URL: an http(s) URL is fetched, anything else without a
 scheme is a local file."""
 from __future__ import annotations

@@ -79,6 +79,8 @@ def plan_checks(manifests: ManifestSet, folder: Path) -> Plan:
 def check_for(name: str, manifests: ManifestSet, folder: Path) -> Check:
     """What `folder/name` must be: the md5 of the manifest and, when a manifest knows it, the exact size."""
     md5_entry = manifests.md5s.get(name)
+    if md5_entry is None:
+        raise ValueError(f"'{name}' is not in the md5 manifest")
     size_entry = manifests.size_of(name)
     exact = size_entry if size_entry and size_entry.value.exact else None
     return Check(name, Path(folder) / name, md5_entry.value, md5_entry.origin,
