@@ -19,10 +19,10 @@ from generator.transfer.remote import load_index
 VERIFY_EXAMPLES = """\
 examples:
   python -m generator verify downloads
-  python -m generator verify downloads --manifest data/dataset-files-md5.txt --require-all
+  python -m generator verify downloads --manifest data/releases/2023/dataset-files-md5.txt --require-all
   python -m generator verify /data/laion --no-cache --jobs 4
-  laion2b verify /data/laion --index https://SITE/datasets.json
-  laion2b verify /data/laion --manifest https://SITE/dataset-files-md5.txt
+  laion2b verify /data/laion --index https://SITE/2024/datasets.json
+  laion2b verify /data/laion --manifest https://SITE/2024/dataset-files-md5.txt
 
 Each file of the manifest found in DIR (by its base name) is checked: its size
 first when a size manifest next to the md5 manifest (dataset-files-bytes.txt, or a
@@ -73,7 +73,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         formatter_class=argparse.RawDescriptionHelpFormatter)
     verify.add_argument("dir", metavar="DIR", type=Path, help="the folder holding the downloaded files")
     source = verify.add_mutually_exclusive_group()
-    source.add_argument("--manifest", default=str(Path("data") / MD5_FILE),
+    source.add_argument("--manifest", default=str(Path("data") / "releases" / "2024" / MD5_FILE),
                         help="md5 manifest in any format `md5sum -c` reads, a file or an http(s) URL "
                              "(default: %(default)s)")
     source.add_argument("--index", metavar="URL_OR_FILE",
@@ -96,13 +96,15 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         epilog=DOWNLOAD_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     fetch.add_argument("names", metavar="NAME", nargs="*", help="file names as listed in the manifests")
     fetch.add_argument("--group", help="every published bundle of this group (e.g. clip768, pca32, gold)")
-    fetch.add_argument("--subset", help="every published bundle of this subset (e.g. 100K, 10M, queries)")
+    fetch.add_argument("--subset", help="what a task on this subset needs: its files, its gold standards and their "
+                                        "query sets (e.g. 300K, 10M); or a query set's files (e.g. public)")
     fetch.add_argument("--dir", type=Path, default=Path("downloads"),
                        help="folder to download into (default: %(default)s)")
-    fetch.add_argument("--data", type=Path, default=Path("data"),
-                       help="folder of the URL, size and md5 manifests (default: %(default)s)")
-    fetch.add_argument("--release", type=Path, default=Path("data") / "release.yml",
-                       help="release definition naming the bundles of each group and subset (default: %(default)s)")
+    fetch.add_argument("--data", type=Path, default=Path("data") / "releases" / "2024",
+                       help="folder of the edition's URL, size and md5 manifests (default: %(default)s)")
+    fetch.add_argument("--release", type=Path, default=Path("data") / "releases" / "2024.yml",
+                       help="the edition's release definition naming the bundles of each group and subset "
+                            "(default: %(default)s)")
     fetch.add_argument("--index", metavar="URL_OR_FILE",
                        help="the index datasets.json of the datasets site (an http(s) URL or a file): files, "
                             "URLs, sizes, md5s, groups and subsets, instead of --data and --release")

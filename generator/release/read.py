@@ -1,4 +1,4 @@
-"""Readers of the release definition (data/release.yml, data/release-sample.yml) and of the
+"""Readers of the release definitions (data/releases/EDITION.yml, one per edition) and of the
 page's wording (data/page.yml).
 
 Read with `YamlNodes`: every key is checked with its line, so a misspelt key, a part range
