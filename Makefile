@@ -103,13 +103,17 @@ help:  ## list the targets
 
 env: $(ENV_STAMP)  ## create the virtual environment in .venv
 
-$(ENV_STAMP): pyproject.toml
+# Ranges in pyproject.toml, exact versions from constraints.txt: what CI tests is what make installs.
+CONSTRAINTS := constraints.txt
+PIP_INSTALL = $(BIN)/pip install --quiet --disable-pip-version-check --constraint $(CONSTRAINTS)
+
+$(ENV_STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test,bench]'
+	$(PIP_INSTALL) -e '.[pipeline,site,test,bench]'
 	touch $@
 
 $(DASK_STAMP): $(ENV_STAMP)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dask]'
+	$(PIP_INSTALL) -e '.[dask]'
 	touch $@
 
 render: $(ENV_STAMP)  ## generate docs/datasets.md, its index and manifests from the release, wording and manifests

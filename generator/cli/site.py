@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from generator.cli import COMMANDS
+
 # Where `make serve` (or `python3 -m http.server 8000 -d site`) serves the site, for a build that
 # is not told where the site is published.
 LOCAL_SITE_URL = "http://127.0.0.1:8000/"
@@ -20,7 +22,7 @@ examples:
 def register(commands) -> None:
     parser = commands.add_parser(
         "render", formatter_class=argparse.RawDescriptionHelpFormatter,
-        help="generate docs/datasets.md from the release, its wording and the manifests",
+        help=COMMANDS["render"].help,
         description="Generate the datasets page (Markdown for MkDocs) from the release definition, the "
                     "page's wording, the three manifests and the projection recall table, with the files "
                     "published beside it: the index datasets.json and the manifests of the published "
@@ -55,7 +57,7 @@ def register(commands) -> None:
 
     links = commands.add_parser(
         "linkcheck", formatter_class=argparse.RawDescriptionHelpFormatter,
-        help="HEAD every download link of the page and compare its size with the manifests",
+        help=COMMANDS["linkcheck"].help,
         description="Sends a HEAD request to the URL of every published bundle (a GET whose body is not "
                     "read where a server refuses HEAD) and compares its Content-Length with the exact size "
                     "manifest (dataset-files-bytes.txt, or byte counts in dataset-files-size.txt), else with "
