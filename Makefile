@@ -24,10 +24,13 @@ WORDING ?= data/page.yml
 RECALL ?=
 STRICT ?= 1
 ARTIFACTS ?=
-# Where the site and the project's repository are published (mkdocs.yml reads both from the
-# environment; the page's download commands read SITE_URL/datasets.json). Unset: the site as
-# `make serve` serves it, and no repository link.
-SITE_URL ?=
+# Where the site is published (the page's download commands read SITE_URL/datasets.json):
+# unset, the canonical address, mkdocs.yml's site_url (read from there, its one place);
+# `make serve` and `make sample-site` use LOCAL_SITE_URL, where they serve the site, whatever
+# SITE_URL says. REPO_URL is where the project's repository is (unset: no link to it).
+CANONICAL_SITE_URL := $(shell sed -nE 's/^site_url: !ENV \[SITE_URL, *"([^"]*)"\]$$/\1/p' mkdocs.yml)
+LOCAL_SITE_URL := http://127.0.0.1:8000/
+SITE_URL ?= $(CANONICAL_SITE_URL)
 REPO_URL ?=
 export SITE_URL REPO_URL
 # The files `make site` writes into docs/ beside the page (they are published with it).
@@ -93,6 +96,12 @@ flag = $(strip $(if $(filter-out 1,$(words $($(1)))),$(call bad_flag,$(1)),\
 	$(if $(filter 1 yes true,$(call lower,$($(1)))),1,\
 	$(if $(filter 0 no false,$(call lower,$($(1)))),0,$(call bad_flag,$(1))))))
 bad_flag = $(error $(1)=$($(1)) is not a yes/no value: use 1 or 0 (also yes/no or true/false, in any case))
+# The host of a URL (scheme, user and port dropped; an IPv6 address keeps its brackets), and
+# whether it is loopback or missing: `make deploy` publishes only an address others can reach.
+url_host = $(call bare_host,$(lastword $(subst @, ,$(firstword $(subst /, ,$(word 2,$(subst ://, ,$(1))))))))
+bare_host = $(if $(filter [%,$(1)),$(firstword $(subst ], ,$(1)))],$(firstword $(subst :, ,$(1))))
+unpublishable = $(or $(if $(call url_host,$(1)),,no host),$(if $(filter 127.% localhost %.localhost [::1] 0.0.0.0,\
+	$(call url_host,$(1))),a loopback host),$(if $(filter http://% https://%,$(1)),,no http(s) scheme))
 rule_path = $(if $(findstring :,$(2))$(findstring ;,$(2)),$(error $(1)=$(2): make cannot hold a path with ':' or ';' in its rules),$(call escape,$(2)))
 
 .DEFAULT_GOAL := help
@@ -119,7 +128,7 @@ $(DASK_STAMP): $(ENV_STAMP)
 render: $(ENV_STAMP)  ## generate docs/datasets.md, its index and manifests from the release, wording and manifests
 	$(PY) -m generator render --release $(call quote,$(SITE_RELEASE)) --wording $(call quote,$(WORDING)) \
 		--data $(call quote,$(DATA)) --strict $(call flag,STRICT) $(if $(RECALL),--recall $(call quote,$(RECALL))) \
-		$(if $(ARTIFACTS),--artifacts $(call quote,$(ARTIFACTS))) $(if $(SITE_URL),--site-url $(call quote,$(SITE_URL)))
+		$(if $(ARTIFACTS),--artifacts $(call quote,$(ARTIFACTS))) --site-url $(call quote,$(SITE_URL))
 
 # Not --quiet: with it, mkdocs counts no warning and --strict fails on none.
 site: render  ## build the static site into site/ (mkdocs build --strict)
@@ -128,8 +137,9 @@ site: render  ## build the static site into site/ (mkdocs build --strict)
 linkcheck: $(ENV_STAMP)  ## HEAD every download link of the page and compare its size with the manifests (online)
 	$(PY) -m generator linkcheck --release $(call quote,$(SITE_RELEASE)) --data $(call quote,$(DATA))
 
-serve: render  ## live preview of the site on http://127.0.0.1:8000
-	$(BIN)/mkdocs serve
+serve: override SITE_URL = $(LOCAL_SITE_URL)
+serve: render  ## live preview of the site on http://127.0.0.1:8000 (its commands read that address)
+	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
 
 verify: $(ENV_STAMP)  ## check the files in DIR against MANIFEST (size, then md5; OK / FAILED per file)
 	$(PY) -m generator verify $(call quote,$(DIR)) --manifest $(call quote,$(MANIFEST)) \
@@ -189,6 +199,7 @@ gold: $(PIPELINE_GOLD)  ## gold standards (exact in float64)
 recall: $(PIPELINE_RECALL)  ## projection recall table recall-projections.csv
 manifests: $(PIPELINE_MANIFESTS)  ## md5, size and URL manifests of the published bundles [BASE_URL=..]
 
+sample-site: override SITE_URL = $(LOCAL_SITE_URL)
 sample-site: $(ENV_STAMP)  ## sample, artifacts, manifests, then the sample release's site in SAMPLE_SITE
 	$(MAKE) --no-print-directory sample
 	$(MAKE) --no-print-directory artifacts
@@ -203,12 +214,21 @@ sample-site: $(ENV_STAMP)  ## sample, artifacts, manifests, then the sample rele
 		--data $(call quote,$(OUT)) --artifacts $(call quote,$(OUT)) --recall $(call quote,$(OUT)/recall-projections.csv) \
 		--strict $(call flag,STRICT) --out $(call quote,$(SAMPLE_SITE)/docs/datasets.md) \
 		--plot $(call quote,$(SAMPLE_SITE)/docs/assets/generated/recall-projections.svg) \
-		$(if $(SITE_URL),--site-url $(call quote,$(SITE_URL)))
+		--site-url $(call quote,$(SITE_URL))
 	$(BIN)/mkdocs build --strict -f $(call quote,$(SAMPLE_SITE)/mkdocs.yml)
 	@echo $(call quote,the sample release's site is in $(SAMPLE_SITE)/site)
 
 clean:  ## remove generated pages, the site and the virtual environment
 	rm -rf site docs/datasets.md docs/assets/generated $(PUBLISHED) $(VENV) .pytest_cache .hypothesis
 
-deploy: site  ## publish site/ to the gh-pages branch of the origin remote
+# Refused before anything runs: a site whose commands would send every participant to a
+# loopback address, or to none.
+ifneq ($(filter deploy,$(MAKECMDGOALS)),)
+ifneq ($(call unpublishable,$(SITE_URL)),)
+$(error SITE_URL=$(SITE_URL) has $(call unpublishable,$(SITE_URL)): make deploy publishes the page's download \
+	commands for everyone; set SITE_URL to the address the site is published at (unset: mkdocs.yml's site_url))
+endif
+endif
+
+deploy: site  ## publish site/ (built for SITE_URL, never a loopback one) to the gh-pages branch of the origin remote
 	$(BIN)/ghp-import --no-jekyll --push --force site
