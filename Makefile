@@ -35,7 +35,7 @@ REPO_URL ?=
 export SITE_URL REPO_URL
 # The files `make site` writes into docs/ beside the page (they are published with it).
 PUBLISHED = docs/datasets.json docs/dataset-files-md5.txt docs/dataset-files-size.txt \
-	docs/dataset-files-bytes.txt docs/dataset-files-urls.txt
+	docs/dataset-files-bytes.txt docs/dataset-files-urls.txt docs/croissant.json
 
 # Participants' tools: DIR is the folder of downloaded files; MANIFEST the md5
 # manifest verify checks against (size manifests next to it are used too);

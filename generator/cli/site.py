@@ -10,6 +10,8 @@ from generator.cli import COMMANDS
 # Where `make serve` (or `python3 -m http.server 8000 -d site`) serves the site, for a build that
 # is not told where the site is published.
 LOCAL_SITE_URL = "http://127.0.0.1:8000/"
+# The facts of the Croissant description, when --facts does not name a file.
+DEFAULT_FACTS = Path("data/dataset-facts.yml")
 
 EXAMPLES = """\
 examples:
@@ -50,6 +52,10 @@ def register(commands) -> None:
     parser.add_argument("--plot", type=Path, default=Path("docs/assets/generated/recall-projections.svg"),
                         help="the recall plot to write, for the light colour scheme; the dark one goes "
                              "beside it as NAME-dark.svg (default: %(default)s)")
+    parser.add_argument("--facts", type=Path, default=None,
+                        help="the release's facts (description, licences, citation, creators, date, version) "
+                             "for its Croissant description croissant.json, published beside the page and "
+                             "embedded in its head (default: data/dataset-facts.yml when it exists, else none)")
     parser.add_argument("--site-url", default=LOCAL_SITE_URL,
                         help="where the site is published: the page's download commands read "
                              "SITE_URL/datasets.json (default: %(default)s, where `make serve` serves it)")
@@ -87,5 +93,6 @@ def run(args: argparse.Namespace) -> int:
     print(render_site_page(PageInputs(
         release=args.release, wording=args.wording, data=args.data, out=args.out, plot=args.plot,
         recall=args.recall, fallback_recall=Path("data/recall-projections.csv"), artifacts=args.artifacts,
-        strict=bool(args.strict), site_url=args.site_url)))
+        strict=bool(args.strict), site_url=args.site_url,
+        facts=args.facts or (DEFAULT_FACTS if DEFAULT_FACTS.is_file() else None))))
     return 0
