@@ -100,14 +100,15 @@ def test_download_blocks_per_subset_and_group_come_from_the_release_and_manifest
             for name in names:
                 url, md5 = manifests.urls.get(name).value, manifests.md5s.get(name).value
                 assert f"{md5}  {name}" in block.md5_lines()
-                assert {"curl": f"curl -fL --retry 5 -C - -o {name} {url}\n", "wget": f"wget -c -O {name} {url}\n",
+                assert {"curl": f"curl -fL --retry 5 -C - -o {name} \\\n  {url}\n",
+                        "wget": f"wget -c -O {name} \\\n  {url}\n",
                         "aria2c": f"{url}\n  out={name}\n  checksum=md5={md5}\n",
                         "laion2b": f"  {name}"}[block.tool] in block.text, (key, block.tool)
             assert block.text.rstrip("\n").endswith("END_OF_MD5")
     assert found[("By subset", "10M", "clip768")][0].summary.startswith("768d CLIP embeddings for 10M: 3 files, ≈ 16G:")
     assert found[("By group", "clip768")][0].summary.startswith("768d CLIP embeddings : 6 files, ≈ 207G:")
     laion2b = found[("By group", "gold")][3].text
-    assert laion2b.startswith("laion2b download --index http://127.0.0.1:8000/datasets.json --dir . \\\n")
+    assert laion2b.startswith("laion2b download --dir . \\\n  --index http://127.0.0.1:8000/datasets.json \\\n")
 
 
 def test_commands_follow_a_changed_md5_and_the_site_url(data_copy, tmp_path):
