@@ -46,6 +46,8 @@ DIR ?= downloads
 MANIFEST ?= $(DATA)/dataset-files-md5.txt
 REQUIRE_ALL ?= 0
 NO_CACHE ?= 0
+# linkcheck: RECORD=1 writes the sizes the servers state into DATA/dataset-files-bytes.txt.
+RECORD ?= 0
 FILES ?=
 GROUP ?=
 SUBSET ?=
@@ -134,8 +136,9 @@ render: $(ENV_STAMP)  ## generate docs/datasets.md, its index and manifests from
 site: render  ## build the static site into site/ (mkdocs build --strict)
 	$(BIN)/mkdocs build --strict
 
-linkcheck: $(ENV_STAMP)  ## HEAD every download link of the page and compare its size with the manifests (online)
-	$(PY) -m generator linkcheck --release $(call quote,$(SITE_RELEASE)) --data $(call quote,$(DATA))
+linkcheck: $(ENV_STAMP)  ## HEAD every download link of the page and compare its size with the manifests (online) [RECORD=1]
+	$(PY) -m generator linkcheck --release $(call quote,$(SITE_RELEASE)) --data $(call quote,$(DATA)) \
+		$(if $(filter 1,$(call flag,RECORD)),--record)
 
 serve: override SITE_URL = $(LOCAL_SITE_URL)
 serve: render  ## live preview of the site on http://127.0.0.1:8000 (its commands read that address)

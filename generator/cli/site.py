@@ -70,7 +70,8 @@ def register(commands) -> None:
                     "the du -h size. One line per link, then a summary; exit status 0 only when every link "
                     "answers 200 with the stated size. It reaches the real servers: run it by hand or on a "
                     "schedule, not in the tests.",
-        epilog="examples:\n  python -m generator linkcheck\n  python -m generator linkcheck --data /tmp/new-manifests")
+        epilog="examples:\n  python -m generator linkcheck\n  python -m generator linkcheck --data /tmp/new-manifests\n"
+               "  python -m generator linkcheck --record   # then commit data/dataset-files-bytes.txt")
     links.add_argument("--release", type=Path, default=Path("data/release.yml"),
                        help="the release definition naming the published bundles (default: %(default)s)")
     links.add_argument("--data", type=Path, default=Path("data"),
@@ -78,13 +79,17 @@ def register(commands) -> None:
     links.add_argument("--timeout", type=float, default=30.0,
                        help="seconds to wait for each answer (default: %(default)s)")
     links.add_argument("--jobs", type=int, default=8, help="requests at the same time (default: %(default)s)")
+    links.add_argument("--record", action="store_true",
+                       help="write the sizes the servers state (Content-Length) for the links that pass into "
+                            "DATA/dataset-files-bytes.txt, keeping the exact sizes it holds for the others, so that "
+                            "the page and datasets.json then state exact bytes")
     links.set_defaults(run=run_linkcheck)
 
 
 def run_linkcheck(args: argparse.Namespace) -> int:
     from generator.site.linkcheck import check_links  # loaded on use, like render's
 
-    return check_links(args.release, args.data, args.timeout, args.jobs)
+    return check_links(args.release, args.data, args.timeout, args.jobs, record=args.record)
 
 
 def run(args: argparse.Namespace) -> int:
