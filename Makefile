@@ -33,10 +33,13 @@ DATA ?= $(RELEASES)
 WORDING ?= data/page.yml
 STRICT ?= 1
 ARTIFACTS ?=
-# Where the site and the project's repository are published (mkdocs.yml reads both from the
-# environment; the page's download commands read SITE_URL/datasets.json). Unset: the site as
-# `make serve` serves it, and no repository link.
-SITE_URL ?=
+# Where the site is published (the page's download commands read SITE_URL/datasets.json):
+# unset, the canonical address, mkdocs.yml's site_url (read from there, its one place);
+# `make serve` and `make sample-site` use LOCAL_SITE_URL, where they serve the site, whatever
+# SITE_URL says. REPO_URL is where the project's repository is (unset: no link to it).
+CANONICAL_SITE_URL := $(shell sed -nE 's/^site_url: !ENV \[SITE_URL, *"([^"]*)"\]$$/\1/p' mkdocs.yml)
+LOCAL_SITE_URL := http://127.0.0.1:8000/
+SITE_URL ?= $(CANONICAL_SITE_URL)
 REPO_URL ?=
 export SITE_URL REPO_URL
 # What `make site` writes into docs/: the newest edition's page, a page per edition, and each
@@ -52,6 +55,8 @@ DIR ?= downloads
 MANIFEST ?= $(DATA)/$(SITE_EDITION)/dataset-files-md5.txt
 REQUIRE_ALL ?= 0
 NO_CACHE ?= 0
+# linkcheck: RECORD=1 writes the sizes the servers state into DATA/dataset-files-bytes.txt.
+RECORD ?= 0
 FILES ?=
 GROUP ?=
 SUBSET ?=
@@ -105,6 +110,12 @@ flag = $(strip $(if $(filter-out 1,$(words $($(1)))),$(call bad_flag,$(1)),\
 	$(if $(filter 1 yes true,$(call lower,$($(1)))),1,\
 	$(if $(filter 0 no false,$(call lower,$($(1)))),0,$(call bad_flag,$(1))))))
 bad_flag = $(error $(1)=$($(1)) is not a yes/no value: use 1 or 0 (also yes/no or true/false, in any case))
+# The host of a URL (scheme, user and port dropped; an IPv6 address keeps its brackets), and
+# whether it is loopback or missing: `make deploy` publishes only an address others can reach.
+url_host = $(call bare_host,$(lastword $(subst @, ,$(firstword $(subst /, ,$(word 2,$(subst ://, ,$(1))))))))
+bare_host = $(if $(filter [%,$(1)),$(firstword $(subst ], ,$(1)))],$(firstword $(subst :, ,$(1))))
+unpublishable = $(or $(if $(call url_host,$(1)),,no host),$(if $(filter 127.% localhost %.localhost [::1] 0.0.0.0,\
+	$(call url_host,$(1))),a loopback host),$(if $(filter http://% https://%,$(1)),,no http(s) scheme))
 rule_path = $(if $(findstring :,$(2))$(findstring ;,$(2)),$(error $(1)=$(2): make cannot hold a path with ':' or ';' in its rules),$(call escape,$(2)))
 
 .DEFAULT_GOAL := help
@@ -115,29 +126,35 @@ help:  ## list the targets
 
 env: $(ENV_STAMP)  ## create the virtual environment in .venv
 
-$(ENV_STAMP): pyproject.toml
+# Ranges in pyproject.toml, exact versions from constraints.txt: what CI tests is what make installs.
+CONSTRAINTS := constraints.txt
+PIP_INSTALL = $(BIN)/pip install --quiet --disable-pip-version-check --constraint $(CONSTRAINTS)
+
+$(ENV_STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test,bench]'
+	$(PIP_INSTALL) -e '.[pipeline,site,test,bench]'
 	touch $@
 
 $(DASK_STAMP): $(ENV_STAMP)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dask]'
+	$(PIP_INSTALL) -e '.[dask]'
 	touch $@
 
 render: $(ENV_STAMP)  ## generate the datasets page of every edition, with its index and manifests, from the releases, wording and manifests
 	$(PY) -m generator render --releases $(call quote,$(RELEASES)) --wording $(call quote,$(WORDING)) \
 		--data $(call quote,$(DATA)) --strict $(call flag,STRICT) \
-		$(if $(ARTIFACTS),--artifacts $(call quote,$(ARTIFACTS))) $(if $(SITE_URL),--site-url $(call quote,$(SITE_URL)))
+		$(if $(ARTIFACTS),--artifacts $(call quote,$(ARTIFACTS))) --site-url $(call quote,$(SITE_URL))
 
 # Not --quiet: with it, mkdocs counts no warning and --strict fails on none.
 site: render  ## build the static site into site/ (mkdocs build --strict)
 	$(BIN)/mkdocs build --strict
 
-linkcheck: $(ENV_STAMP)  ## HEAD every download link of the page and compare its size with the manifests (online)
-	$(PY) -m generator linkcheck --release $(call quote,$(SITE_RELEASE)) --data $(call quote,$(DATA)/$(SITE_EDITION))
+linkcheck: $(ENV_STAMP)  ## HEAD every download link of EDITION's page and compare its size with the manifests (online) [RECORD=1]
+	$(PY) -m generator linkcheck --release $(call quote,$(SITE_RELEASE)) --data $(call quote,$(DATA)/$(SITE_EDITION)) \
+		$(if $(filter 1,$(call flag,RECORD)),--record)
 
-serve: render  ## live preview of the site on http://127.0.0.1:8000
-	$(BIN)/mkdocs serve
+serve: override SITE_URL = $(LOCAL_SITE_URL)
+serve: render  ## live preview of the site on http://127.0.0.1:8000 (its commands read that address)
+	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
 
 verify: $(ENV_STAMP)  ## check the files in DIR against MANIFEST (size, then md5; OK / FAILED per file)
 	$(PY) -m generator verify $(call quote,$(DIR)) --manifest $(call quote,$(MANIFEST)) \
@@ -203,6 +220,8 @@ manifests: $(PIPELINE_MANIFESTS)  ## md5, size and URL manifests of the publishe
 # The sample editions, in the order they build (an edition after those it reuses).
 SAMPLE_EDITIONS = $(sort $(basename $(notdir $(wildcard $(RELEASES)/sample-*.yml))))
 
+# The sample site is for this machine: its commands read SAMPLE_SITE_URL (unset: where `make serve` serves).
+sample-site: override SITE_URL = $(or $(SAMPLE_SITE_URL),$(LOCAL_SITE_URL))
 sample-site: $(ENV_STAMP)  ## sample parts, every sample edition's artifacts and manifests, then their site in SAMPLE_SITE
 	$(MAKE) --no-print-directory sample EDITION=$(firstword $(SAMPLE_EDITIONS))
 	set -e; for edition in $(SAMPLE_EDITIONS); do \
@@ -220,7 +239,7 @@ sample-site: $(ENV_STAMP)  ## sample parts, every sample edition's artifacts and
 	$(PY) -m generator render --releases $(call quote,$(RELEASES)) --editions $(SAMPLE_EDITIONS) \
 		--wording $(call quote,$(WORDING)) --data $(call quote,$(ARTIFACTS_ROOT)) --artifacts $(call quote,$(ARTIFACTS_ROOT)) \
 		--strict $(call flag,STRICT) --docs $(call quote,$(SAMPLE_SITE)/docs) \
-		$(if $(SITE_URL),--site-url $(call quote,$(SITE_URL)))
+		--site-url $(call quote,$(SITE_URL))
 	$(BIN)/mkdocs build --strict -f $(call quote,$(SAMPLE_SITE)/mkdocs.yml)
 	@echo $(call quote,the sample editions' site is in $(SAMPLE_SITE)/site)
 
@@ -230,5 +249,14 @@ reference: $(ENV_STAMP)  ## write docs/maintainers/make-variables.md from this M
 clean:  ## remove generated pages, the site and the virtual environment
 	rm -rf site $(GENERATED_DOCS) $(VENV) .pytest_cache .hypothesis .mypy_cache .ruff_cache
 
-deploy: site  ## publish site/ to the gh-pages branch of the origin remote
+# Refused before anything runs: a site whose commands would send every participant to a
+# loopback address, or to none.
+ifneq ($(filter deploy,$(MAKECMDGOALS)),)
+ifneq ($(call unpublishable,$(SITE_URL)),)
+$(error SITE_URL=$(SITE_URL) has $(call unpublishable,$(SITE_URL)): make deploy publishes the page's download \
+	commands for everyone; set SITE_URL to the address the site is published at (unset: mkdocs.yml's site_url))
+endif
+endif
+
+deploy: site  ## publish site/ (built for SITE_URL, never a loopback one) to the gh-pages branch of the origin remote
 	$(BIN)/ghp-import --no-jekyll --push --force site

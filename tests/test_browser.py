@@ -174,16 +174,16 @@ def test_tabs_switch_linked_across_the_page_and_copy_copies_the_chosen_block(bro
                                permissions=["clipboard-read", "clipboard-write"])
     by_subset = page.locator("#by-subset ~ .tabbed-set").first
     by_group = page.locator("#by-group ~ .tabbed-set").first
-    assert visible_code(by_subset).startswith("curl -fL --retry 5 -C - -o laion2B-en-clip768v2-n=100K.h5 ")
+    assert visible_code(by_subset).startswith("curl -fL --retry 5 -C - -o laion2B-en-clip768v2-n=100K.h5 \\\n")
     by_subset.locator("label", has_text="10M").first.click()
     by_subset.locator("label:visible", has_text="pca32").first.click()
     by_subset.locator("label:visible", has_text="wget").first.click()
     chosen = visible_code(by_subset)
-    assert chosen.startswith("wget -c -O laion2B-en-pca32v2-n=10M.h5 https://")
+    assert chosen.startswith("wget -c -O laion2B-en-pca32v2-n=10M.h5 \\\n  https://")
     assert "  laion2B-en-public-gold-standard-v2-10M.h5\n" in chosen
     assert chosen.rstrip().endswith("  laion2B-en-private-gold-standard-v2-10M-F64-IEEE754.h5\nEND_OF_MD5")
     # Linked tabs: the representation and the tool chosen once hold for the group blocks too.
-    assert visible_code(by_group).startswith("wget -c -O laion2B-en-pca32v2-n=100M.h5 ")
+    assert visible_code(by_group).startswith("wget -c -O laion2B-en-pca32v2-n=100M.h5 \\\n")
     page.locator("#by-subset").scroll_into_view_if_needed()
     page.screenshot(path=SCREENSHOTS / f"datasets-{OLDER}-1400-light-commands.png")
 
@@ -250,5 +250,56 @@ def test_every_page_loads_and_search_finds_a_bundle(browser, site_url):
     search.press_sequentially("gold standard", delay=20)
     page.wait_for_selector(".md-search-result__item", timeout=10_000)
     assert page.locator(".md-search-result__item").count() > 0
+    assert problems == []
+    close(page)
+
+
+# Every code block (in every tab, all shown for the measure), table and table frame of the
+# article, and the page itself: none wider than its box; and the smallest text of each kind.
+READING = """() => {
+  const style = document.createElement('style');
+  style.textContent = '.tabbed-set > .tabbed-content > .tabbed-block { display: block !important; }';
+  document.head.appendChild(style);
+  const article = document.querySelector('article');
+  const shown = el => el.getClientRects().length > 0 && el.textContent.trim() !== '';
+  const all = selector => [...article.querySelectorAll(selector)].filter(shown);
+  const size = el => parseFloat(getComputedStyle(el).fontSize);
+  const smallest = els => els.length ? Math.min(...els.map(size)) : null;
+  const wider = el => el.scrollWidth > el.clientWidth + 1
+      || (el.tagName !== 'DIV' && el.getBoundingClientRect().width > article.clientWidth + 1);
+  const boxes = [...all('pre'), ...all('pre > code'), ...all('table'), ...all('.md-typeset__scrollwrap')];
+  const result = {
+    page: [document.documentElement.scrollWidth, document.documentElement.clientWidth],
+    measured: boxes.length,
+    wider: boxes.filter(wider).map(el => [el.tagName, el.scrollWidth, el.clientWidth, el.textContent.slice(0, 60)]),
+    body: smallest(all('p, li').filter(el => !el.closest('table, .admonition, details'))),
+    table: smallest(all('td, th')),
+    code: smallest(all('code')),
+    notes: smallest(all('.admonition p, .admonition li, details p, details li')),
+  };
+  style.remove();
+  return result;
+}"""
+# The smallest size, in px, of each kind of text of the content (docs/design/index.md#a-page-that-reads).
+SMALLEST = {"body": 14, "table": 13, "code": 13, "notes": 12}
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("name", ["datasets", "filter"])
+def test_no_block_or_table_is_wider_than_its_column_and_no_text_is_too_small(browser, site_url, scheme, name):
+    page, problems = open_page(browser, f"{site_url}/{name}.html", scheme=scheme)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for width in (800, 1400, 1920):
+        page.set_viewport_size({"width": width, "height": 900})
+        seen = page.evaluate(READING)
+        assert seen["page"][0] <= seen["page"][1], f"the page scrolls sideways at {width} px"
+        assert seen["measured"] >= (120 + 8 if name == "datasets" else 3), seen["measured"]
+        assert seen["wider"] == [], (width, seen["wider"])
+        for kind, least in SMALLEST.items():
+            assert seen[kind] is None or seen[kind] >= least, (width, kind, seen[kind])
+        assert seen["body"] is not None and seen["code"] is not None
+        page.screenshot(path=SCREENSHOTS / f"reading-{name}-{width}-{scheme}.png", full_page=False)
+        page.locator("article pre").first.scroll_into_view_if_needed()
+        page.screenshot(path=SCREENSHOTS / f"reading-{name}-{width}-{scheme}-code.png")
     assert problems == []
     close(page)

@@ -3,9 +3,12 @@ comparisons, against loopback servers."""
 from __future__ import annotations
 
 import io
+import json
 import shutil
+import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import quote
 
 from generator.manifests.model import Size
@@ -87,6 +90,58 @@ def test_a_server_refusing_head_is_asked_with_a_get_whose_body_is_not_read(tmp_p
     assert "FAILED  laion2B-en-clip768v2-n=100M.h5: Content-Length 80,740,352 (77M), the size manifest says 147GB" \
         in lines
     assert status == 1
+
+
+def served_by(handler: type[BaseHTTPRequestHandler], data: Path) -> ThreadingHTTPServer:
+    """A loopback server of `handler`, which the URL manifest of `data` (a copy of the committed one) points at."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.handle_error = lambda *args: None  # type: ignore[method-assign]  # a client hanging up is expected
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    shutil.copytree(ROOT / "data", data, ignore=shutil.ignore_patterns("models"))
+    urls = data / "dataset-files-urls.txt"
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    urls.write_text(urls.read_text().replace("https://sisap-23-challenge.s3.amazonaws.com/SISAP23-Challenge", base))
+    return server
+
+
+def test_record_writes_the_stated_sizes_of_the_passing_links_and_the_index_carries_them(tmp_path: Path) -> None:
+    """The five gold standards (7.7M in the committed manifest) pass with the server's 8,074,035 bytes;
+    every other link states a size its manifest rules out and records nothing."""
+    data = tmp_path / "data"
+    server = served_by(RefusesHead, data)
+    (data / "dataset-files-bytes.txt").write_text("12345 meta-10M.tsv\n")  # known before, kept
+    try:
+        out = io.StringIO()
+        status = check_links(ROOT / "data" / "release.yml", data, timeout=5, jobs=8, out=out, record=True)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert status == 1
+    gold = [f"laion2B-en-public-gold-standard-v2-{s}.h5" for s in ("100M", "30M", "10M", "300K", "100K")]
+    assert (data / "dataset-files-bytes.txt").read_text().splitlines() == \
+        [f"8074035 {name}" for name in gold] + ["12345 meta-10M.tsv"]
+    assert out.getvalue().splitlines()[-1] == f"recorded 6 exact sizes in {data / 'dataset-files-bytes.txt'}"
+
+    page = tmp_path / "page"
+    rendered = run_generator("render", "--data", str(data), "--strict", "0", "--out", str(page / "datasets.md"),
+                             "--plot", str(page / "plot.svg"))
+    assert rendered.returncode == 0, rendered.stderr
+    index = {b["name"]: b for b in json.loads((page / "datasets.json").read_text())["bundles"]}
+    assert [index[name]["bytes"] for name in gold] == [8074035] * 5
+    assert index["laion2B-en-clip768v2-n=10M.h5"]["bytes"] is None
+
+
+def test_record_by_make_writes_no_manifest_when_no_link_passes(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(ROOT / "data", data, ignore=shutil.ignore_patterns("models"))
+    urls = data / "dataset-files-urls.txt"
+    urls.write_text(urls.read_text().replace("https://sisap-23-challenge.s3.amazonaws.com", "http://127.0.0.1:9"))
+    run = subprocess.run(["make", "--no-print-directory", "-C", str(ROOT), "linkcheck", "RECORD=1", f"DATA={data}"],
+                         check=False, capture_output=True, text=True)
+    assert run.returncode == 2 and "Traceback" not in run.stderr  # make's status for a failed command
+    assert "32 links: 0 OK, 32 FAILED" in run.stdout
+    assert run.stdout.splitlines()[-1] == "no exact size to record: no link passed"
+    assert not (data / "dataset-files-bytes.txt").exists()
 
 
 def test_judge_without_a_size_or_a_content_length():

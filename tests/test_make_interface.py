@@ -98,3 +98,32 @@ def test_a_pipeline_path_make_cannot_hold_is_refused_by_name(variable):
     run = make("queries", f"{variable}=/tmp/a:b")
     assert run.returncode == 2 and run.stdout == ""
     assert f"*** {variable}=/tmp/a:b: make cannot hold a path with ':' or ';' in its rules.  Stop." in run.stderr
+
+
+CANONICAL = "https://sisap-challenges.github.io/laion2b-datasets/"
+
+
+@pytest.mark.parametrize("address, reason", [
+    ("", "no host"), ("http://127.0.0.1:8000/", "a loopback host"), ("http://localhost:8000/site/", "a loopback host"),
+    ("https://[::1]:8443/", "a loopback host"), ("http://someone@127.0.0.2/", "a loopback host"),
+    ("https://", "no host"), ("ftp://example.org/laion/", "no http(s) scheme")])
+def test_deploy_refuses_an_address_participants_cannot_reach_by_its_variable(address: str, reason: str) -> None:
+    run = make("deploy", f"SITE_URL={address}")
+    assert run.returncode == 2 and run.stdout == ""  # refused before anything was built or pushed
+    assert (f"*** SITE_URL={address} has {reason}: make deploy publishes the page's download commands for "
+            "everyone; set SITE_URL to the address the site is published at (unset: mkdocs.yml's site_url).  "
+            "Stop.") in run.stderr
+
+
+def test_site_and_deploy_use_the_canonical_address_and_serve_and_sample_site_their_local_one() -> None:
+    assert f'site_url: !ENV [SITE_URL, "{CANONICAL}"]' in (ROOT / "mkdocs.yml").read_text()
+    for target in ("site", "render", "deploy"):
+        render = generator_command(target)
+        assert render[render.index("--site-url") + 1] == CANONICAL, target
+    assert commands("deploy")[-1][-4:] == ["--no-jekyll", "--push", "--force", "site"]
+    elsewhere = generator_command("deploy", "SITE_URL=https://example.org/laion/")
+    assert elsewhere[elsewhere.index("--site-url") + 1] == "https://example.org/laion/"
+    for target in ("serve", "sample-site"):
+        render = generator_command(target, "SITE_URL=https://example.org/laion/")
+        assert render[render.index("--site-url") + 1] == "http://127.0.0.1:8000/", target
+    assert commands("serve")[-1][-3:] == ["serve", "--dev-addr", "127.0.0.1:8000"]

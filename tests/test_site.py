@@ -138,8 +138,8 @@ def test_download_blocks_per_subset_and_group_come_from_the_release_and_manifest
                 url, md5 = manifests.urls.get(name).value, manifests.md5s.get(name).value
                 assert f"{md5}  {name}" in block.md5_lines()
                 # Shell words are quoted where they need it (the ingeotec host's URLs hold a `~`).
-                assert {"curl": f"curl -fL --retry 5 -C - -o {name} {shlex.quote(url)}\n",
-                        "wget": f"wget -c -O {name} {shlex.quote(url)}\n",
+                assert {"curl": f"curl -fL --retry 5 -C - -o {name} \\\n  {shlex.quote(url)}\n",
+                        "wget": f"wget -c -O {name} \\\n  {shlex.quote(url)}\n",
                         "aria2c": f"{url}\n  out={name}\n  checksum=md5={md5}\n",
                         "laion2b": f"  {name}"}[block.tool] in block.text, (key, block.tool)
             assert block.text.rstrip("\n").endswith("END_OF_MD5")
@@ -154,7 +154,7 @@ def test_download_blocks_per_subset_and_group_come_from_the_release_and_manifest
     assert found[("By group", "clip768")][0].summary.startswith(summary("768d CLIP embeddings ", group))
     # The blocks read the index of their own edition.
     laion2b = found[("By group", "gold")][3].text
-    assert laion2b.startswith(f"laion2b download --index http://127.0.0.1:8000/{edition}/datasets.json --dir . \\\n")
+    assert laion2b.startswith(f"laion2b download --dir . \\\n  --index http://127.0.0.1:8000/{edition}/datasets.json \\\n")
 
 
 def test_commands_follow_a_changed_md5_and_the_site_url(data_copy, tmp_path):

@@ -14,6 +14,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from generator.cli import COMMANDS
 from generator.cli.options import number
 from generator.errors import ProjectError
 from generator.io.files import atomic_write_text
@@ -53,7 +54,7 @@ def _scheduler_option(text: str) -> str:
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
-        "pipeline", help="run one stage of the build pipeline",
+        "pipeline", help=COMMANDS["pipeline"].help,
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--release", type=Path, default=Path("data/releases/sample-2023.yml"),
                         help="the release definition of the edition to build (default: %(default)s; the "

@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from generator.cli import COMMANDS
+
 # Where `make serve` (or `python3 -m http.server 8000 -d site`) serves the site, for a build that
 # is not told where the site is published.
 LOCAL_SITE_URL = "http://127.0.0.1:8000/"
+# The facts of the Croissant description, when --facts does not name a file.
+DEFAULT_FACTS = Path("data/dataset-facts.yml")
 
 EXAMPLES = """\
 examples:
@@ -20,7 +24,7 @@ examples:
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser(
         "render", formatter_class=argparse.RawDescriptionHelpFormatter,
-        help="generate the datasets page of every edition from the releases, their wording and manifests",
+        help=COMMANDS["render"].help,
         description="Generate the datasets pages (Markdown for MkDocs) of the editions: the newest as "
                     "DOCS/datasets.md, the others as DOCS/EDITION/datasets.md, each edition's index "
                     "datasets.json and manifests of its published bundles (and its recall plot) in DOCS/EDITION/, "
@@ -46,6 +50,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                         help="1 (default): any problem fails; 0: render with visible warnings")
     parser.add_argument("--docs", type=Path, default=Path("docs"),
                         help="the documentation folder the pages and files are written into (default: %(default)s)")
+    parser.add_argument("--facts", type=Path, default=None,
+                        help="the facts every edition shares (description, licences, citation, creators) for "
+                             "its Croissant description croissant.json, published beside its page and embedded in "
+                             "its head (default: data/dataset-facts.yml when it exists, else none)")
     parser.add_argument("--site-url", default=LOCAL_SITE_URL,
                         help="where the site is published: the pages' download commands read "
                              "SITE_URL/EDITION/datasets.json (default: %(default)s, where `make serve` serves it)")
@@ -53,14 +61,15 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
     links = commands.add_parser(
         "linkcheck", formatter_class=argparse.RawDescriptionHelpFormatter,
-        help="HEAD every download link of the page and compare its size with the manifests",
+        help=COMMANDS["linkcheck"].help,
         description="Sends a HEAD request to the URL of every published bundle (a GET whose body is not "
                     "read where a server refuses HEAD) and compares its Content-Length with the exact size "
                     "manifest (dataset-files-bytes.txt, or byte counts in dataset-files-size.txt), else with "
                     "the du -h size. One line per link, then a summary; exit status 0 only when every link "
                     "answers 200 with the stated size. It reaches the real servers: run it by hand or on a "
                     "schedule, not in the tests.",
-        epilog="examples:\n  python -m generator linkcheck\n  python -m generator linkcheck --data /tmp/new-manifests")
+        epilog="examples:\n  python -m generator linkcheck\n  python -m generator linkcheck --data /tmp/new-manifests\n"
+               "  python -m generator linkcheck --record   # then commit data/releases/2024/dataset-files-bytes.txt")
     links.add_argument("--release", type=Path, default=Path("data/releases/2024.yml"),
                        help="the release definition naming the published bundles (default: %(default)s)")
     links.add_argument("--data", type=Path, default=Path("data/releases/2024"),
@@ -68,6 +77,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     links.add_argument("--timeout", type=float, default=30.0,
                        help="seconds to wait for each answer (default: %(default)s)")
     links.add_argument("--jobs", type=int, default=8, help="requests at the same time (default: %(default)s)")
+    links.add_argument("--record", action="store_true",
+                       help="write the sizes the servers state (Content-Length) for the links that pass into "
+                            "DATA/dataset-files-bytes.txt, keeping the exact sizes it holds for the others, so that "
+                            "the page and datasets.json then state exact bytes")
     links.set_defaults(run=run_linkcheck)
 
     reference = commands.add_parser(
@@ -95,7 +108,7 @@ def run_make_reference(args: argparse.Namespace) -> int:
 def run_linkcheck(args: argparse.Namespace) -> int:
     from generator.site.linkcheck import check_links  # loaded on use, like render's
 
-    return check_links(args.release, args.data, args.timeout, args.jobs)
+    return check_links(args.release, args.data, args.timeout, args.jobs, record=args.record)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -103,5 +116,6 @@ def run(args: argparse.Namespace) -> int:
 
     print(render_site(SiteInputs(
         releases=publishable_releases(args.releases, args.editions), wording=args.wording, data=args.data,
-        docs=args.docs, site_url=args.site_url, artifacts=args.artifacts, strict=bool(args.strict))))
+        docs=args.docs, site_url=args.site_url, artifacts=args.artifacts, strict=bool(args.strict),
+        facts=args.facts or (DEFAULT_FACTS if DEFAULT_FACTS.is_file() else None))))
     return 0

@@ -6,15 +6,12 @@ import argparse
 import os
 from pathlib import Path
 
+from generator.cli import COMMANDS
 from generator.cli.options import number
 from generator.errors import ProjectError
-from generator.manifests.index import index_manifests
 from generator.manifests.model import MD5_FILE
-from generator.release.read import read_release
-from generator.transfer.commands import DownloadRequest, download_files, release_names, select_names, verify_folder
 from generator.transfer.digest_cache import DigestCache, default_cache_dir
-from generator.transfer.download import RetryPolicy
-from generator.transfer.remote import load_index
+from generator.transfer.policy import RetryPolicy
 
 VERIFY_EXAMPLES = """\
 examples:
@@ -67,7 +64,7 @@ Exit status 0 only when every file is present and verified."""
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     verify = commands.add_parser(
-        "verify", help="check files in a folder against the md5 manifest (size first, then md5)",
+        "verify", help=COMMANDS["verify"].help,
         description="Checks the files of DIR against an md5 manifest, or against the index of the "
                     "datasets site.", epilog=VERIFY_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -90,7 +87,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     verify.set_defaults(run=run_verify)
 
     fetch = commands.add_parser(
-        "download", help="resumable, verified download of bundles listed in the manifests",
+        "download", help=COMMANDS["download"].help,
         description="Downloads bundles named in the URL manifest, by name, or every published bundle of a "
                     "group or subset of the release.",
         epilog=DOWNLOAD_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -129,11 +126,18 @@ def _cache(args: argparse.Namespace) -> DigestCache:
 
 
 def run_verify(args: argparse.Namespace) -> int:
+    from generator.transfer.commands import verify_folder  # loaded on use: `verify --help` stays fast
+
     return verify_folder(args.dir, args.index or args.manifest, args.require_all, args.jobs,
                          None if args.no_cache else _cache(args), index=bool(args.index))
 
 
 def run_download(args: argparse.Namespace) -> int:
+    from generator.manifests.index import index_manifests  # loaded on use: `download --help` stays fast
+    from generator.release.read import read_release
+    from generator.transfer.commands import DownloadRequest, download_files, release_names, select_names
+    from generator.transfer.remote import load_index
+
     if sum(bool(x) for x in (args.names, args.group, args.subset)) != 1:
         raise ProjectError("name the files to download: FILES (names), GROUP or SUBSET, exactly one of them")
     if args.index:

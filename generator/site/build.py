@@ -3,8 +3,9 @@ report every problem, and write the pages, their published files and recall plot
 allowed to (docs/design/failures.md#strict-and-lenient-rendering)."""
 from __future__ import annotations
 
+import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
 
@@ -14,9 +15,11 @@ from generator.manifests.model import ManifestSet, is_http_url
 from generator.manifests.read import UnreadableLine, read_manifest_set_leniently
 from generator.release.model import Release
 from generator.release.read import read_release, read_wording, release_files
+from generator.release.facts import ReleaseFacts, read_facts
 from generator.release.recall import RECALL_FILE, RecallTable, read_recall
 from generator.release.wording import Texts
 from generator.site.artifacts import read_artifacts
+from generator.site.croissant import CROISSANT_FILE
 from generator.site.join import build_page
 from generator.site.model import ArtifactFacts, EditionLink, PagePlace
 from generator.site.plot import dark_variant, write_recall_plot
@@ -45,6 +48,7 @@ class SiteInputs:
     site_url: str
     artifacts: Path | None = None
     strict: bool = True
+    facts: Path | None = None
 
 
 DEFAULT_PAGE = "datasets.md"
@@ -99,6 +103,7 @@ def render_site(inputs: SiteInputs, report: TextIO | None = None) -> str:
         raise ProjectError("there is no edition to publish")
     editions = sorted((read_release(path) for path in inputs.releases), key=lambda r: (r.date, r.edition))
     wording = read_wording(inputs.wording)
+    facts = read_facts(inputs.facts) if inputs.facts else None
     if not inputs.data.is_dir():
         raise InputError.at(inputs.data, "the manifests folder does not exist")
     places = _places(editions)
@@ -137,12 +142,18 @@ def render_site(inputs: SiteInputs, report: TextIO | None = None) -> str:
         folder = inputs.docs / page.place.folder
         if page.recall.rows:
             write_recall_plot(page.recall, page.release.recall_k, folder / PLOT_FILE)
-        published = published_files(page)
+        published = published_files(page, _edition_facts(facts, page.release))
         write_published(published, folder)
         # The folder is generated whole: git leaves it alone without a list of editions to keep in step.
         atomic_write_text(folder / ".gitignore", "*\n")
-        write_page(page, inputs.docs / path, sorted(published))
+        write_page(page, inputs.docs / path, sorted(published),
+                   json.loads(published[CROISSANT_FILE]) if CROISSANT_FILE in published else None)
         files = sum(len(g.rows) for g in page.groups)
         summaries.append(f"{path}: {files} files in {len(page.groups)} groups of {page.release.name}")
     write_editions_page(links, inputs.docs / EDITIONS_PAGE)
     return "wrote " + "; ".join(summaries) + (f"; {len(problems)} problem(s) shown as warnings" if problems else "")
+
+
+def _edition_facts(facts: ReleaseFacts | None, release: Release) -> ReleaseFacts | None:
+    """The shared facts with the edition's own release date."""
+    return replace(facts, date_published=facts.date_published or release.date) if facts else None

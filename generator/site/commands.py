@@ -36,18 +36,23 @@ def md5_check(rows: tuple[PageRow, ...]) -> list[str]:
     return ["md5sum -c <<'END_OF_MD5'", *(f"{row.md5}  {row.name}" for row in rows), "END_OF_MD5"]
 
 
+# Where a command's line is broken (`\` at its end, the next line indented): before a URL, so that
+# no line is much wider than the URL itself and a block reads without sideways scrolling.
+CONTINUATION = " \\\n  "
+
+
 def _fetch_lines(tool: str, rows: tuple[PageRow, ...], index_url: str) -> list[str]:
     quote = shlex.quote
     if tool == "curl":  # -f: an HTTP error is a failure, not a saved error page; -C -: resume
-        return [f"curl -fL --retry 5 -C - -o {quote(row.name)} {quote(_known(row.url))}" for row in rows]
+        return [f"curl -fL --retry 5 -C - -o {quote(row.name)}{CONTINUATION}{quote(_known(row.url))}" for row in rows]
     if tool == "wget":
-        return [f"wget -c -O {quote(row.name)} {quote(_known(row.url))}" for row in rows]
+        return [f"wget -c -O {quote(row.name)}{CONTINUATION}{quote(_known(row.url))}" for row in rows]
     if tool == "aria2c":  # aria2c checks each md5 itself as well
         entries = [line for row in rows for line in (_known(row.url), f"  out={row.name}", f"  checksum=md5={row.md5}")]
         return ["aria2c -c --auto-file-renaming=false -i - <<'END_OF_LIST'", *entries, "END_OF_LIST"]
     if tool == "laion2b":
         names = [f"  {quote(row.name)}" for row in rows]
-        lines = [f"laion2b download --index {quote(index_url)} --dir .", *names]
+        lines = ["laion2b download --dir .", f"  --index {quote(index_url)}", *names]
         return [line + " \\" for line in lines[:-1]] + lines[-1:]
     raise ValueError(f"no commands for tool '{tool}'")
 

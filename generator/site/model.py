@@ -203,6 +203,11 @@ class Page:
         return f"{self.site_url.rstrip('/')}/{self.place.folder}{name}"
 
     @property
+    def page_url(self) -> str:
+        """The address of this page: the default datasets page, or its edition's under its folder."""
+        return f"{self.site_url.rstrip('/')}/{'' if self.is_newest else self.place.folder}datasets.html"
+
+    @property
     def newest(self) -> EditionLink | None:
         return next((link for link in self.editions if link.newest), None)
 

@@ -10,6 +10,8 @@ from pathlib import Path
 from generator.io.files import atomic_write_text
 from generator.manifests.index import INDEX_FILE, DatasetIndex, IndexDataset, IndexEntry, index_json, manifest_texts
 from generator.manifests.model import BYTES_FILE, human_size
+from generator.release.facts import ReleaseFacts
+from generator.site.croissant import CROISSANT_FILE, croissant_json
 from generator.site.model import MD5, SIZE, URL, Page, PageRow
 
 
@@ -28,16 +30,19 @@ def page_index(page: Page) -> DatasetIndex:
                         edition=page.release.edition)
 
 
-def published_files(page: Page) -> dict[str, str]:
-    """The files to publish beside the page, by name."""
+def published_files(page: Page, facts: ReleaseFacts | None = None) -> dict[str, str]:
+    """The files to publish beside the page, by name; with the release's facts, its Croissant
+    description too."""
     index = page_index(page)
-    return {INDEX_FILE: index_json(index), **manifest_texts(index)}
+    described = {CROISSANT_FILE: croissant_json(index, facts, page.page_url)} if facts else {}
+    return {INDEX_FILE: index_json(index), **manifest_texts(index), **described}
 
 
 def write_published(files: dict[str, str], folder: Path) -> None:
-    """Writes the files; an exact size manifest left from an earlier page is removed when this page
-    has none, so that the site never publishes stale sizes."""
+    """Writes the files; an exact size manifest or a Croissant description left from an earlier
+    page is removed when this page has none, so that the site never publishes stale ones."""
     for name, text in files.items():
         atomic_write_text(Path(folder) / name, text)
-    if BYTES_FILE not in files:
-        (Path(folder) / BYTES_FILE).unlink(missing_ok=True)
+    for optional in (BYTES_FILE, CROISSANT_FILE):
+        if optional not in files:
+            (Path(folder) / optional).unlink(missing_ok=True)

@@ -1,9 +1,11 @@
 """Rendering of the datasets page with jinja2 (autoescaped) and writing it in place."""
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from pathlib import Path
+from typing import Any, Mapping
 
 import jinja2
 from markupsafe import Markup, escape
@@ -48,8 +50,24 @@ def render_page(page: Page, published: list[str]) -> str:
     return environment().get_template("datasets.md.j2").render(page=page, published=published)
 
 
-def write_page(page: Page, path: Path, published: list[str]) -> None:
-    atomic_write_text(path, render_page(page, published))
+def with_croissant(markdown: str, croissant: Mapping[str, Any] | None) -> str:
+    """The page with its Croissant description in its metadata block for MkDocs (added to the
+    block the template writes, or in one of its own), where the theme's override
+    (docs/overrides/main.html) takes it into the page's head as JSON-LD.
+
+    Example: with_croissant("---\\nhide: [toc]\\n---\\n# T\\n", {"name": "R"}) ==
+             '---\\ncroissant: {"name":"R"}\\nhide: [toc]\\n---\\n# T\\n'
+    """
+    if croissant is None:
+        return markdown
+    line = f"croissant: {json.dumps(croissant, ensure_ascii=True, separators=(',', ':'))}\n"
+    if markdown.startswith("---\n"):
+        return "---\n" + line + markdown[len("---\n"):]
+    return f"---\n{line}---\n\n{markdown}"
+
+
+def write_page(page: Page, path: Path, published: list[str], croissant: Mapping[str, Any] | None = None) -> None:
+    atomic_write_text(path, with_croissant(render_page(page, published), croissant))
 
 
 def write_editions_page(editions: tuple[EditionLink, ...], path: Path) -> None:

@@ -17,7 +17,8 @@ from generator.manifests.model import BYTES_FILE, SIZES_FILE, Manifest, Manifest
 from generator.manifests.read import read_manifest_set, read_md5s, read_sizes
 from generator.release.model import Release
 from generator.transfer.digest_cache import DigestCache
-from generator.transfer.download import DownloadError, RetryPolicy, Target, claim, download, plan_downloads
+from generator.transfer.download import DownloadError, Target, claim, download, plan_downloads
+from generator.transfer.policy import RetryPolicy
 from generator.transfer.remote import is_url, load_index_manifests, load_remote_md5s
 from generator.transfer.verify import (Status, bytes_to_hash, check_file, passed, plan_checks, run_checks,
                                        summary)

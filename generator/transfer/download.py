@@ -30,6 +30,7 @@ import urllib3
 
 from generator.errors import InputError, Origin, Problem, ProjectError
 from generator.manifests.model import MAX_FILE_BYTES, Entry, ManifestSet, Size, is_http_url
+from generator.transfer.policy import RetryPolicy
 from generator.transfer.verify import Check, Status, check_file, check_for
 
 CHUNK_BYTES = 1024 * 1024
@@ -81,18 +82,6 @@ class Target:
     @property
     def lock(self) -> Path:
         return self.path.with_name(self.name + LOCK_SUFFIX)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """`attempts` tries in all; the n-th retry waits `first_delay * 2**(n-1)` seconds."""
-
-    attempts: int = 5
-    first_delay: float = 1.0
-    timeout: float = 60.0
-
-    def delay(self, retry: int) -> float:
-        return self.first_delay * 2.0 ** retry
 
 
 def plan_downloads(names: Iterable[str], manifests: ManifestSet, folder: Path,
