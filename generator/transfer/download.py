@@ -31,6 +31,8 @@ import urllib3
 from generator.errors import InputError, Origin, Problem, ProjectError
 from generator.manifests.model import MAX_FILE_BYTES, Entry, ManifestSet, Size, is_http_url
 from generator.transfer.policy import RetryPolicy
+
+DEFAULT_POLICY = RetryPolicy()
 from generator.transfer.verify import Check, Status, check_file, check_for
 
 CHUNK_BYTES = 1024 * 1024
@@ -216,7 +218,7 @@ def _require_regular(path: Path, mode: int) -> None:
 
 # --- the transfer -------------------------------------------------------------------------
 
-def download(target: Target, session: requests.Session, policy: RetryPolicy = RetryPolicy(),
+def download(target: Target, session: requests.Session, policy: RetryPolicy = DEFAULT_POLICY,
              on_position: Callable[[int, int | None], None] | None = None,
              sleep: Callable[[float], None] = time.sleep) -> None:
     """Fetches `target` into its `.part` file, verifies it, and only then gives it its final name.
