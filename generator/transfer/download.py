@@ -31,10 +31,9 @@ import urllib3
 from generator.errors import InputError, Origin, Problem, ProjectError
 from generator.manifests.model import MAX_FILE_BYTES, Entry, ManifestSet, Size, is_http_url
 from generator.transfer.policy import RetryPolicy
-
-DEFAULT_POLICY = RetryPolicy()
 from generator.transfer.verify import Check, Status, check_file, check_for
 
+DEFAULT_POLICY = RetryPolicy()
 CHUNK_BYTES = 1024 * 1024
 HEAD_BYTES = 512
 PART_SUFFIX = ".part"
