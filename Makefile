@@ -234,7 +234,7 @@ sample-site: $(ENV_STAMP)  ## sample parts, every sample edition's artifacts and
 	cp -R docs $(call quote,$(SAMPLE_SITE)/docs)
 	rm -rf $(call quote,$(SAMPLE_SITE)/docs/datasets.md) $(call quote,$(SAMPLE_SITE)/docs/editions.md)
 	for folder in $(call quote,$(SAMPLE_SITE)/docs)/*/; do [ ! -f "$$folder.gitignore" ] || rm -rf "$$folder"; done
-	printf 'INHERIT: %s\ndocs_dir: docs\nsite_dir: site\n' $(call quote,$(CURDIR)/mkdocs.yml) \
+	printf 'INHERIT: %s\ndocs_dir: docs\nsite_dir: site\nextra:\n  synthetic: true\n' $(call quote,$(CURDIR)/mkdocs.yml) \
 		> $(call quote,$(SAMPLE_SITE)/mkdocs.yml)
 	$(PY) -m generator render --releases $(call quote,$(RELEASES)) --editions $(SAMPLE_EDITIONS) \
 		--wording $(call quote,$(WORDING)) --data $(call quote,$(ARTIFACTS_ROOT)) --artifacts $(call quote,$(ARTIFACTS_ROOT)) \

@@ -158,7 +158,7 @@ bundles:
 pca: {train: P5}
 sketches:
   create: {seed: 1, sample_rows: 2000}
-recall: {k: 10}
+recall: {k: 10, machine: "the test machine"}
 """
 
 
@@ -328,7 +328,7 @@ def tiny_sample_site(tmp_path_factory):
         path.write_text(path.read_text().replace("http://127.0.0.1:8008", url))
     run = subprocess.run(["make", "--no-print-directory", "-C", str(ROOT), "-j2", "sample-site",
                           f"RELEASES={releases}", f"SAMPLE={root / 'parts'}", f"ARTIFACTS_ROOT={served}",
-                          f"SAMPLE_SITE={root / 'site'}", f"SITE_URL={url}/site/"],
+                          f"SAMPLE_SITE={root / 'site'}", f"SAMPLE_SITE_URL={url}/site/"],
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     (served / "site").symlink_to(root / "site" / "site")

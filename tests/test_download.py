@@ -45,7 +45,7 @@ bundles:
      datasets: [{key: knns, dtype: int32, cols: 100}, {key: dists, dtype: float32, cols: 100}], publish: [100K]}
 pca: {train: 100K}
 sketches: {create: {seed: 0, sample_rows: 100}}
-recall: {k: 10}
+recall: {k: 10, machine: "the test machine"}
 """
 
 

@@ -217,7 +217,7 @@ bundles:
 pca: {train: 10M}
 sketches:
   create: {seed: 0, sample_rows: 100000}
-recall: {k: 30}
+recall: {k: 30, machine: "a test machine"}
 """
 
 
@@ -239,7 +239,8 @@ def test_a_small_release_is_read_with_its_bundles():
     ("parts: [1, 11]", "parts: [11, 1]", 7, "comes before the first"),
     ("  - {label: 10M,", "  - {label: 100K,", 7, "defined twice"),
     ("train: 10M", "train: 30M", 28, "'30M' is not one of the subsets"),
-    ("recall: {k: 30}", "recall: {k: 30}\nextra: 1", 32, "unknown key 'extra'"),
+    ("recall: {k: 30, machine", "extra: 1\nrecall: {k: 30, machine", 31, "unknown key 'extra'"),
+    (", machine: \"a test machine\"}", "}", 31, "recall lacks the required key 'machine'"),
     ("sample_rows: 100000", "sample_rows: 10", 30, "at least the 64 references"),
     ("{main: https://files.example.org/release}", "{main: ftp://files.example.org}", 3, "not an http(s) URL"),
     ("host: main", "host: mirror", 4, "host 'mirror' is not one of the hosts (main)"),
@@ -327,6 +328,8 @@ links:
   metadata: https://hub.example/laion
   parts: https://mirror.example/laion2B-en/
   evaluation: https://code.example/evaluation
+  license: https://licence.example/by
+  contact: https://code.example/issues
 """
 
 

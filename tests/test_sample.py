@@ -16,16 +16,15 @@ from generator.release.read import parse_release
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = """
 name: sample parts only
-base_url: http://127.0.0.1:8008
+date: 2024-01-01
+hosts: {local: "http://127.0.0.1:8008"}
+host: local
 sample: {parts: 3, rows: 2000, clusters: 8, seed: 11}
 subsets: [{label: A, parts: [1, 2], rule: strict}]
-queries: {label: queries, part: 0, count: 10, seed: 0}
+query_sets: [{label: queries, source: drawn, part: 0, count: 10, seed: 0}]
 bundles:
   - {id: emb, of: embeddings, file: "emb-{subset}.h5", queries_file: q.h5,
      datasets: [{key: emb, dtype: float16, cols: 768}], publish: [A]}
-pca: {train: A}
-sketches: {create: {seed: 0, sample_rows: 64}}
-recall: {k: 5}
 """
 
 

@@ -14,22 +14,14 @@ from generator.manifests.index import IndexDataset
 from generator.release.read import read_release
 from generator.site.artifacts import read_layout
 from generator.site.snippets import JULIA_TYPES, julia_snippet, python_snippet
-from tests.conftest import ROOT, TINY_RELEASE
+from tests.conftest import FIRST, ROOT
 
 
 @pytest.fixture(scope="module")
-def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Every bundle of the tiny release, built by `make artifacts` from its sample parts."""
-    root = tmp_path_factory.mktemp("snippets")
-    release = root / "tiny.yml"
-    release.write_text(TINY_RELEASE)
-    out = root / "out"
-    for goal in ("sample", "artifacts"):
-        run = subprocess.run(["make", "--no-print-directory", "-C", str(ROOT), "-j2", goal, f"RELEASE={release}",
-                              f"SAMPLE={root / 'parts'}", f"PARTS={root / 'parts'}", f"OUT={out}"],
-                             check=False, capture_output=True, text=True)
-        assert run.returncode == 0, run.stderr[-2000:]
-    return out
+def artifacts(tiny_sample_site: tuple[Path, str, Path]) -> Path:
+    """Every bundle of the first tiny edition, built once per session by `make sample-site`."""
+    root, _, _ = tiny_sample_site
+    return root / "served" / FIRST
 
 
 def stated(snippet: str) -> list[str]:
@@ -59,7 +51,7 @@ def test_the_julia_snippet_states_the_dataset_transposed_with_a_julia_type() -> 
     snippet = julia_snippet("laion2B-en-public-gold-standard-v2-P2.h5", datasets)
     assert stated(snippet) == ["knns (10, 100) Int32", "dists (10, 100) Float32", "emb (768, N) Float16"]
     assert 'knns = h5read("laion2B-en-public-gold-standard-v2-P2.h5", "knns")' in snippet
-    release = read_release(ROOT / "data" / "release.yml")
+    release = read_release(ROOT / "data" / "releases" / "2023.yml")
     dtypes = {d.dtype for kind in release.kinds for layout in (kind.layout, kind.queries_layout) if layout
               for d in layout.datasets}
     assert {"float16", "float32", "int32", "uint64"} <= dtypes <= set(JULIA_TYPES), dtypes

@@ -264,6 +264,7 @@ class Release:
     sketches: SketchSettings
     recall_k: int
     recall_queries: str
+    recall_machine: str
     sample: SampleSettings | None
     base: Release | None = None
     _cache: dict[str, list[Bundle]] = field(default_factory=dict, compare=False, repr=False, hash=False)
@@ -458,17 +459,19 @@ class GroupWording:
 @dataclass(frozen=True)
 class Links:
     """Where the page points (http(s) URLs): LAION-5B's announcement, paper and metadata, the
-    mirror folder of the original parts (holding img_emb/ and laion2B-en-metadata/), and the
-    challenge's evaluation scripts."""
+    mirror folder of the original parts (holding img_emb/ and laion2B-en-metadata/), the
+    challenge's evaluation scripts, the licence of the data, and where to ask questions."""
 
     blog: str
     paper: str
     metadata: str
     parts: str
     evaluation: str
+    license: str
+    contact: str
 
 
-LINK_NAMES = ("blog", "paper", "metadata", "parts", "evaluation")
+LINK_NAMES = ("blog", "paper", "metadata", "parts", "evaluation", "license", "contact")
 
 
 @dataclass(frozen=True)

@@ -73,7 +73,7 @@ def parse_release(text: str, path: str, _reading: tuple[str, ...] = ()) -> Relea
         nodes.fail(top["host"], f"host '{host}' is not one of the hosts ({', '.join(dict(hosts))})")
     subsets = _subsets(nodes, top["subsets"], base, edition)
     query_sets = _query_sets(nodes, top["query_sets"], {s.label for s in subsets}, base, dict(hosts))
-    recall_k, recall_queries = _recall(nodes, top.get("recall"), [q.label for q in query_sets])
+    recall_k, recall_queries, recall_machine = _recall(nodes, top.get("recall"), [q.label for q in query_sets])
     kinds = _bundles(nodes, top["bundles"], [s.label for s in subsets], [q.label for q in query_sets],
                      recall_k, recall_queries, dict(hosts), "recall" in top)
     sketch_kinds = [kind for kind in kinds if kind.of == SKETCHES]
@@ -99,6 +99,7 @@ def parse_release(text: str, path: str, _reading: tuple[str, ...] = ()) -> Relea
                   else SketchSettings(None, 0, 1)),
         recall_k=recall_k,
         recall_queries=recall_queries,
+        recall_machine=recall_machine,
         sample=_sample(nodes, top["sample"]) if "sample" in top else (base.sample if base else None),
         base=base)
     if not nodes.problems:
@@ -612,17 +613,19 @@ def _sketches(nodes: YamlNodes, node: yaml.Node, folder: Path, refs: int) -> Ske
     return settings
 
 
-def _recall(nodes: YamlNodes, node: yaml.Node | None, query_labels: list[str]) -> tuple[int, str]:
-    """Recall k and the query set the recall table is scored with (default: the first)."""
+def _recall(nodes: YamlNodes, node: yaml.Node | None, query_labels: list[str]) -> tuple[int, str, str]:
+    """Recall k, the query set the recall table is scored with (default: the first) and the
+    machine its times were measured on."""
     if node is None:
-        return 1, query_labels[0] if query_labels else ""
-    fields = nodes.mapping(node, "recall", ("k",), ("queries",)) or {}
+        return 1, query_labels[0] if query_labels else "", ""
+    fields = nodes.mapping(node, "recall", ("k", "machine"), ("queries",)) or {}
+    machine = nodes.text(fields["machine"], "the machine of the recall times") if "machine" in fields else ""
     k = nodes.count(fields["k"], "recall k") if "k" in fields else 1
     queries = nodes.text(fields["queries"], "the recall queries") if "queries" in fields else \
         (query_labels[0] if query_labels else "")
     if "queries" in fields and queries not in query_labels:
         nodes.fail(fields["queries"], f"the recall queries '{queries}' are not a query set ({', '.join(query_labels)})")
-    return k, queries
+    return k, queries, machine
 
 
 def _sample(nodes: YamlNodes, node: yaml.Node) -> SampleSettings:

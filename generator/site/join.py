@@ -19,7 +19,7 @@ from generator.release.recall import RecallTable
 from generator.release.wording import Texts
 from generator.site.model import (DESCRIPTION, LAYOUT, MD5, SIZE, URL, ArtifactFacts, CellProblem, DatasetFacts,
                                   DownloadBlock, EditionLink, FileLayout, Page, PageGroup, PagePlace, PageRow,
-                                  SubsetCut, SubsetDownloads)
+                                  QuickStart, SubsetCut, SubsetDownloads)
 
 DEFAULT_PLACE = PagePlace()  # a page at the site's root with its files beside it
 
@@ -194,8 +194,22 @@ def build_page(release: Release, texts: Texts, manifests: ManifestSet, recall: R
     problems = loose + tuple(p for group in groups for p in group.problems)
     warnings = tuple(replace(w, title=texts.fill(w.title), text=texts.fill(w.text)) for w in texts.wording.warnings
                      if texts.shows(w))
-    return Page(release, texts.wording.links, subset_cuts(texts), tuple(groups), subset_downloads(release, groups),
-                warnings, recall, recall_plots, site_url, problems, loose, editions, place)
+    by_subset = subset_downloads(release, groups)
+    return Page(release, texts.wording.links, subset_cuts(texts), tuple(groups), by_subset,
+                warnings, recall, recall_plots, site_url, problems, loose, editions, place,
+                quick_start(release, by_subset))
+
+
+def quick_start(release: Release, by_subset: tuple[SubsetDownloads, ...]) -> QuickStart | None:
+    """The subset a newcomer starts with: of those whose block of the first representation holds a
+    gold standard and can all be fetched, the one of fewest known rows (a development subset)."""
+    blocks = {downloads.label: downloads.blocks[0] for downloads in by_subset if downloads.blocks}
+    fit = [spec for spec in release.subsets if spec.label in blocks and not blocks[spec.label].left_out
+           and any(row.group in {kind.id for kind in release.kinds_of(GOLD)} for row in blocks[spec.label].rows)]
+    if not fit:
+        return None
+    chosen = min(fit, key=lambda spec: (spec.known_rows is None, spec.known_rows or 0))
+    return QuickStart(chosen.label, blocks[chosen.label])
 
 
 def _with_problems(row: PageRow, more: list[CellProblem]) -> PageRow:

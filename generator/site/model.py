@@ -149,6 +149,15 @@ class SubsetDownloads:
 
 
 @dataclass(frozen=True)
+class QuickStart:
+    """The page's first steps: the smallest subset with a gold standard, in its first
+    representation (its file, its queries' file and its gold standards: `block`)."""
+
+    label: str
+    block: DownloadBlock
+
+
+@dataclass(frozen=True)
 class SubsetCut:
     """How one subset (or the query set) is cut, as section 2 of the page tells it."""
 
@@ -197,6 +206,7 @@ class Page:
     loose_problems: tuple[Problem, ...]
     editions: tuple[EditionLink, ...] = ()
     place: PagePlace = PagePlace()
+    quick_start: QuickStart | None = None
 
     def published_url(self, name: str) -> str:
         """The URL of a file published with the page (the index, a manifest), in its edition's folder."""

@@ -5,7 +5,7 @@ import json
 import re
 import shlex
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import jinja2
 from markupsafe import Markup, escape
@@ -13,7 +13,9 @@ from markupsafe import Markup, escape
 from generator.io.files import atomic_write_text
 from generator.manifests.model import human_size
 from generator.site.commands import TOOLS, block_commands
-from generator.site.model import DownloadBlock, EditionLink, Page
+from generator.manifests.index import IndexDataset
+from generator.site.model import DownloadBlock, EditionLink, Page, PageRow
+from generator.site.snippets import julia_snippet, python_load
 
 # Python-Markdown's backslash escapes (a character outside this set would keep its backslash);
 # `>` is left to HTML escaping, which turns it into an entity Markdown does not read.
@@ -36,11 +38,24 @@ def commands_text(block: DownloadBlock, tool: str, index_url: str) -> Markup:
     return Markup(block_commands(block, tool, index_url))
 
 
+def _datasets(row: PageRow) -> list[IndexDataset]:
+    return [IndexDataset(d.key, d.dtype, d.shape) for d in row.layout.datasets]
+
+
+def load_python(rows: Sequence[PageRow]) -> Markup:
+    """Python loading the HDF5 files of `rows` (see generator.site.snippets), for a fenced block."""
+    return Markup(python_load([(row.name, _datasets(row)) for row in rows if row.layout.datasets]))
+
+
+def load_julia(row: PageRow) -> Markup:
+    return Markup(julia_snippet(row.name, _datasets(row)))
+
+
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.PackageLoader("generator.site", "templates"), autoescape=True,
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     env.filters.update(md=markdown_text, shell=shell_word, human=human_size,
-                       commands=commands_text)
+                       commands=commands_text, load_python=load_python, load_julia=load_julia)
     env.globals["tools"] = TOOLS
     return env
 

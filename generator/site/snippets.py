@@ -45,10 +45,30 @@ def python_snippet(name: str, datasets: Sequence[IndexDataset]) -> str:
     Example: python_snippet("q.h5", [IndexDataset("emb", "float32", (10000, 768))]) loads
              `emb = f["emb"][:]` and prints `emb (10000, 768) float32`.
     """
-    lines = ["import h5py", "", f"with h5py.File({json.dumps(name)}, \"r\") as f:"]
-    lines += [f"    {_variable(d, i)} = f[{json.dumps(d.key)}][:]" for i, d in enumerate(datasets)]
-    for i, d in enumerate(datasets):
-        variable = _variable(d, i)
+    return python_load([(name, datasets)])
+
+
+def python_load(files: Sequence[tuple[str, Sequence[IndexDataset]]]) -> str:
+    """Python that loads several bundles at once (see python_snippet): one `with` block per file,
+    then a line printing each dataset's key, shape and dtype. A key met again in a later file gets
+    a variable named after its file's position (`knns2`), so that no array hides another.
+
+    Example: python_load([("a.h5", [IndexDataset("emb", "float16", (5, 768))]),
+                          ("g.h5", [IndexDataset("knns", "int32", (3, 10))])]) prints two lines.
+    """
+    lines = ["import h5py"]
+    printed: list[tuple[str, IndexDataset]] = []
+    taken: set[str] = set()
+    for position, (name, datasets) in enumerate(files):
+        lines += ["", f"with h5py.File({json.dumps(name)}, \"r\") as f:"]
+        for i, d in enumerate(datasets):
+            variable = _variable(d, i)
+            variable = variable if variable not in taken else f"{variable}{position + 1}"
+            taken.add(variable)
+            lines.append(f"    {variable} = f[{json.dumps(d.key)}][:]")
+            printed.append((variable, d))
+    lines.append("")
+    for variable, d in printed:
         lines.append(f"print({json.dumps(d.key)}, {variable}.shape, {variable}.dtype)"
                      f"  # prints: {d.key} {python_shape(d.shape)} {d.dtype}")
     return "\n".join(lines) + "\n"
