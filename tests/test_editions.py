@@ -4,6 +4,7 @@ publish files a participant's tools fetch from a loopback copy of the site."""
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from generator.pipeline.parts import npy_path
 from generator.pipeline.queries import candidate_rows
 from generator.release.read import read_release
 from tests.conftest import FIRST, ROOT, SECOND
+from tests.page_blocks import loading_examples, quick_start
 
 
 @pytest.fixture(scope="module")
@@ -75,8 +77,7 @@ def test_reused_files_are_the_first_editions_bytes_urls_and_md5s(editions):
 def test_every_link_of_both_pages_resolves_on_the_served_site(editions):
     root, url, _ = editions
     site = root / "site" / "site"
-    pages = {"datasets.html": SECOND, f"{FIRST}/datasets.html": FIRST}
-    for page, edition in pages.items():
+    for page in ("datasets.html", f"{FIRST}/datasets.html"):
         soup = BeautifulSoup((site / page).read_text(encoding="utf-8"), "html.parser")
         hrefs = {a["href"] for a in soup.select("article a[href]") if not a["href"].startswith("#")}
         downloads = {a["href"] for a in soup.select("div.datasets a[href]")}
@@ -176,3 +177,44 @@ def test_the_gold_standard_of_the_selected_queries_is_float64_brute_force(editio
         order = np.lexsort((ids, row))[:k]
         assert found.tolist() == ids[order].tolist()
         assert distances.tolist() == row[order].tolist()
+
+
+def _stated(code: str) -> list[str]:
+    return [line.split("  # prints: ", 1)[1] for line in code.splitlines() if "  # prints: " in line]
+
+
+@pytest.mark.parametrize("tool", ["laion2b", "curl"])
+def test_the_quick_start_works_as_printed(editions, tmp_path, tool):
+    """Every block of the newest page's quick start, pasted into a shell in an empty folder, in
+    order: the files arrive, check and load, and Python prints what the page says it prints."""
+    root, _, _ = editions
+    soup = BeautifulSoup((root / "site" / "site" / "datasets.html").read_text(encoding="utf-8"), "html.parser")
+    blocks = quick_start(soup, tool)
+    assert len(blocks) == 3, blocks
+    folder = tmp_path / "start"
+    folder.mkdir()
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+               XDG_CACHE_HOME=str(tmp_path / "cache"))
+    for block in blocks:
+        run = subprocess.run(["bash", "-e", "-c", block], cwd=folder, capture_output=True, text=True, env=env)
+        assert run.returncode == 0, (block, run.stdout, run.stderr)
+    assert run.stdout.splitlines() == _stated(blocks[-1]) and len(run.stdout.splitlines()) == 4
+    assert len(list(folder.glob("*.h5"))) == 3
+
+
+def test_each_groups_loading_example_prints_what_the_page_states(editions):
+    root, _, releases = editions
+    site = root / "site" / "site"
+    for page, edition in (("datasets.html", SECOND), (f"{FIRST}/datasets.html", FIRST)):
+        release = read_release(releases / f"{edition}.yml")
+        examples = loading_examples(BeautifulSoup((site / page).read_text(encoding="utf-8"), "html.parser"))
+        groups = {b.kind.id for b in release.published() if b.layout.datasets}
+        assert len(examples) == len(groups), (page, sorted(examples))
+        for name, (python, julia) in examples.items():
+            bundle = next(b for b in release.published() if b.name == name)
+            run = subprocess.run([sys.executable, "-c", python], cwd=root / "served" / bundle.edition,
+                                 capture_output=True, text=True)
+            assert run.returncode == 0, (name, run.stderr)
+            assert run.stdout.splitlines() == _stated(python), name
+            # Julia states the same datasets with the shape reversed.
+            assert [line.split(" ")[0] for line in _stated(julia)] == [line.split(" ")[0] for line in _stated(python)]
