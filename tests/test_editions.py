@@ -4,6 +4,7 @@ publish files a participant's tools fetch from a loopback copy of the site."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -13,11 +14,13 @@ from pathlib import Path
 from urllib.parse import urljoin
 
 import h5py
+import jsonschema
 import numpy as np
 import pytest
 import requests
 from bs4 import BeautifulSoup
 
+from generator.manifests.model import SIZE_UNITS, human_total
 from generator.manifests.read import read_manifest_set
 from generator.pipeline import stages
 from generator.pipeline.parts import npy_path
@@ -218,3 +221,25 @@ def test_each_groups_loading_example_prints_what_the_page_states(editions):
             assert run.stdout.splitlines() == _stated(python), name
             # Julia states the same datasets with the shape reversed.
             assert [line.split(" ")[0] for line in _stated(julia)] == [line.split(" ")[0] for line in _stated(python)]
+
+
+def test_totals_are_the_exact_bytes_rounded_once_and_the_index_states_them(editions):
+    root, _, releases = editions
+    site = root / "site" / "site"
+    schema = json.loads((ROOT / "docs" / "datasets.schema.json").read_text())
+    for page, edition in (("datasets.html", SECOND), (f"{FIRST}/datasets.html", FIRST)):
+        release = read_release(releases / f"{edition}.yml")
+        index = json.loads((site / edition / "datasets.json").read_text())
+        jsonschema.validate(index, schema)
+        assert index["size_units"] == SIZE_UNITS
+        exact = {b["name"]: b["bytes"] for b in index["bundles"]}
+        assert None not in exact.values() and len(exact) == len(release.published())
+        soup = BeautifulSoup((site / page).read_text(encoding="utf-8"), "html.parser")
+        text = soup.select_one("article").get_text(" ")
+        assert SIZE_UNITS in " ".join(text.split())
+        for kind in release.kinds:
+            names = [b.name for b in release.published() if b.kind.id == kind.id]
+            if names:
+                total = human_total(sum(exact[name] for name in names))
+                files = f"{len(names)} file{'s' if len(names) != 1 else ''}, {total} in total"
+                assert files in " ".join(text.split()), (page, kind.id, files)

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from generator.errors import InputError, Origin, Problem
-from generator.manifests.model import (BYTES_FILE, MD5_FILE, SIZES_FILE, URLS_FILE, Entry, Manifest, ManifestSet,
-                                       Size, is_http_url)
+from generator.manifests.model import (BYTES_FILE, MD5_FILE, SIZE_UNITS, SIZES_FILE, URLS_FILE, Entry, Manifest,
+                                       ManifestSet, Size, is_http_url)
 from generator.manifests.write import md5_lines, size_lines
 
 INDEX_FILE = "datasets.json"
@@ -80,7 +80,8 @@ def index_json(index: DatasetIndex) -> str:
     bundles = [{"name": e.name, "group": e.group, "subset": e.subset, "queries": e.queries, "origin": e.origin,
                 "url": e.url, "bytes": e.bytes, "size": e.size, "md5": e.md5, "layout": _layout_json(e)}
                for e in index.bundles]
-    document = {"format": FORMAT, "release": index.release, "edition": index.edition, "bundles": bundles}
+    document = {"format": FORMAT, "release": index.release, "edition": index.edition, "size_units": SIZE_UNITS,
+                "bundles": bundles}
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 

@@ -45,6 +45,30 @@ MAX_FILE_BYTES = 2**63 - 1
 APPROXIMATE_SIZE_TOLERANCE = 0.05
 
 
+# How the project writes sizes, for people and for the index: a file's size as `du -h` prints it,
+# a total of several files to three significant digits; both in powers of 1024.
+SIZE_UNITS = ("K, M, G and T are powers of 1024 bytes (KiB, MiB, GiB, TiB); a file's size is written as "
+              "du -h writes it (one decimal below 10, rounded up), a total of files to three significant "
+              "digits (rounded to the nearest); bytes are exact")
+
+
+def human_total(n_bytes: int) -> str:
+    """A total of several files' bytes, rounded once to three significant digits in powers of 1024.
+
+    Example: human_total(19_380_000_000) == "18.0G" (a du -h style sum of rounded-up sizes would
+    say 19G); human_total(1023) == "1023".
+    """
+    if n_bytes < 1024:
+        return str(n_bytes)
+    value, unit = float(n_bytes), ""
+    for unit in "KMGTPE":  # noqa: B007 (the unit the loop stops at is the answer)
+        value /= 1024
+        if value < 1024:
+            break
+    digits = 2 if value < 10 else 1 if value < 100 else 0
+    return f"{value:.{digits}f}{unit}"
+
+
 def human_size(n_bytes: int) -> str:
     """`du -h` style: 1024-based, one decimal below 10, rounded up so a size is never understated."""
     if n_bytes < 1024:

@@ -7,7 +7,7 @@ from typing import Any, Sequence
 
 from generator.errors import Problem
 from generator.manifests.index import INDEX_FILE
-from generator.manifests.model import Size, human_size
+from generator.manifests.model import SIZE_UNITS, Size, human_total
 from generator.release.model import Admonition, Links, Release
 from generator.release.recall import RecallTable
 
@@ -99,7 +99,7 @@ def total_size_text(rows: Sequence[PageRow]) -> str:
     sizes = [row.size for row in rows if row.size]
     if not sizes:
         return "size unknown"
-    total = ("" if all(size.exact for size in sizes) else "≈ ") + human_size(sum(size.bytes for size in sizes))
+    total = ("" if all(size.exact for size in sizes) else "≈ ") + human_total(sum(size.bytes for size in sizes))
     return total if len(sizes) == len(rows) else f"at least {total}"
 
 
@@ -211,6 +211,10 @@ class Page:
     def published_url(self, name: str) -> str:
         """The URL of a file published with the page (the index, a manifest), in its edition's folder."""
         return f"{self.site_url.rstrip('/')}/{self.place.folder}{name}"
+
+    @property
+    def size_units(self) -> str:
+        return SIZE_UNITS
 
     @property
     def page_url(self) -> str:
