@@ -12,14 +12,19 @@ from pathlib import Path
 from typing import Self
 
 import pytest
-
 import requests
 
 from generator.cli import main
 from generator.manifests.model import BYTES_FILE, MD5_FILE, SIZES_FILE, URLS_FILE
 from generator.manifests.read import read_manifest_set
 from generator.manifests.write import manifest_texts
-from generator.transfer.download import DownloadError, RetryPolicy, claim, download, plan_downloads
+from generator.transfer.download import (
+    DownloadError,
+    RetryPolicy,
+    claim,
+    download,
+    plan_downloads,
+)
 from tests.http_server import Behaviour, FileServer
 
 REPO = Path(__file__).resolve().parents[1]
