@@ -6,11 +6,19 @@ from __future__ import annotations
 import h5py
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
+from threadpoolctl import threadpool_limits
 
 from generator.errors import Origin, ProjectError
 from generator.io.h5 import h5_output, write_h5
-from generator.pipeline.meta import escape_field, header_line, meta_lines, unescape_field
+from generator.pipeline import blas
+from generator.pipeline.meta import (
+    escape_field,
+    header_line,
+    meta_lines,
+    unescape_field,
+)
 from generator.pipeline.queries import query_rows
 from generator.pipeline.recall import brute_force, recall_at
 from generator.pipeline.rules import make_rules
@@ -105,6 +113,26 @@ def test_blocked_faiss_search_finds_the_k_nearest_in_l2_and_hamming(block_rows):
         for row, ids in zip(exact, found.ids):
             assert len(set(ids.tolist())) == 10 and ids.min() >= 1
             np.testing.assert_allclose(np.sort(row[ids - 1]), np.sort(row)[:10], rtol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["l2", "hamming"])
+def test_the_search_finds_the_same_rows_whatever_the_number_of_workers(kind):
+    """Queries are shared out among the BLAS threads' workers: with one, three or four of them
+    the answer is the same, rows tied at the k-th place included (one-word sketches tie a lot)."""
+    rng = np.random.default_rng(2)
+    if kind == "l2":
+        objects = rng.integers(-3, 4, (2000, 4)).astype(np.float32)  # small integers: many exact ties
+        queries = rng.integers(-3, 4, (37, 4)).astype(np.float32)
+    else:
+        objects, queries = (rng.integers(0, 2**64, (n, 1), dtype=np.uint64) for n in (2000, 37))
+    blocks = [(first, objects[first:first + 700]) for first in range(0, len(objects), 700)]
+    answers = []
+    for threads in (1, 3, 4):
+        with threadpool_limits(threads, user_api="blas"):
+            assert blas.blas_threads() == threads
+            answers.append(brute_force(queries, blocks, 25).ids)
+    for other in answers[1:]:
+        np.testing.assert_array_equal(other, answers[0])
 
 
 def test_fewer_rows_than_k_leave_id_0():

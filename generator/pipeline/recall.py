@@ -4,18 +4,29 @@ participant's baseline runs it, scored against the gold standard.
 The search is faiss's exact brute force: IndexFlatL2 (squared L2, float32) for PCA
 projections, IndexBinaryFlat (Hamming) for sketches. A subset is searched block by block,
 each block in an index of its own, and the blocks' results are merged in a faiss result
-heap, so memory is bounded by a block. Rows at equal distance may come in another order
+heap, so memory is bounded by a block. Each block's queries are shared out among one worker
+per core, each running faiss on its own thread: a query's answer does not depend on the
+others, so the result is that of one search, without faiss's OpenMP threads spinning between
+blocks (docs/design/performance.md#the-recall-stage). Rows at equal distance may come in another order
 than by id (faiss keeps whichever its heap met first), which can swap rows tied at the
 k-th place; recall@k against the gold standard is what the table reports.
 """
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
+from functools import partial
+from typing import Any
 
 import faiss
 import numpy as np
+
+from generator.pipeline.blas import blas_threads, map_on_blas_threads
+
+# Queries compared with each stretch of rows while it is in cache (faiss's default, 32, reads
+# the rows again for every 32 queries: a quarter more CPU at 1024 bits).
+HAMMING_QUERY_BATCH = 256
 
 
 @dataclass(frozen=True)
@@ -38,12 +49,14 @@ def brute_force(queries: np.ndarray, blocks: Iterable[tuple[int, np.ndarray]], k
     """
     heap = faiss.ResultHeap(len(queries), k)
     queries = _vectors(queries)
+    shares = _shares(len(queries), blas_threads())
     build = query = 0.0
     for start, block in blocks:
         started = time.perf_counter()
         index = _flat_index(block)
         indexed = time.perf_counter()
-        dists, rows = index.search(queries, min(k, len(block)))
+        found = map_on_blas_threads(partial(_search_alone, index, queries, min(k, len(block))), shares)
+        dists, rows = (np.concatenate(parts) for parts in zip(*found))
         heap.add_result(dists.astype(np.float32, copy=False), np.where(rows >= 0, rows + start + 1, -1))
         build, query = build + indexed - started, query + time.perf_counter() - indexed
     started = time.perf_counter()
@@ -52,10 +65,28 @@ def brute_force(queries: np.ndarray, blocks: Iterable[tuple[int, np.ndarray]], k
     return Search(ids, build, query + time.perf_counter() - started)
 
 
-def _flat_index(block: np.ndarray):
+def _shares(count: int, workers: int) -> list[slice]:
+    """`count` queries in one contiguous share per worker (fewer when there are few queries)."""
+    step = max(1, -(-count // max(1, workers)))
+    return [slice(first, first + step) for first in range(0, count, step)] or [slice(0, 0)]
+
+
+def _search_alone(index: Any, queries: np.ndarray, k: int, share: slice) -> tuple[np.ndarray, np.ndarray]:
+    """index.search on this thread alone: each query's answer is computed on its own whatever
+    the other queries, so the shares of several workers equal one search of all queries,
+    without faiss's OpenMP threads spinning while they wait (on a shared machine that spin
+    costs as much CPU as the search)."""
+    faiss.omp_set_num_threads(1)  # the calling thread's setting only
+    dists, rows = index.search(queries[share], k)
+    return np.asarray(dists), np.asarray(rows)
+
+
+def _flat_index(block: np.ndarray) -> Any:
     vectors = _vectors(block)
+    index: Any
     if vectors.dtype == np.uint8:
         index = faiss.IndexBinaryFlat(vectors.shape[1] * 8)
+        index.query_batch_size = HAMMING_QUERY_BATCH
     else:
         index = faiss.IndexFlatL2(vectors.shape[1])
     index.add(vectors)
