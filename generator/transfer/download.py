@@ -23,10 +23,12 @@ import os
 import re
 import stat
 import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
-from typing import Callable, Iterable, Iterator, Mapping
+from typing import Callable, Iterable, Iterator, Mapping, Self
 
 import requests
 import urllib3
@@ -37,6 +39,7 @@ from generator.manifests.model import MAX_FILE_BYTES, Entry, ManifestSet, Size, 
 from generator.transfer.verify import Check, Status, check_for, judge
 
 CHUNK_BYTES = 1024 * 1024
+HASH_BACKLOG = 16  # chunks received but not yet hashed, at most
 HEAD_BYTES = 512
 PART_SUFFIX = ".part"
 LOCK_SUFFIX = ".lock"
@@ -96,7 +99,7 @@ class RetryPolicy:
     timeout: float = 60.0
 
     def delay(self, retry: int) -> float:
-        return self.first_delay * 2 ** retry
+        return self.first_delay * 2.0 ** retry
 
 
 def plan_downloads(names: Iterable[str], manifests: ManifestSet, folder: Path,
@@ -234,20 +237,35 @@ def _require_regular(path: Path, mode: int) -> None:
 class RunningMd5:
     """The md5 of the first `covered` bytes of a partial file, kept up to date as bytes are
     appended; `read_back` counts the bytes it had to read from the file itself (a partial
-    file left by an earlier run), the only bytes a download reads from disk."""
+    file left by an earlier run), the only bytes a download reads from disk.
+
+    Appended bytes are hashed on a thread of their own (hashlib releases the GIL), so that
+    hashing overlaps receiving and writing instead of adding to them; at most HASH_BACKLOG
+    chunks wait. Use it as a context manager: the thread ends with the block.
+    """
 
     def __init__(self) -> None:
         self.digest = hashlib.md5()
         self.covered = 0
         self.read_back = 0
+        self._hasher = ThreadPoolExecutor(1, thread_name_prefix="md5")
+        self._waiting: deque[Future[None]] = deque()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._hasher.shutdown(wait=True, cancel_futures=True)
 
     def restart(self) -> None:
         """The partial file is started over: nothing of it is hashed."""
+        self._drain()
         self.digest, self.covered = hashlib.md5(), 0
 
     def catch_up(self, part: Path, size: int) -> None:
         """Hashes what the partial file holds beyond `covered`, up to `size` bytes (from the
         start when it is now shorter than what was hashed)."""
+        self._drain()
         if size < self.covered:
             self.restart()
         if size > self.covered:
@@ -256,8 +274,18 @@ class RunningMd5:
             self.read_back += read
 
     def add(self, chunk: bytes) -> None:
-        self.digest.update(chunk)
+        self._waiting.append(self._hasher.submit(self.digest.update, chunk))
         self.covered += len(chunk)
+        if len(self._waiting) > HASH_BACKLOG:
+            self._waiting.popleft().result()
+
+    def hexdigest(self) -> str:
+        self._drain()
+        return self.digest.hexdigest()
+
+    def _drain(self) -> None:
+        while self._waiting:
+            self._waiting.popleft().result()
 
 
 def download(target: Target, session: requests.Session, policy: RetryPolicy = RetryPolicy(),
@@ -271,22 +299,22 @@ def download(target: Target, session: requests.Session, policy: RetryPolicy = Re
     file's size when the manifests or the server tell it.
     """
     last_failure = None
-    running = RunningMd5()
-    for attempt in range(policy.attempts):
-        if attempt:
-            sleep(policy.delay(attempt - 1))
-        try:
-            _fetch(target, session, policy.timeout, on_position, running)
-            break
-        except _Transient as exc:
-            last_failure = exc
-    else:
-        held = _partial_bytes(target.part)
-        kept = (f"; the {held} bytes received are kept in {target.part} and the next run resumes from there"
-                if held else "")
-        raise DownloadError(f"{target.url}: gave up after {policy.attempts} attempts ({last_failure}){kept}")
-    _accept(target, running)
-    return running.read_back
+    with RunningMd5() as running:
+        for attempt in range(policy.attempts):
+            if attempt:
+                sleep(policy.delay(attempt - 1))
+            try:
+                _fetch(target, session, policy.timeout, on_position, running)
+                break
+            except _Transient as exc:
+                last_failure = exc
+        else:
+            held = _partial_bytes(target.part)
+            kept = (f"; the {held} bytes received are kept in {target.part} and the next run resumes from there"
+                    if held else "")
+            raise DownloadError(f"{target.url}: gave up after {policy.attempts} attempts ({last_failure}){kept}")
+        _accept(target, running)
+        return running.read_back
 
 
 @dataclass(frozen=True)
@@ -475,7 +503,7 @@ def _head(chunks: Iterator[bytes]) -> bytes:
     return head
 
 
-def _chain(first: bytes, rest):
+def _chain(first: bytes, rest: Iterable[bytes]) -> Iterator[bytes]:
     if first:
         yield first
     yield from rest
@@ -486,7 +514,7 @@ def _accept(target: Target, running: RunningMd5) -> None:
     the final name, or removes it when it is wrong."""
     size = _partial_bytes(target.part)
     running.catch_up(target.part, size)  # a no-op unless the file changed behind the transfer's back
-    result = judge(replace(target.check, path=target.part), size, running.digest.hexdigest())
+    result = judge(replace(target.check, path=target.part), size, running.hexdigest())
     if result.status is not Status.OK:
         # A wrong partial file would stay wrong if resumed; the next run starts over.
         target.part.unlink(missing_ok=True)
