@@ -13,7 +13,7 @@ import os
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import h5py
@@ -39,12 +39,20 @@ class Machine:
     load: float
 
     def describe(self) -> list[str]:
-        return [f"CPU: {self.cpu}, {self.cores} cores; load average {self.load:.1f} when measured",
+        return [f"CPU: {self.cpu}, {self.cores} cores; load average up to {self.load:.1f} when measured",
                 (f"float32 GEMM on all cores: {self.gflops:.0f} GFLOP/s (numpy, {GEMM_SHAPE[0]} x "
                  f"{GEMM_SHAPE[2]} by {GEMM_SHAPE[2]} x {GEMM_SHAPE[1]}, best of 3)"),
                 (f"disk, sequential: write {self.write_mb:.0f} MB/s (fsync), read {self.read_mb:.0f} MB/s "
                  f"(page cache dropped), {DISK_BYTES >> 20} MiB"),
                 *self.blas.splitlines()]
+
+
+def best_of_machines(first: Machine, second: Machine) -> Machine:
+    """The faster rates of two measurements of the same machine (say before and after the stages):
+    the machine's limit is what it reached at best, and on a shared machine one measurement may
+    fall in a busy spell the stages did not meet."""
+    return replace(first, gflops=max(first.gflops, second.gflops), write_mb=max(first.write_mb, second.write_mb),
+                   read_mb=max(first.read_mb, second.read_mb), load=max(first.load, second.load))
 
 
 def measure_machine(folder: Path) -> Machine:
