@@ -3,6 +3,7 @@ dev cut, the query choice, metadata escaping, faiss brute-force search in projec
 spaces, the make rules, and the atomic HDF5 writer."""
 from __future__ import annotations
 
+import faiss
 import h5py
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from threadpoolctl import threadpool_limits
 
 from generator.errors import Origin, ProjectError
 from generator.io.h5 import h5_output, write_h5
-from generator.pipeline import blas
+from generator.pipeline import blas, recall
 from generator.pipeline.meta import (
     escape_field,
     header_line,
@@ -133,6 +134,21 @@ def test_the_search_finds_the_same_rows_whatever_the_number_of_workers(kind):
             answers.append(brute_force(queries, blocks, 25).ids)
     for other in answers[1:]:
         np.testing.assert_array_equal(other, answers[0])
+
+
+@given(st.integers(0, 20_000), st.sampled_from([32, 96, 768]), st.integers(1, 8))
+def test_shares_of_queries_keep_faiss_on_the_way_of_one_search(count, dim, workers):
+    """faiss's L2 search changes its way (and its rounding) at distance_compute_blas_threshold
+    values per call: every share must be on the side all the queries are on, and the shares
+    must cover the queries in order, each once."""
+    queries = np.zeros((count, dim), dtype=np.float32)
+    shares = recall._shares(count, workers, recall._least_share(queries))
+    assert [i for share in shares for i in range(count)[share]] == list(range(count))
+    threshold = faiss.cvar.distance_compute_blas_threshold
+    for share in shares:
+        size = len(range(count)[share])
+        assert (size * dim >= threshold) == (count * dim >= threshold)
+    assert len(shares) <= max(1, workers)
 
 
 def test_fewer_rows_than_k_leave_id_0():

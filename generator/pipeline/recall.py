@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import partial
+from itertools import pairwise
 from typing import Any
 
 import faiss
@@ -49,7 +50,7 @@ def brute_force(queries: np.ndarray, blocks: Iterable[tuple[int, np.ndarray]], k
     """
     heap = faiss.ResultHeap(len(queries), k)
     queries = _vectors(queries)
-    shares = _shares(len(queries), blas_threads())
+    shares = _shares(len(queries), blas_threads(), _least_share(queries))
     build = query = 0.0
     for start, block in blocks:
         started = time.perf_counter()
@@ -65,10 +66,26 @@ def brute_force(queries: np.ndarray, blocks: Iterable[tuple[int, np.ndarray]], k
     return Search(ids, build, query + time.perf_counter() - started)
 
 
-def _shares(count: int, workers: int) -> list[slice]:
-    """`count` queries in one contiguous share per worker (fewer when there are few queries)."""
-    step = max(1, -(-count // max(1, workers)))
-    return [slice(first, first + step) for first in range(0, count, step)] or [slice(0, 0)]
+def _shares(count: int, workers: int, least: int = 1) -> list[slice]:
+    """`count` queries in contiguous shares, one per worker, of at least `least` queries each
+    (fewer shares when there are too few queries); their sizes differ by one at most."""
+    workers = max(1, min(workers, count // max(1, least)))
+    bounds = [count * share // workers for share in range(workers + 1)]
+    return [slice(first, stop) for first, stop in pairwise(bounds)]
+
+
+def _least_share(queries: np.ndarray) -> int:
+    """The fewest queries a share may hold so that faiss searches it as it searches all of them.
+    faiss's L2 search takes one of two ways by the size of the call: below
+    distance_compute_blas_threshold values of queries (count x dimension), each distance on its
+    own; from there on, by BLAS products, ten times faster and rounded otherwise. A share must
+    stay on the side all the queries are on, or the search would be slower and could rank
+    near-ties differently. Hamming search has one way only."""
+    if queries.dtype == np.uint8 or not len(queries):
+        return 1
+    threshold = int(faiss.cvar.distance_compute_blas_threshold)
+    values = queries.shape[0] * queries.shape[1]
+    return -(-threshold // queries.shape[1]) if values >= threshold else 1
 
 
 def _search_alone(index: Any, queries: np.ndarray, k: int, share: slice) -> tuple[np.ndarray, np.ndarray]:
