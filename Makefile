@@ -180,10 +180,15 @@ SCALE_PARTS ?= 3
 SCALE_ROWS ?= 1000000
 SCALE_QUERIES ?= 10000
 SCALE_DIR ?= build/bench-scale
+# The report against the machine's limits (table, plot, machine) goes to SCALE_RESULTS;
+# SCALE_DASK=0 skips the second run on a LocalCluster.
+SCALE_RESULTS ?= bench/results
+SCALE_DASK ?= 1
 
-bench-scale: $(ENV_STAMP) $(DASK_STAMP)  ## scale rehearsal: the pipeline on large synthetic parts, plain and on Dask, per stage (not in the tests)
+bench-scale: $(ENV_STAMP) $(DASK_STAMP)  ## scale rehearsal: the pipeline on large synthetic parts per stage, against the machine's limits, plain and on Dask (not in the tests)
 	$(PY) bench/scale.py --parts $(call quote,$(SCALE_PARTS)) --rows $(call quote,$(SCALE_ROWS)) \
-		--queries $(call quote,$(SCALE_QUERIES)) --dir $(call quote,$(SCALE_DIR)) $(DASK_SIZE)
+		--queries $(call quote,$(SCALE_QUERIES)) --dir $(call quote,$(SCALE_DIR)) $(DASK_SIZE) \
+		--results $(call quote,$(SCALE_RESULTS)) $(if $(filter 0,$(call flag,SCALE_DASK)),--no-dask)
 
 sample: $(ENV_STAMP)  ## write synthetic LAION parts into SAMPLE (default build/sample/parts)
 	$(PY) -m generator pipeline --release $(call quote,$(PIPELINE_RELEASE)) --parts $(call quote,$(SAMPLE)) sample

@@ -13,6 +13,15 @@ by the number of such workers (each a core of this machine) a cluster has. Times
 linear in the rows, the gold standard's also in the queries (the published 10,000). The two
 runs' artifacts are compared byte for byte at the end.
 
+Against the machine's limits (bench/limits.py): before and after the stages it measures
+the float32 GEMM rate on all cores and the disk's sequential rates (the faster of the two
+counts); each stage of the plain run gets its
+bound (its GEMM operations at that rate, or its bytes at the disk's rate, whichever is
+slower) and the ratio of its time to it. The table, a plot of time against bound and the
+machine's description are written into --results (bench/results/), with the projected times
+of the 10M and 100M releases on this machine and with one core more (stages bound by GEMM
+divide by the cores, the others are taken not to). --no-dask skips the run on Dask.
+
 Not part of the tests: at the default size it writes about 6 GB per 1M-row part and its
 outputs, and takes a good while.
 """
@@ -29,13 +38,18 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import psutil
 import yaml
 from distributed import Client, LocalCluster
 
+from limits import Machine, Work, best_of_machines, gemm_flops, h5_columns, measure_machine
+
 from generator.io.h5 import h5_shape
 from generator.pipeline.blas import blas_report
-from generator.pipeline.stages import STAGES
+from generator.pipeline.parts import npy_path, parquet_path
+from generator.pipeline.stages import STAGES, Stage
+from generator.release.model import EMBEDDING_DIM, PCA, Release
 from generator.release.read import read_release
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,6 +69,9 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1, help="threads per worker (default 1)")
     parser.add_argument("--dir", type=Path, default=ROOT / "build" / "bench-scale",
                         help="folder of the parts and both runs' artifacts (default build/bench-scale)")
+    parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results",
+                        help="folder of the report, its table and plot (default bench/results)")
+    parser.add_argument("--no-dask", action="store_true", help="run the stages plain only")
     return parser.parse_args()
 
 
@@ -105,6 +122,7 @@ class Figures:
     rows: int = 0
     driver: int = 0
     worker: int = 0
+    work: Work = field(default_factory=Work)
 
 
 def run_pipeline(args, release_path: Path, parts: Path, out: Path, address: str | None,
@@ -132,6 +150,7 @@ def run_pipeline(args, release_path: Path, parts: Path, out: Path, address: str 
             rows = 0 if stage.name in UNSCALED else h5_shape(
                 out / release.embeddings_file(label or release.pca_train), "emb")[0]
             entry = figures.setdefault(stage.name, Figures())
+            entry.work += stage_work(stage, release, label, parts, out, args.queries)
             entry.seconds += seconds
             entry.rows += rows
             entry.driver = max(entry.driver, peaks.driver)
@@ -139,6 +158,91 @@ def run_pipeline(args, release_path: Path, parts: Path, out: Path, address: str 
             print(f"  {'on Dask' if address else 'plain':8} {stage.name:12} {label or '':8} {seconds:8.1f} s",
                   flush=True)
     return figures
+
+
+def stage_work(stage: Stage, release: Release, label: str | None, parts: Path, out: Path, queries: int) -> Work:
+    """The GEMM operations and the bytes read and written of one stage run (bench/limits.py)."""
+    needs = stage.needs(release, label)
+    outputs = [out / name for name in stage.outputs(release, label)]
+    inputs = [out / name for name in needs.out] + list(needs.files) + [
+        path for number in needs.parts for path in (npy_path(parts, number), parquet_path(parts, number))]
+    moved = sum(path.stat().st_size for path in inputs + outputs if path.is_file())
+    if stage.name == "recall":
+        flops = sum(gemm_flops("recall", h5_shape(out / release.embeddings_file(each), "emb")[0], queries,
+                               EMBEDDING_DIM, _pca_columns(release, each, out)) for each in release.labels)
+        return Work(flops, moved)
+    rows_of = label or release.pca_train
+    rows = h5_shape(out / release.embeddings_file(rows_of), "emb")[0]
+    columns = sum(h5_columns(path) for path in outputs if path.suffix == ".h5") if stage.name in ("pca", "hamming") else 0
+    return Work(gemm_flops(stage.name, rows, queries, EMBEDDING_DIM, columns, len(outputs)), moved)
+
+
+def _pca_columns(release: Release, label: str, out: Path) -> int:
+    return sum(h5_columns(out / kind.file_name(label)) for kind in release.kinds_of(PCA))
+
+
+def limits_report(args: argparse.Namespace, machine: Machine, plain: dict[str, Figures]) -> list[str]:
+    """The table of the plain run against the machine's limits, and the projections."""
+    lines = [f"# Scale rehearsal: {args.parts} parts of {args.rows:,} rows, {args.queries:,} queries", "",
+             *(f"- {line}" for line in machine.describe()), "",
+             "| stage | rows | seconds | rows/s | GEMM GFLOP | GB moved | bound s | bound by | time / bound |",
+             "|---|---:|---:|---:|---:|---:|---:|---|---:|"]
+    for name, mine in plain.items():
+        bound = mine.work.bound(machine)
+        by = "GEMM" if mine.work.scales_with_cores(machine) else "disk"
+        rate = f"{mine.rows / mine.seconds:,.0f}" if mine.rows else ""
+        ratio = f"{mine.seconds / bound:.2f}" if bound > 0 else ""
+        lines.append(f"| {name} | {mine.rows:,} | {mine.seconds:.1f} | {rate} | {mine.work.flops / 1e9:,.0f} | "
+                     f"{mine.work.bytes / 1e9:.2f} | {bound:.1f} | {by} | {ratio} |")
+    total = sum(f.seconds for f in plain.values())
+    lines += [f"| total | | {total:.1f} | | | | {sum(f.work.bound(machine) for f in plain.values()):.1f} | | |", ""]
+    cores = machine.cores
+    lines += [(f"Projected, linear in the rows (gold and recall also in the queries, to {PUBLISHED_QUERIES:,}): "
+               f"minutes on this machine ({cores} cores) and with one core more (stages bound by GEMM divide "
+               "by the cores)."), "",
+              "| release | " + f"{cores} cores | {cores + 1} cores | saved per added core |", "|---|---:|---:|---:|"]
+    for label, rows in SUBSETS.items():
+        now, more = projected(args, machine, plain, rows, cores), projected(args, machine, plain, rows, cores + 1)
+        lines.append(f"| {label} | {now / 60:.1f} | {more / 60:.1f} | {(now - more) / 60:.1f} |")
+    return lines
+
+
+def projected(args: argparse.Namespace, machine: Machine, plain: dict[str, Figures], rows: int, cores: int) -> float:
+    """Seconds of the whole plain run for a subset of `rows` rows on `cores` cores like these."""
+    total = 0.0
+    for name, mine in plain.items():
+        scale = rows / mine.rows if mine.rows else 1.0
+        if name in ("gold", "recall"):
+            scale *= PUBLISHED_QUERIES / args.queries
+        total += mine.seconds * scale * (machine.cores / cores if mine.work.scales_with_cores(machine) else 1.0)
+    return total
+
+
+def write_results(folder: Path, lines: list[str], machine: Machine, plain: dict[str, Figures]) -> None:
+    """scale.md (the report), scale.csv (the table) and scale.svg (time against bound per stage)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "scale.md").write_text("\n".join(lines) + "\n")
+    rows = ["stage,rows,seconds,gemm_flops,bytes,bound_seconds"] + [
+        f"{name},{f.rows},{f.seconds:.3f},{f.work.flops:.0f},{f.work.bytes},{f.work.bound(machine):.3f}"
+        for name, f in plain.items()]
+    (folder / "scale.csv").write_text("\n".join(rows) + "\n")
+    names = list(plain)
+    figure, axes = plt.subplots(figsize=(8, 4))
+    positions = np.arange(len(names))
+    axes.bar(positions - 0.2, [plain[n].seconds for n in names], 0.4, label="measured")
+    axes.bar(positions + 0.2, [plain[n].work.bound(machine) for n in names], 0.4, label="bound (GEMM or disk)")
+    axes.set_xticks(positions, names, rotation=30, ha="right")
+    axes.set_ylabel("seconds")
+    axes.set_title(f"stages against the machine's limits ({machine.gflops:.0f} GFLOP/s, "
+                   f"{min(machine.write_mb, machine.read_mb):.0f} MB/s)")
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(folder / "scale.svg")
+    plt.close(figure)
 
 
 def hours(seconds: float) -> str:
@@ -196,8 +300,16 @@ def main() -> int:
         subprocess.run([sys.executable, "-m", "generator", "pipeline", "--release", str(release_path),
                         "--parts", str(parts), "sample"], cwd=ROOT, check=True)
         stamp.touch()
+    machine = measure_machine(args.dir)
+    print("\n".join(machine.describe()), flush=True)
     print("plain:", flush=True)
     plain = run_pipeline(args, release_path, parts, args.dir / "out-plain", None, [])
+    machine = best_of_machines(machine, measure_machine(args.dir))
+    lines = limits_report(args, machine, plain)
+    print("\n".join(lines))
+    write_results(args.results, lines, machine, plain)
+    if args.no_dask:
+        return 0
     with LocalCluster(n_workers=args.workers, threads_per_worker=args.threads, processes=True, host="127.0.0.1",
                       dashboard_address="127.0.0.1:0") as cluster, Client(cluster) as client:
         print(f"on Dask: LocalCluster at {cluster.scheduler_address}, dashboard {cluster.dashboard_link}", flush=True)

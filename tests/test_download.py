@@ -9,16 +9,17 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Self
 
 import pytest
-
 import requests
 
 from generator.cli import main
 from generator.manifests.model import BYTES_FILE, MD5_FILE, SIZES_FILE, URLS_FILE
 from generator.manifests.read import read_manifest_set
 from generator.manifests.write import manifest_texts
-from generator.transfer.download import DownloadError, RetryPolicy, claim, download, plan_downloads
+from generator.transfer.download import DownloadError, claim, download, plan_downloads
+from generator.transfer.policy import RetryPolicy
 from tests.conftest import run_generator
 from tests.http_server import Behaviour, FileServer
 
@@ -144,6 +145,100 @@ def test_progress_is_told_the_size_the_server_announces(server, tmp_path):
     size = len(CONTENTS[NAME])
     assert {total for _, total in seen} == {size}
     assert seen[-1] == (size, size) and [done for done, _ in seen] == sorted(done for done, _ in seen)
+
+
+class ReadOpens:
+    """Every open of a file under `folder` with read access, seen through the interpreter's audit
+    hook (builtins.open and os.open both raise the 'open' event): the download's own lock file
+    (opened read-write only to be locked) aside."""
+
+    def __init__(self, folder: Path):
+        self.folder, self.paths = str(folder), []
+
+    def __enter__(self) -> Self:
+        _WATCHING.append(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _WATCHING.remove(self)
+
+
+_WATCHING: list[ReadOpens] = []
+
+
+def _watch_opens(event: str, args: tuple) -> None:
+    if not _WATCHING or event != "open" or not isinstance(args[0], (str, os.PathLike)):
+        return
+    path, mode, flags = os.fspath(args[0]), args[1], args[2]
+    reads = ("r" in mode or "+" in mode) if isinstance(mode, str) else (flags & os.O_ACCMODE) != os.O_WRONLY
+    for watch in _WATCHING:
+        if reads and path.startswith(watch.folder) and not path.endswith(".lock"):
+            watch.paths.append(Path(path).name)
+
+
+sys.addaudithook(_watch_opens)  # hooks cannot be removed: it does nothing outside `with ReadOpens(...)`
+
+
+def _download_once(data: Path, folder: Path, attempts: int = 1) -> int:
+    target, = plan_downloads([NAME], read_manifest_set(data), folder)
+    folder.mkdir(exist_ok=True)
+    with requests.Session() as session, claim(target):
+        return download(target, session, RetryPolicy(attempts=attempts, first_delay=0.01, timeout=5))
+
+
+def test_a_fresh_download_is_verified_without_reading_the_file_back(server, data, tmp_path):
+    folder = tmp_path / "files"
+    with ReadOpens(folder) as opens:
+        read_back = _download_once(data, folder)
+    assert read_back == 0 and opens.paths == []
+    assert (folder / NAME).read_bytes() == CONTENTS[NAME]
+
+
+def test_retries_within_one_run_read_nothing_back(server, data, tmp_path):
+    folder = tmp_path / "files"
+    server.files[NAME].drops, server.files[NAME].drop_at = 2, 100_000
+    with ReadOpens(folder) as opens:
+        read_back = _download_once(data, folder, attempts=3)
+    assert read_back == 0 and opens.paths == []
+    assert (folder / NAME).read_bytes() == CONTENTS[NAME]
+
+
+def test_a_resumed_download_reads_back_only_the_partial_file_once(server, data, tmp_path):
+    folder = tmp_path / "files"
+    folder.mkdir()
+    held = 123_457
+    (folder / (NAME + ".part")).write_bytes(CONTENTS[NAME][:held])
+    with ReadOpens(folder) as opens:
+        read_back = _download_once(data, folder)
+    assert read_back == held and opens.paths == [NAME + ".part"]
+    assert server.requests_for(NAME)[0].headers["Range"] == f"bytes={held}-"
+    assert (folder / NAME).read_bytes() == CONTENTS[NAME]
+
+
+def test_a_complete_partial_file_is_hashed_once_and_accepted(server, data, tmp_path):
+    folder = tmp_path / "files"
+    folder.mkdir()
+    (folder / (NAME + ".part")).write_bytes(CONTENTS[NAME])
+    assert _download_once(data, folder) == len(CONTENTS[NAME])
+    assert server.requests_for(NAME) == [] and listing(folder) == [NAME]
+
+
+@pytest.mark.parametrize("where", ["in the partial file", "in the transfer"])
+def test_a_corrupted_byte_is_caught_by_the_running_md5(server, data, tmp_path, capsys, where):
+    folder = tmp_path / "files"
+    folder.mkdir()
+    held = 200_000
+    part = bytearray(CONTENTS[NAME][:held])
+    if where == "in the partial file":
+        part[1000] ^= 1
+    else:
+        server.files[NAME].wrong_bytes = True
+    (folder / (NAME + ".part")).write_bytes(bytes(part))
+    assert run_download(data, folder, NAME) == 1
+    err = capsys.readouterr().err
+    assert f"{server.url(NAME)}: the download does not match the manifests (md5 is " in err
+    assert f"{NAME} was not written (the next run starts over)" in err
+    assert listing(folder) == []
 
 
 def test_giving_up_after_the_last_attempt_says_why(server, data, tmp_path, capsys):

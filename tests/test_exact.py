@@ -5,9 +5,16 @@ from __future__ import annotations
 from fractions import Fraction
 
 import numpy as np
-from hypothesis import given, settings, strategies as st
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from generator.pipeline.exact import exact_sign, nearest_float32, product_terms, sum_error_bound
+from generator.pipeline.exact import (
+    exact_sign,
+    nearest_float32,
+    product_terms,
+    sum_error_bound,
+)
 
 # Magnitudes of embeddings and models, far from float64's overflow and underflow.
 finite = st.one_of(st.just(0.0), st.floats(1e-30, 1e6), st.floats(-1e6, -1e-30))
@@ -53,7 +60,30 @@ def test_a_sum_just_above_a_float32_tie_rounds_up_despite_float64_rounding():
     assert exact_sign(np.array([2.0 ** 60, 1.0, -(2.0 ** 60)])) == 1
 
 
-def test_the_error_bound_of_a_sum():
-    assert sum_error_bound(768, np.float32) == 768 * 2.0 ** -24 / (1 - 768 * 2.0 ** -24)
-    assert 4.5e-5 < sum_error_bound(768, np.float32) < 4.6e-5
-    assert sum_error_bound(768, np.float64) < 1e-13
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 4096), st.integers(0, 2**32 - 1))
+def test_float32_dot_products_in_any_order_stay_within_the_bound(n, seed):
+    """Sequential, pairwise (numpy's sum) and BLAS orders, all against the exact rational value."""
+    rng = np.random.default_rng(seed)
+    a, b = (rng.standard_normal(n) * rng.choice([1e-3, 1.0, 1e3])).astype(np.float32), \
+        rng.standard_normal(n).astype(np.float32)
+    exact = exact_dot(a, b)
+    limit = sum_error_bound(n, np.float32) * float(sum(abs(Fraction(float(x)) * Fraction(float(y)))
+                                                       for x, y in zip(a, b)))
+    products = a * b  # each float32 product carries one rounding too, as in a BLAS kernel
+    sequential = np.cumsum(products, dtype=np.float32)[-1]
+    for value in (sequential, np.sum(products, dtype=np.float32), np.dot(a, b)):
+        assert abs(Fraction(float(value)) - exact) <= Fraction(limit)
+
+
+@pytest.mark.parametrize("n", [8, 768, 4096])
+def test_the_bound_is_nearly_reached_by_a_sequential_sum(n):
+    """1 followed by n - 1 terms of 0.99 unit roundoff: each addition to 1 rounds the term away,
+    so a float32 sum from left to right loses almost n·u of the total: the bound cannot be
+    much smaller and still hold."""
+    u = 2.0 ** -24
+    terms = np.array([1.0] + [0.99 * u] * (n - 1), dtype=np.float32)
+    exact = sum(map(Fraction, terms.astype(np.float64).tolist()), Fraction(0))
+    error = abs(exact - Fraction(float(np.cumsum(terms, dtype=np.float32)[-1])))
+    limit = Fraction(sum_error_bound(n, np.float32)) * exact
+    assert 0.98 * limit * (n - 1) / n < error <= limit

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from generator.pipeline.model import TopK
 from generator.pipeline import blas, gold
-from generator.pipeline.gold import (candidate_margin, empty_candidates, empty_topk, exact_knn, merge_candidates,
-                                     merge_topk, rerank, screen, screen_bound)
+from generator.pipeline.gold import (
+    candidate_margin,
+    empty_candidates,
+    empty_topk,
+    exact_knn,
+    merge_candidates,
+    merge_topk,
+    rerank,
+    screen,
+    screen_bound,
+)
+from generator.pipeline.model import TopK
 from generator.pipeline.vectors import DegenerateVectorError
 from tests.planted import near_copies
 
@@ -289,9 +299,57 @@ def test_known_candidates_leave_hopeless_rows_out_from_the_start(data):
         np.testing.assert_array_equal(rerank(queries, objects, 1, merged, 10).ids, exact_knn(queries, objects, 1, 10).ids)
 
 
-def test_the_margin_covers_the_float32_rounding_of_distances():
-    assert candidate_margin(DIM) == 2 * screen_bound(DIM) + 2.0 ** -22
-    assert 9e-5 < candidate_margin(DIM) < 1e-4
+def at_similarity(query: np.ndarray, cosines: list[float], rng: np.random.Generator) -> np.ndarray:
+    """float64 rows whose cosine with `query` is each of `cosines` (to float64 rounding)."""
+    unit = query / np.linalg.norm(query)
+    rows = []
+    for cosine in cosines:
+        other = rng.standard_normal(len(query))
+        other -= (other @ unit) * unit
+        rows.append(cosine * unit + np.sqrt(1 - cosine ** 2) * other / np.linalg.norm(other))
+    return np.array(rows)
+
+
+def worst_screen(query: np.ndarray, block: np.ndarray, k: int, error: float) -> gold.Candidates:
+    """Candidates as a screen erring by `error` at worst would list them, erring against the
+    truth: the true k nearest made `error` less similar, every other row `error` more."""
+    exact = 1.0 - distances64(query[None, :], block)[0]
+    ids = np.arange(1, len(block) + 1)
+    order = np.lexsort((ids, -exact))
+    skewed = exact + np.where(np.isin(ids, ids[order[:k]]), -error, error)
+    return gold._listed(skewed.astype(np.float32)[None, :], ids[None, :], gold.row_norms64(block)[None, :],
+                        np.full(1, -np.inf, dtype=np.float32), gold.candidate_slots(k))
+
+
+@pytest.mark.parametrize("spread", [0.1, 0.5, 1.0, 1.5, 1.9])
+def test_rows_at_the_edge_of_the_margin_are_still_reranked_exactly(spread):
+    """The true k-th row sits `spread` screen bounds B above three rows that miss the top k. A
+    screen erring by B against the truth (the top k lowered, the rest raised) lists those
+    outsiders (2 - spread) B ahead of the k-th, pushing it out of the screen's top k; the margin
+    keeps it in the re-rank and the result is exact."""
+    rng = np.random.default_rng(31)
+    query = rng.standard_normal(DIM)
+    bound, k = screen_bound(DIM), 10
+    kth = 0.6
+    cosines = [0.9 - 0.01 * i for i in range(k - 1)] + [kth] + [kth - spread * bound] * 3 + [0.3, 0.2]
+    block = at_similarity(query, cosines, rng)
+    candidates = worst_screen(query, block, k, bound)
+    result = rerank(query[None, :], block, 1, candidates, k)
+    assert_exact(result, query[None, :], block, k)
+    assert k in result.ids[0]
+
+
+def test_a_margin_of_one_bound_would_lose_the_kth_row(monkeypatch):
+    """The same plant with the outsiders 0.1 B below the k-th: the worst screen lists them 1.9 B
+    ahead of it, so a margin of B instead of 2B (plus the rounding of distances) loses it."""
+    rng = np.random.default_rng(31)
+    query = rng.standard_normal(DIM)
+    bound, k = screen_bound(DIM), 10
+    cosines = [0.9 - 0.01 * i for i in range(k - 1)] + [0.6] + [0.6 - 0.1 * bound] * 3
+    block = at_similarity(query, cosines, rng)
+    candidates = worst_screen(query, block, k, bound)
+    monkeypatch.setattr(gold, "candidate_margin", lambda dim: screen_bound(dim))
+    assert k not in rerank(query[None, :], block, 1, candidates, k).ids[0]
 
 
 def test_screen_bound_covers_observed_float32_error(data):

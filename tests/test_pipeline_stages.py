@@ -3,14 +3,23 @@ dev cut, the query choice, metadata escaping, faiss brute-force search in projec
 spaces, the make rules, and the atomic HDF5 writer."""
 from __future__ import annotations
 
+import faiss
 import h5py
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
+from threadpoolctl import threadpool_limits
 
 from generator.errors import Origin, ProjectError
 from generator.io.h5 import h5_output, write_h5
-from generator.pipeline.meta import escape_field, header_line, meta_lines, unescape_field
+from generator.pipeline import blas, recall
+from generator.pipeline.meta import (
+    escape_field,
+    header_line,
+    meta_lines,
+    unescape_field,
+)
 from generator.pipeline.queries import query_rows
 from generator.pipeline.recall import brute_force, recall_at
 from generator.pipeline.rules import make_rules
@@ -105,6 +114,41 @@ def test_blocked_faiss_search_finds_the_k_nearest_in_l2_and_hamming(block_rows):
         for row, ids in zip(exact, found.ids):
             assert len(set(ids.tolist())) == 10 and ids.min() >= 1
             np.testing.assert_allclose(np.sort(row[ids - 1]), np.sort(row)[:10], rtol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["l2", "hamming"])
+def test_the_search_finds_the_same_rows_whatever_the_number_of_workers(kind):
+    """Queries are shared out among the BLAS threads' workers: with one, three or four of them
+    the answer is the same, rows tied at the k-th place included (one-word sketches tie a lot)."""
+    rng = np.random.default_rng(2)
+    if kind == "l2":
+        objects = rng.integers(-3, 4, (2000, 4)).astype(np.float32)  # small integers: many exact ties
+        queries = rng.integers(-3, 4, (37, 4)).astype(np.float32)
+    else:
+        objects, queries = (rng.integers(0, 2**64, (n, 1), dtype=np.uint64) for n in (2000, 37))
+    blocks = [(first, objects[first:first + 700]) for first in range(0, len(objects), 700)]
+    answers = []
+    for threads in (1, 3, 4):
+        with threadpool_limits(threads, user_api="blas"):
+            assert blas.blas_threads() == threads
+            answers.append(brute_force(queries, blocks, 25).ids)
+    for other in answers[1:]:
+        np.testing.assert_array_equal(other, answers[0])
+
+
+@given(st.integers(0, 20_000), st.sampled_from([32, 96, 768]), st.integers(1, 8))
+def test_shares_of_queries_keep_faiss_on_the_way_of_one_search(count, dim, workers):
+    """faiss's L2 search changes its way (and its rounding) at distance_compute_blas_threshold
+    values per call: every share must be on the side all the queries are on, and the shares
+    must cover the queries in order, each once."""
+    queries = np.zeros((count, dim), dtype=np.float32)
+    shares = recall._shares(count, workers, recall._least_share(queries))
+    assert [i for share in shares for i in range(count)[share]] == list(range(count))
+    threshold = faiss.cvar.distance_compute_blas_threshold
+    for share in shares:
+        size = len(range(count)[share])
+        assert (size * dim >= threshold) == (count * dim >= threshold)
+    assert len(shares) <= max(1, workers)
 
 
 def test_fewer_rows_than_k_leave_id_0():

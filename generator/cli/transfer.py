@@ -50,10 +50,12 @@ The files, their URLs, sizes and md5s come from the manifests of --data and the
 groups and subsets from --release; or all of them from the index the datasets
 site publishes (--index URL), which needs no checkout of this project.
 Each file is written to DIR/NAME.part; an interrupted download resumes from it
-(HTTP Range) and transient failures are retried. The file gets its final name only
-when its size and md5 match the manifests; a file already present and verified is
-skipped. Names that would land outside DIR, URLs that are not http(s) and HTML
-pages served in place of a bundle are refused; so is a symbolic link at NAME,
+(HTTP Range) and transient failures are retried. The md5 is computed while the bytes
+arrive (a resumed download first hashes the partial file it continues), so a file is
+never read back once its last byte is written; it gets its final name only when its
+size and that md5 match the manifests. A file already present and verified is skipped.
+Names that would land outside DIR, URLs that are not http(s) and HTML pages served in
+place of a bundle are refused; so is a symbolic link at NAME,
 NAME.part or NAME.lock (no link below DIR is followed). A body longer than the file
 can be is cut off at once; one that ends short (a dropped connection, from a server
 that sends no Content-Length) is kept and resumed. While a process fetches a file

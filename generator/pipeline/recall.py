@@ -4,18 +4,30 @@ participant's baseline runs it, scored against the gold standard.
 The search is faiss's exact brute force: IndexFlatL2 (squared L2, float32) for PCA
 projections, IndexBinaryFlat (Hamming) for sketches. A subset is searched block by block,
 each block in an index of its own, and the blocks' results are merged in a faiss result
-heap, so memory is bounded by a block. Rows at equal distance may come in another order
+heap, so memory is bounded by a block. Each block's queries are shared out among one worker
+per core, each running faiss on its own thread: a query's answer does not depend on the
+others, so the result is that of one search, without faiss's OpenMP threads spinning between
+blocks (docs/design/performance.md#the-recall-stage). Rows at equal distance may come in another order
 than by id (faiss keeps whichever its heap met first), which can swap rows tied at the
 k-th place; recall@k against the gold standard is what the table reports.
 """
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
+from functools import partial
+from itertools import pairwise
+from typing import Any
 
 import faiss
 import numpy as np
+
+from generator.pipeline.blas import blas_threads, map_on_blas_threads
+
+# Queries compared with each stretch of rows while it is in cache (faiss's default, 32, reads
+# the rows again for every 32 queries: a quarter more CPU at 1024 bits).
+HAMMING_QUERY_BATCH = 256
 
 
 @dataclass(frozen=True)
@@ -38,12 +50,14 @@ def brute_force(queries: np.ndarray, blocks: Iterable[tuple[int, np.ndarray]], k
     """
     heap = faiss.ResultHeap(len(queries), k)
     queries = _vectors(queries)
+    shares = _shares(len(queries), blas_threads(), _least_share(queries))
     build = query = 0.0
     for start, block in blocks:
         started = time.perf_counter()
         index = _flat_index(block)
         indexed = time.perf_counter()
-        dists, rows = index.search(queries, min(k, len(block)))
+        found = map_on_blas_threads(partial(_search_alone, index, queries, min(k, len(block))), shares)
+        dists, rows = (np.concatenate(parts) for parts in zip(*found))
         heap.add_result(dists.astype(np.float32, copy=False), np.where(rows >= 0, rows + start + 1, -1))
         build, query = build + indexed - started, query + time.perf_counter() - indexed
     started = time.perf_counter()
@@ -52,10 +66,44 @@ def brute_force(queries: np.ndarray, blocks: Iterable[tuple[int, np.ndarray]], k
     return Search(ids, build, query + time.perf_counter() - started)
 
 
-def _flat_index(block: np.ndarray) -> faiss.IndexBinaryFlat | faiss.IndexFlatL2:
+def _shares(count: int, workers: int, least: int = 1) -> list[slice]:
+    """`count` queries in contiguous shares, one per worker, of at least `least` queries each
+    (fewer shares when there are too few queries); their sizes differ by one at most."""
+    workers = max(1, min(workers, count // max(1, least)))
+    bounds = [count * share // workers for share in range(workers + 1)]
+    return [slice(first, stop) for first, stop in pairwise(bounds)]
+
+
+def _least_share(queries: np.ndarray) -> int:
+    """The fewest queries a share may hold so that faiss searches it as it searches all of them.
+    faiss's L2 search takes one of two ways by the size of the call: below
+    distance_compute_blas_threshold values of queries (count x dimension), each distance on its
+    own; from there on, by BLAS products, ten times faster and rounded otherwise. A share must
+    stay on the side all the queries are on, or the search would be slower and could rank
+    near-ties differently. Hamming search has one way only."""
+    if queries.dtype == np.uint8 or not len(queries):
+        return 1
+    threshold = int(faiss.cvar.distance_compute_blas_threshold)
+    values = queries.shape[0] * queries.shape[1]
+    return -(-threshold // queries.shape[1]) if values >= threshold else 1
+
+
+def _search_alone(index: Any, queries: np.ndarray, k: int, share: slice) -> tuple[np.ndarray, np.ndarray]:
+    """index.search on this thread alone: each query's answer is computed on its own whatever
+    the other queries, so the shares of several workers equal one search of all queries,
+    without faiss's OpenMP threads spinning while they wait (on a shared machine that spin
+    costs as much CPU as the search)."""
+    faiss.omp_set_num_threads(1)  # the calling thread's setting only
+    dists, rows = index.search(queries[share], k)
+    return np.asarray(dists), np.asarray(rows)
+
+
+def _flat_index(block: np.ndarray) -> Any:
     vectors = _vectors(block)
+    index: Any
     if vectors.dtype == np.uint8:
-        index: faiss.IndexBinaryFlat | faiss.IndexFlatL2 = faiss.IndexBinaryFlat(vectors.shape[1] * 8)
+        index = faiss.IndexBinaryFlat(vectors.shape[1] * 8)
+        index.query_batch_size = HAMMING_QUERY_BATCH
     else:
         index = faiss.IndexFlatL2(vectors.shape[1])
     index.add(vectors)

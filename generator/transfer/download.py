@@ -6,8 +6,10 @@ instead of writing into the same partial file. An interrupted transfer resumes f
 partial file with an HTTP Range request (and starts over when the server ignores Range);
 transient failures are retried with exponential backoff. The body is measured against the
 size the manifests or the server state: bytes beyond it stop the transfer at once, a body
-that ends short of it is kept to be resumed. The file gets its final name only when its size
-(when known exactly) and its md5 match. Refused before anything is written: a name that
+that ends short of it is kept to be resumed. The md5 is computed as the bytes arrive (a resumed
+transfer first hashes the partial file it continues), so the file is never read again once its
+last byte is written; it gets its final name only when its size (when known exactly) and that
+running md5 match (docs/design/performance.md#downloads). Refused before anything is written: a name that
 would land outside the target folder, a URL that is not http(s), an HTML page served where a
 bundle is expected, and a symbolic link at the file's name, partial file or lock (each is
 also opened with O_NOFOLLOW, so a link put there later is refused too).
@@ -16,25 +18,30 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import hashlib
 import os
 import re
 import stat
 import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
-from typing import Callable, Iterable, Iterator, Mapping
+from typing import Callable, Iterable, Iterator, Mapping, Self
 
 import requests
 import urllib3
 
 from generator.errors import InputError, Origin, Problem, ProjectError
+from generator.io.checksums import hash_file
 from generator.manifests.model import MAX_FILE_BYTES, Entry, ManifestSet, Size, is_http_url
 from generator.transfer.policy import RetryPolicy
-from generator.transfer.verify import Check, Status, check_file, check_for
+from generator.transfer.verify import Check, Status, check_for, judge
 
 DEFAULT_POLICY = RetryPolicy()
 CHUNK_BYTES = 1024 * 1024
+HASH_BACKLOG = 16  # chunks received but not yet hashed, at most
 HEAD_BYTES = 512
 PART_SUFFIX = ".part"
 LOCK_SUFFIX = ".lock"
@@ -217,30 +224,87 @@ def _require_regular(path: Path, mode: int) -> None:
 
 # --- the transfer -------------------------------------------------------------------------
 
+class RunningMd5:
+    """The md5 of the first `covered` bytes of a partial file, kept up to date as bytes are
+    appended; `read_back` counts the bytes it had to read from the file itself (a partial
+    file left by an earlier run), the only bytes a download reads from disk.
+
+    Appended bytes are hashed on a thread of their own (hashlib releases the GIL), so that
+    hashing overlaps receiving and writing instead of adding to them; at most HASH_BACKLOG
+    chunks wait. Use it as a context manager: the thread ends with the block.
+    """
+
+    def __init__(self) -> None:
+        self.digest = hashlib.md5()
+        self.covered = 0
+        self.read_back = 0
+        self._hasher = ThreadPoolExecutor(1, thread_name_prefix="md5")
+        self._waiting: deque[Future[None]] = deque()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._hasher.shutdown(wait=True, cancel_futures=True)
+
+    def restart(self) -> None:
+        """The partial file is started over: nothing of it is hashed."""
+        self._drain()
+        self.digest, self.covered = hashlib.md5(), 0
+
+    def catch_up(self, part: Path, size: int) -> None:
+        """Hashes what the partial file holds beyond `covered`, up to `size` bytes (from the
+        start when it is now shorter than what was hashed)."""
+        self._drain()
+        if size < self.covered:
+            self.restart()
+        if size > self.covered:
+            read = hash_file(self.digest, part, self.covered, stop=size)
+            self.covered += read
+            self.read_back += read
+
+    def add(self, chunk: bytes) -> None:
+        self._waiting.append(self._hasher.submit(self.digest.update, chunk))
+        self.covered += len(chunk)
+        if len(self._waiting) > HASH_BACKLOG:
+            self._waiting.popleft().result()
+
+    def hexdigest(self) -> str:
+        self._drain()
+        return self.digest.hexdigest()
+
+    def _drain(self) -> None:
+        while self._waiting:
+            self._waiting.popleft().result()
+
+
 def download(target: Target, session: requests.Session, policy: RetryPolicy = DEFAULT_POLICY,
              on_position: Callable[[int, int | None], None] | None = None,
-             sleep: Callable[[float], None] = time.sleep) -> None:
+             sleep: Callable[[float], None] = time.sleep) -> int:
     """Fetches `target` into its `.part` file, verifies it, and only then gives it its final name.
-    Run it inside `claim(target)`.
+    Run it inside `claim(target)`. Returns the bytes read back from disk: 0 for a fresh
+    download, the partial file's length for a resumed one (hashed before the transfer goes on).
 
     `on_position(done, total)` is told how many bytes the partial file holds as it grows, and the
     file's size when the manifests or the server tell it.
     """
     last_failure = None
-    for attempt in range(policy.attempts):
-        if attempt:
-            sleep(policy.delay(attempt - 1))
-        try:
-            _fetch(target, session, policy.timeout, on_position)
-            break
-        except _Transient as exc:
-            last_failure = exc
-    else:
-        held = _partial_bytes(target.part)
-        kept = (f"; the {held} bytes received are kept in {target.part} and the next run resumes from there"
-                if held else "")
-        raise DownloadError(f"{target.url}: gave up after {policy.attempts} attempts ({last_failure}){kept}")
-    _accept(target)
+    with RunningMd5() as running:
+        for attempt in range(policy.attempts):
+            if attempt:
+                sleep(policy.delay(attempt - 1))
+            try:
+                _fetch(target, session, policy.timeout, on_position, running)
+                break
+            except _Transient as exc:
+                last_failure = exc
+        else:
+            held = _partial_bytes(target.part)
+            kept = (f"; the {held} bytes received are kept in {target.part} and the next run resumes from there"
+                    if held else "")
+            raise DownloadError(f"{target.url}: gave up after {policy.attempts} attempts ({last_failure}){kept}")
+        _accept(target, running)
+        return running.read_back
 
 
 @dataclass(frozen=True)
@@ -327,14 +391,16 @@ def _extent(target: Target, answer: Answer) -> _Extent:
 
 
 def _fetch(target: Target, session: requests.Session, timeout: float,
-           on_position: Callable[[int, int | None], None] | None) -> None:
-    """One attempt: fills the `.part` file up to the end of the body (resuming it when possible)."""
+           on_position: Callable[[int, int | None], None] | None, running: RunningMd5) -> None:
+    """One attempt: fills the `.part` file up to the end of the body (resuming it when possible),
+    keeping `running` the md5 of what it holds."""
     offset = _partial_bytes(target.part)
     stated = target.stated.value if target.stated else None
     if stated is not None and offset > stated.most:
         target.part.unlink()  # longer than the file: it cannot be a prefix of it
         offset = 0
     if stated is not None and stated.exact and 0 < offset == stated.bytes:
+        running.catch_up(target.part, offset)
         return
     # Identity encoding: byte offsets must be offsets in the file, not in a compressed stream.
     headers = {"Accept-Encoding": "identity", **({"Range": f"bytes={offset}-"} if offset else {})}
@@ -351,6 +417,7 @@ def _fetch(target: Target, session: requests.Session, timeout: float,
             target.part.unlink(missing_ok=True)
             raise
         if answer is None:
+            running.catch_up(target.part, offset)
             return  # the partial file already holds the whole body; the checks decide
         chunks = _body(response)
         try:
@@ -359,7 +426,11 @@ def _fetch(target: Target, session: requests.Session, timeout: float,
                 raise DownloadError(f"{target.url}: the server sent an HTML page instead of {target.name}; "
                                     f"nothing was written")
             extent = _extent(target, answer)
-            position = _write(target, answer.start, extent, _chain(first, chunks), on_position)
+            if answer.start:
+                running.catch_up(target.part, answer.start)
+            else:
+                running.restart()
+            position = _write(target, answer.start, extent, _chain(first, chunks), on_position, running)
         except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
             raise _Transient(f"connection lost: {exc}") from None
         except OSError as exc:  # after the clause above: requests' errors are OSErrors too
@@ -371,10 +442,10 @@ def _fetch(target: Target, session: requests.Session, timeout: float,
 
 
 def _write(target: Target, start: int, extent: _Extent, chunks: Iterable[bytes],
-           on_position: Callable[[int, int | None], None] | None) -> int:
-    """Writes the body into the partial file from byte `start` (0: the file is started over);
-    returns the partial file's size. A body running past the most the file can hold is cut off
-    at once, not written in full, and the partial file removed."""
+           on_position: Callable[[int, int | None], None] | None, running: RunningMd5) -> int:
+    """Writes the body into the partial file from byte `start` (0: the file is started over),
+    hashing each chunk as it is written; returns the partial file's size. A body running past the
+    most the file can hold is cut off at once, not written in full, and the partial file removed."""
     position = start
     flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if start else os.O_TRUNC)
     with os.fdopen(_open_file(target.part, flags), "ab") as out:
@@ -382,6 +453,7 @@ def _write(target: Target, start: int, extent: _Extent, chunks: Iterable[bytes],
             if extent.most is not None and position + len(chunk) > extent.most:
                 break
             out.write(chunk)
+            running.add(chunk)
             position += len(chunk)
             if on_position:
                 on_position(position, extent.shown)
@@ -427,9 +499,12 @@ def _chain(first: bytes, rest: Iterable[bytes]) -> Iterator[bytes]:
     yield from rest
 
 
-def _accept(target: Target) -> None:
-    """Verifies the `.part` file; renames it to the final name, or removes it when it is wrong."""
-    result = check_file(replace(target.check, path=target.part))
+def _accept(target: Target, running: RunningMd5) -> None:
+    """Verifies the `.part` file by its size and running md5, without reading it; renames it to
+    the final name, or removes it when it is wrong."""
+    size = _partial_bytes(target.part)
+    running.catch_up(target.part, size)  # a no-op unless the file changed behind the transfer's back
+    result = judge(replace(target.check, path=target.part), size, running.hexdigest())
     if result.status is not Status.OK:
         # A wrong partial file would stay wrong if resumed; the next run starts over.
         target.part.unlink(missing_ok=True)

@@ -98,8 +98,7 @@ def check_file(check: Check, cache: DigestCache | None = None,
     if not stat.S_ISREG(status.st_mode):
         return Result(check, Status.UNREADABLE, "not a regular file")
     if check.size is not None and status.st_size != check.size:
-        return Result(check, Status.FAILED,
-                      f"size is {status.st_size} bytes, {check.size_origin} says {check.size}")
+        return judge(check, status.st_size, "")  # a file of the wrong size is not read
     stamp = FileStamp.of(check.path, status)
     digest = cache.get(stamp) if cache else None
     from_cache, hashed = digest is not None, 0
@@ -115,6 +114,18 @@ def check_file(check: Check, cache: DigestCache | None = None,
             return Result(check, Status.UNREADABLE, exc.strerror, hashed)
         if cache and settled(stamp, started_ns):
             cache.put(stamp, digest)
+    return judge(check, status.st_size, digest, hashed, from_cache)
+
+
+def judge(check: Check, size: int, digest: str, hashed: int = 0, from_cache: bool = False) -> Result:
+    """The verdict on a file of `size` bytes whose md5 is `digest`, however that digest was
+    found (read from disk, the cache, or hashed as the bytes arrived): size first, then md5.
+
+    Example: judge(check, 400_000, hashlib.md5(body).hexdigest()).status is Status.OK.
+    """
+    if check.size is not None and size != check.size:
+        return Result(check, Status.FAILED, f"size is {size} bytes, {check.size_origin} says {check.size}",
+                      hashed, from_cache)
     if digest != check.md5:
         return Result(check, Status.FAILED, f"md5 is {digest}, {check.md5_origin} says {check.md5}",
                       hashed, from_cache, digest)
