@@ -462,6 +462,20 @@ def nsfw_unknown_value(parts: Path) -> Path:
     return with_nsfw(parts, pa.array(["UNLIKELY"] * 17 + ["nsfw"] + ["UNSURE"] * 982))
 
 
+def empty_metadata(parts: Path) -> Path:
+    """A 0-row parquet (same columns) beside the part's full npy file."""
+    path = parquet_path(parts, 5)
+    pq.write_table(pq.read_table(path).slice(0, 0), path)
+    return npy_path(parts, 5)
+
+
+def empty_part(parts: Path) -> Path:
+    """Both files of a part hold 0 rows."""
+    empty_metadata(parts)
+    save_raw(npy_path(parts, 5), np.zeros((0, 768), dtype=np.float16))
+    return npy_path(parts, 5)
+
+
 def set_embeddings(parts: Path, index, value: float) -> Path:
     path = npy_path(parts, 5)
     embeddings = np.load(path)
@@ -492,7 +506,10 @@ def zero_rows(parts: Path) -> Path:
     (nsfw_unknown_value, "row 17: the NSFW value 'nsfw' is not one of UNLIKELY, UNSURE, NSFW (or empty)"),
     (nan_row, "row 123 holds NaN and cannot be normalised (1 such row in the part)"),
     (infinite_row, "row 7 holds an infinite value and cannot be normalised (1 such row in the part)"),
-    (zero_rows, "row 40 is all zeros and cannot be normalised (2 such rows in the part)")])
+    (zero_rows, "row 40 is all zeros and cannot be normalised (2 such rows in the part)"),
+    (empty_metadata, "holds 1,000 rows but {parts}/laion2B-en-metadata/metadata_0005.parquet holds 0: the part is "
+                     "not row-aligned"),
+    (empty_part, "holds 0 rows and so does {parts}/laion2B-en-metadata/metadata_0005.parquet: the part is empty")])
 def test_a_bad_part_is_named_and_no_stage_writes(tiny, tmp_path, damage, message):
     config, _, parts, _ = tiny
     parts = damaged_copy(parts, tmp_path)
@@ -503,7 +520,7 @@ def test_a_bad_part_is_named_and_no_stage_writes(tiny, tmp_path, damage, message
                   lambda: stages.write_meta(run, "P2"), lambda: stages.checked_parts(config, parts, out)):
         with pytest.raises(InputError) as error:
             write()
-        assert f"{damaged}: " in str(error.value) and message in str(error.value)
+        assert f"{damaged}: " in str(error.value) and message.format(parts=parts) in str(error.value)
     assert not out.exists()
 
 
@@ -542,7 +559,10 @@ def test_a_part_is_read_once_per_version(tiny, tmp_path):
     assert sum(rows) == 1000  # only part 5 was read again
 
 
-@pytest.mark.parametrize("damage, message", [(truncated, "is truncated"), (nan_row, "row 123 holds NaN")])
+@pytest.mark.parametrize("damage, message", [
+    (truncated, "is truncated"), (nan_row, "row 123 holds NaN"),
+    (empty_metadata, "holds 1,000 rows but {parts}/laion2B-en-metadata/metadata_0005.parquet holds 0"),
+    (empty_part, "holds 0 rows and so does {parts}/laion2B-en-metadata/metadata_0005.parquet")])
 def test_make_reports_a_bad_part_by_name_and_leaves_no_artifact(tiny, tmp_path, damage, message):
     _, config_path, parts, _ = tiny
     parts = damaged_copy(parts, tmp_path)
@@ -550,7 +570,8 @@ def test_make_reports_a_bad_part_by_name_and_leaves_no_artifact(tiny, tmp_path, 
     out = tmp_path / "out"
     run = make(out, parts, config_path, "queries")  # part 0 only, and still refused
     assert run.returncode != 0
-    assert f"error: {damaged}: {message}" in run.stderr and "Traceback" not in run.stderr
+    assert f"error: {damaged}: {message.format(parts=parts)}" in run.stderr and "Traceback" not in run.stderr
+    assert run.stderr.count("error: ") == 1, run.stderr
     assert [p.name for p in out.iterdir() if not p.name.startswith(".rules")] == []
 
 
