@@ -2,14 +2,15 @@
 
 Each command lives in a module of this package that provides `register(subparsers)`;
 the parser it adds sets `run`, a function of the parsed arguments returning the exit
-status. Errors the project raises on purpose become one message and exit status 1.
+status. Errors the project raises on purpose, and the system's refusals (OSError), become one
+message and exit status 1.
 """
 from __future__ import annotations
 
 import argparse
 import sys
 
-from generator.errors import ProjectError
+from generator.errors import ProjectError, os_error_message
 
 COMMAND_MODULES = ["generator.cli.site", "generator.cli.transfer", "generator.cli.pipeline"]
 
@@ -33,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args) or 0
     except ProjectError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # the system refused a read or a write the command could not foresee
+        print(f"error: {os_error_message(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

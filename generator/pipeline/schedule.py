@@ -23,11 +23,13 @@ without the `dask` extra.
 """
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
 import subprocess
 import threading
+import time
 import traceback
 import uuid
 from collections import Counter, deque
@@ -39,7 +41,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
-from generator.errors import ProjectError
+from generator.errors import ProjectError, os_error_message
 
 Value = TypeVar("Value")
 
@@ -47,7 +49,13 @@ log = logging.getLogger(__name__)
 
 LOCAL = "local"
 ADDRESS = re.compile(r"tcp://[^\s/]+:\d+")
-RETRIES = 2  # more runs of a task that raised (a passing read error of a network file system, say)
+RETRIES = 2  # more runs of a task that met a transient error (a passing read error of a network file system)
+RETRY_DELAY = 1.0  # seconds before the first of them, doubled for the next
+# The OSErrors another run of the same task may not meet: a network file system's passing
+# failures. Any other error comes from the data, the definition or the code, and comes back on
+# every run: it stops the stage at once (docs/design/failures.md#retries).
+TRANSIENT = frozenset({errno.EIO, errno.ESTALE, errno.ETIMEDOUT, errno.ECONNRESET, errno.ECONNABORTED,
+                       errno.EAGAIN, errno.EINTR, errno.EBUSY})
 EXTRA = "pip install -e '.[dask]'"
 
 
@@ -124,23 +132,49 @@ def progress(total: float | None, what: str) -> tqdm:
     return tqdm(total=total, desc=what, unit=" rows", unit_scale=True, disable=None, leave=False)
 
 
-def _call(function: Callable, args: tuple, what: str, threads_per_host: dict[str, int] | None = None) -> Any:
-    """function(*args), run here or on a Dask worker (given the worker threads of each host).
+def transient(error: BaseException) -> bool:
+    """Whether another run of the task may not meet `error` (an OSError in TRANSIENT)."""
+    return isinstance(error, OSError) and error.errno in TRANSIENT
 
-    On a worker, BLAS gets the cores of the host shared out among the worker threads on it,
-    so that Dask threads x BLAS threads never exceed the cores. Set once for the whole worker
-    process, at its first task: the tasks of its threads all ask the same, and setting it
-    again while another task runs would lift the one-thread limit its kernel counts on
-    (blas.map_on_blas_threads).
+
+def _call(function: Callable, args: tuple, what: str, threads_per_host: dict[str, int] | None = None) -> Any:
+    """function(*args), run here or on a Dask worker (given the worker threads of each host);
+    every failure becomes a TaskError of one line naming the task.
+
+    A transient error (`transient`) runs the function again, at most RETRIES more times; any
+    other error (the project's own, a ValueError of a parser, a full disk) fails at once: it
+    would come back on every run. On a worker, BLAS gets the cores of the host shared out
+    among the worker threads on it, so that Dask threads x BLAS threads never exceed the
+    cores. Set once for the whole worker process, at its first task: the tasks of its threads
+    all ask the same, and setting it again while another task runs would lift the one-thread
+    limit its kernel counts on (blas.map_on_blas_threads).
     """
     if threads_per_host is not None:
         _limit_worker_blas(threads_per_host)
-    try:
-        return function(*args)
-    except TaskError:
-        raise
-    except ProjectError as error:
-        raise TaskError(f"{what}: {error}") from None
+    for retry in range(RETRIES + 1):
+        try:
+            return function(*args)
+        except TaskError:
+            raise
+        except ProjectError as error:
+            raise TaskError(f"{what}: {error}") from None
+        except Exception as error:
+            if transient(error) and retry < RETRIES:
+                log.warning("%s: %s; running it again (%d of %d)", what, os_error_message(error), retry + 1, RETRIES)
+                time.sleep(RETRY_DELAY * 2 ** retry)
+                continue
+            runs = f"failed {RETRIES + 1} times: " if transient(error) else ""
+            raise TaskError(f"{what}: {runs}{_described(error)}") from None
+    raise AssertionError("unreachable: the last run returns or raises")
+
+
+def _described(error: Exception) -> str:
+    """An unforeseen error in one line: its type, its words and where it was raised."""
+    if isinstance(error, OSError):
+        words = os_error_message(error)
+    else:
+        words = (str(error).splitlines() or [""])[0]
+    return f"{type(error).__name__}: {words}{_where(error)}"
 
 
 _worker_blas = threading.Lock()
@@ -254,7 +288,9 @@ class OnDask:
     def _submit(self, function: Callable, args: tuple, what: str):
         from dask.utils import funcname
 
-        return self.client.submit(_call, function, args, what, self.threads_per_host, pure=False, retries=RETRIES,
+        # No retries of Dask's own: _call runs a task again only after a transient error; a worker
+        # lost mid-task has its tasks rerun by the scheduler (distributed.scheduler.allowed-failures).
+        return self.client.submit(_call, function, args, what, self.threads_per_host, pure=False, retries=0,
                                   key=f"{funcname(function)}-{uuid.uuid4().hex}")
 
     def _merge(self, merge: Callable, what: str, left, right):
@@ -278,9 +314,8 @@ class OnDask:
             raise TaskError(f"{what}: the Dask worker running it died {error.allowed_failures + 1} time(s) (more "
                             "than the scheduler's distributed.scheduler.allowed-failures); the workers' logs say "
                             "why (out of memory?)") from None
-        except Exception as error:  # whatever failed remotely ends the run as one line naming the task
-            raise TaskError(f"{what}: failed on Dask after {RETRIES} retries: {type(error).__name__}: {error}"
-                            f"{_where(error)}") from None
+        except Exception as error:  # Dask's own failures (a result that cannot be unpickled, say): one line
+            raise TaskError(f"{what}: failed on Dask: {_described(error)}") from None
 
 
 def _where(error: BaseException) -> str:
