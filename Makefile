@@ -16,8 +16,9 @@ SITE_RELEASE = $(or $(RELEASE),data/release.yml)
 PIPELINE_RELEASE = $(or $(RELEASE),data/release-sample.yml)
 
 # Site inputs: DATA holds the three manifests; WORDING the page's texts; STRICT=0 renders
-# despite problems; ARTIFACTS, when set, is a folder of produced files whose layout, size
-# and md5 are read and checked against the manifests. RECALL unset: DATA's recall table,
+# despite problems (and lets verify and download go on past a name listed twice with different
+# values, using its first entry); ARTIFACTS, when set, is a folder of produced files whose
+# layout, size and md5 are read and checked against the manifests. RECALL unset: DATA's recall table,
 # else the committed one.
 DATA ?= data
 WORDING ?= data/page.yml
@@ -129,12 +130,14 @@ serve: render  ## live preview of the site on http://127.0.0.1:8000
 
 verify: $(ENV_STAMP)  ## check the files in DIR against MANIFEST (size, then md5; OK / FAILED per file)
 	$(PY) -m generator verify $(call quote,$(DIR)) --manifest $(call quote,$(MANIFEST)) \
-		$(if $(filter 1,$(call flag,REQUIRE_ALL)),--require-all) $(if $(filter 1,$(call flag,NO_CACHE)),--no-cache)
+		$(if $(filter 1,$(call flag,REQUIRE_ALL)),--require-all) $(if $(filter 1,$(call flag,NO_CACHE)),--no-cache) \
+		$(if $(filter 0,$(call flag,STRICT)),--lenient)
 
 download: $(ENV_STAMP)  ## resumable, verified download of FILES="..." or GROUP=... or SUBSET=... into DIR
 	$(PY) -m generator download $(foreach name,$(FILES),$(call quote,$(name))) --dir $(call quote,$(DIR)) \
 		--data $(call quote,$(DATA)) --release $(call quote,$(SITE_RELEASE)) $(if $(GROUP),--group $(call quote,$(GROUP))) \
-		$(if $(SUBSET),--subset $(call quote,$(SUBSET))) $(if $(MIRROR),--mirror $(call quote,$(MIRROR)))
+		$(if $(SUBSET),--subset $(call quote,$(SUBSET))) $(if $(MIRROR),--mirror $(call quote,$(MIRROR))) \
+		$(if $(filter 0,$(call flag,STRICT)),--lenient)
 
 test: $(ENV_STAMP) $(DASK_STAMP)  ## the whole test suite (what CI runs)
 	$(PY) -m pytest
