@@ -60,11 +60,14 @@ SAMPLE_SITE ?= build/sample-site
 # Where the heavy stages run (SPEC §5): unset, in the stage's own process; `local`, on a Dask
 # LocalCluster started here for the make run, of DASK_WORKERS processes of DASK_THREADS threads
 # (unset: Dask shares out the cores); tcp://host:port, on the workers of a running scheduler.
+# A stage on Dask waits DASK_WORKER_TIMEOUT seconds for a first worker (unset: 600).
 SCHEDULER ?=
 DASK_WORKERS ?=
 DASK_THREADS ?=
+DASK_WORKER_TIMEOUT ?=
 PIPELINE = $(PY) -m generator pipeline --release $(call quote,$(PIPELINE_RELEASE)) --parts $(call quote,$(PARTS)) \
-	--out $(call quote,$(OUT)) $(if $(SCHEDULER),--scheduler $(call quote,$(SCHEDULER))) $(DASK_SIZE)
+	--out $(call quote,$(OUT)) $(if $(SCHEDULER),--scheduler $(call quote,$(SCHEDULER))) $(DASK_SIZE) \
+	$(if $(DASK_WORKER_TIMEOUT),--worker-timeout $(call quote,$(DASK_WORKER_TIMEOUT)))
 DASK_SIZE = $(if $(DASK_WORKERS),--workers $(call quote,$(DASK_WORKERS))) \
 	$(if $(DASK_THREADS),--threads $(call quote,$(DASK_THREADS)))
 # The 'dask' extra of pyproject.toml: installed when a target needs it (SCHEDULER set, tests, benchmarks).

@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -102,15 +103,18 @@ def test_an_io_error_fails_after_its_retries_or_at_once(cluster, tmp_path, where
     marker = tmp_path / "runs"
     with pytest.raises(TaskError) as error:
         list(executor.map([Task(fails_always, (marker, code), "reading", 1)], "reading"))
-    assert re.fullmatch(re.escape(f"reading: {words.format(marker=marker)} (at test_failures.py:") + r"\d+ in fails_always\)",
-                        str(error.value)), str(error.value)
+    expected = re.escape(f"reading: {words.format(marker=marker)} (at test_failures.py:") + r"\d+ in fails_always\)"
+    assert re.fullmatch(expected, str(error.value)), str(error.value)
     assert marker.read_text() == "x" * runs
 
 
 def _can_mount_a_small_disk() -> bool:
-    return shutil.which("unshare") is not None and subprocess.run(
-        ["unshare", "-rm", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt 2>/dev/null || "
-                                       "mount -t tmpfs -o size=64k tmpfs \"$TMPDIR\""], capture_output=True).returncode == 0
+    """Whether this user may mount a tmpfs in a mount namespace of its own (gone when it ends)."""
+    if shutil.which("unshare") is None:
+        return False
+    with tempfile.TemporaryDirectory() as folder:
+        return subprocess.run(["unshare", "-rm", "mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", folder],
+                              capture_output=True).returncode == 0
 
 
 @pytest.mark.skipif(not _can_mount_a_small_disk(), reason="needs `unshare -rm` and a tmpfs mount (a private mount "

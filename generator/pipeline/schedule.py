@@ -28,7 +28,6 @@ import logging
 import os
 import re
 import subprocess
-import threading
 import time
 import traceback
 import uuid
@@ -38,10 +37,10 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
-from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from generator.errors import ProjectError, os_error_message
+from generator.pipeline.blas import set_blas_threads
 
 Value = TypeVar("Value")
 
@@ -57,6 +56,8 @@ RETRY_DELAY = 1.0  # seconds before the first of them, doubled for the next
 TRANSIENT = frozenset({errno.EIO, errno.ESTALE, errno.ETIMEDOUT, errno.ECONNRESET, errno.ECONNABORTED,
                        errno.EAGAIN, errno.EINTR, errno.EBUSY})
 EXTRA = "pip install -e '.[dask]'"
+# Seconds a stage waits for a first worker (an adaptive or batch-queue cluster starts with none).
+WORKER_TIMEOUT = 600.0
 
 
 class TaskError(ProjectError):
@@ -68,11 +69,13 @@ class TaskError(ProjectError):
 class Scheduler:
     """Where the tasks run: `address` None (this process), `local` (a LocalCluster here of
     `workers` processes of `threads` threads each; None leaves the split of the cores to
-    Dask) or the address of a running scheduler (tcp://host:port)."""
+    Dask) or the address of a running scheduler (tcp://host:port). A stage on Dask waits up
+    to `worker_timeout` seconds for a first worker."""
 
     address: str | None = None
     workers: int | None = None
     threads: int | None = None
+    worker_timeout: float = WORKER_TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -143,11 +146,8 @@ def _call(function: Callable, args: tuple, what: str, threads_per_host: dict[str
 
     A transient error (`transient`) runs the function again, at most RETRIES more times; any
     other error (the project's own, a ValueError of a parser, a full disk) fails at once: it
-    would come back on every run. On a worker, BLAS gets the cores of the host shared out
-    among the worker threads on it, so that Dask threads x BLAS threads never exceed the
-    cores. Set once for the whole worker process, at its first task: the tasks of its threads
-    all ask the same, and setting it again while another task runs would lift the one-thread
-    limit its kernel counts on (blas.map_on_blas_threads).
+    would come back on every run. On a worker, the task first sets the worker's BLAS threads
+    (`_limit_worker_blas`).
     """
     if threads_per_host is not None:
         _limit_worker_blas(threads_per_host)
@@ -177,26 +177,20 @@ def _described(error: Exception) -> str:
     return f"{type(error).__name__}: {words}{_where(error)}"
 
 
-_worker_blas = threading.Lock()
-_worker_blas_set = False
-
-
 def _limit_worker_blas(threads_per_host: dict[str, int]) -> None:
-    global _worker_blas_set
-    with _worker_blas:
-        if not _worker_blas_set:
-            threadpool_limits(_worker_blas_threads(threads_per_host), user_api="blas")
-            _worker_blas_set = True
-
-
-def _worker_blas_threads(threads_per_host: dict[str, int]) -> int:
+    """BLAS threads of this worker process: the cores of its host shared out among the worker
+    threads on it (as the scheduler counted them when the task was submitted), so that Dask
+    threads x BLAS threads never exceed the cores; a worker its task's count does not know yet
+    (it joined after the submission) counts its own threads. Set through blas.set_blas_threads,
+    which changes nothing when the number is the same and never lifts the one-thread limit of a
+    kernel running on another thread of the worker."""
     from dask.system import CPU_COUNT
     from distributed import get_worker
     from distributed.comm.addressing import get_address_host
 
     worker = get_worker()
     threads = threads_per_host.get(get_address_host(worker.address), worker.state.nthreads)
-    return max(1, CPU_COUNT // max(1, threads))
+    set_blas_threads(max(1, CPU_COUNT // max(1, threads)))
 
 
 class InProcess:
@@ -231,31 +225,43 @@ def _merged_here(merge: Callable, what: str, left: Any, right: Any) -> Any:
 
 class OnDask:
     """Tasks submitted to a Dask scheduler through `client`; results come back to this process
-    only where the stage writes them (map) or reads them (value)."""
+    only where the stage writes them (map) or reads them (value). The workers are counted
+    anew for every batch of tasks submitted (`threads`, `threads_per_host`): workers come and
+    go on an adaptive or batch-queue cluster, and one that joins mid-stage takes tasks still
+    queued on the scheduler."""
 
     def __init__(self, client):
         self.client = client
-        workers = client.scheduler_info()["workers"].values()
+
+    def threads_per_host(self) -> dict[str, int]:
+        """Worker threads of each host, as the scheduler knows them now."""
         threads: Counter = Counter()
-        for worker in workers:
+        for worker in self.client.scheduler_info(n_workers=-1)["workers"].values():
             threads[worker["host"]] += worker["nthreads"]
-        self.threads_per_host = dict(threads)
-        self.threads = sum(threads.values())
-        self.workers = len(workers)
+        return dict(threads)
+
+    @property
+    def threads(self) -> int:
+        """Worker threads of the cluster now (tasks that can run at once)."""
+        return sum(self.threads_per_host().values())
 
     def describe(self, what: str) -> str:
-        dashboard = self.client.scheduler_info().get("services", {}).get("dashboard")
-        return (f"{what}: on Dask at {self.client.scheduler.address}, {self.workers} worker(s), "
-                f"{self.threads} thread(s)" + (f"; dashboard {self.client.dashboard_link}" if dashboard else ""))
+        info = self.client.scheduler_info(n_workers=-1)
+        workers = info["workers"].values()
+        dashboard = info.get("services", {}).get("dashboard")
+        return (f"{what}: on Dask at {self.client.scheduler.address}, {len(workers)} worker(s), "
+                f"{sum(worker['nthreads'] for worker in workers)} thread(s) now"
+                + (f"; dashboard {self.client.dashboard_link}" if dashboard else ""))
 
     def map(self, tasks: Sequence[Task], what: str) -> Iterator[Any]:
         """Results in task order, with at most two tasks per worker thread submitted and not yet
         taken: the results of a whole subset never wait in memory for the writer."""
-        window = max(2, 2 * self.threads)
+        hosts = self.threads_per_host()
+        window = max(2, 2 * sum(hosts.values()))
         pending: deque = deque()
         with progress(sum(task.rows for task in tasks), what) as bar:
             for task in tasks:
-                pending.append((task, self._submit(task.function, task.args, task.what)))
+                pending.append((task, self._submit(task.function, task.args, task.what, hosts)))
                 if len(pending) >= window:
                     yield self._taken(*pending.popleft(), bar)
             while pending:
@@ -268,9 +274,10 @@ class OnDask:
         from distributed import as_completed
 
         tasks, roots, done = {}, [], as_completed(loop=self.client.loop)
+        hosts = self.threads_per_host()
         for group in groups:
-            futures = [self._submit(task.function, task.args, task.what) for task in group]
-            roots.append(tree_reduce(partial(self._merge, merge, what), futures))
+            futures = [self._submit(task.function, task.args, task.what, hosts) for task in group]
+            roots.append(tree_reduce(partial(self._merge, merge, what, hosts), futures))
             tasks.update((future.key, task) for future, task in zip(futures, group))
             done.update(futures)
         futures = None  # from here on, only the merges hold the tasks' results
@@ -285,16 +292,16 @@ class OnDask:
     def value(self, handle: Any, what: str) -> Any:
         return self._result(handle, f"{what}: merging results")
 
-    def _submit(self, function: Callable, args: tuple, what: str):
+    def _submit(self, function: Callable, args: tuple, what: str, hosts: dict[str, int]):
         from dask.utils import funcname
 
         # No retries of Dask's own: _call runs a task again only after a transient error; a worker
         # lost mid-task has its tasks rerun by the scheduler (distributed.scheduler.allowed-failures).
-        return self.client.submit(_call, function, args, what, self.threads_per_host, pure=False, retries=0,
+        return self.client.submit(_call, function, args, what, hosts, pure=False, retries=0,
                                   key=f"{funcname(function)}-{uuid.uuid4().hex}")
 
-    def _merge(self, merge: Callable, what: str, left, right):
-        return self._submit(merge, (left, right), f"{what}: merging results")
+    def _merge(self, merge: Callable, what: str, hosts: dict[str, int], left, right):
+        return self._submit(merge, (left, right), f"{what}: merging results", hosts)
 
     def _taken(self, task: Task, future, bar: tqdm) -> Any:
         result = self._result(future, task.what)
@@ -367,11 +374,25 @@ def open_executor(scheduler: Scheduler, what: str) -> Iterator[InProcess | OnDas
             client = stack.enter_context(distributed.Client(address, set_as_default=False))
         except (OSError, TimeoutError) as error:
             raise ProjectError(f"cannot reach the Dask scheduler at {address}: {error}") from None
+        _wait_for_a_worker(client, address, scheduler.worker_timeout, what)
         on_dask = OnDask(client)
-        if on_dask.workers == 0:
-            log.warning("%s: no worker has joined the scheduler at %s yet: the tasks wait for one", what, address)
         log.info("%s", on_dask.describe(what))
         yield on_dask
+
+
+def _wait_for_a_worker(client, address: str, timeout: float, what: str) -> None:
+    """Returns once the scheduler has a worker; a ProjectError naming it after `timeout` seconds
+    without one (docs/design/pipeline.md#scheduling-on-dask)."""
+    if client.scheduler_info(n_workers=1)["workers"]:
+        return
+    log.warning("%s: no worker has joined the scheduler at %s yet: waiting up to %g s for one", what, address,
+                timeout)
+    try:
+        client.wait_for_workers(1, timeout=timeout)
+    except TimeoutError:
+        raise ProjectError(f"no Dask worker joined the scheduler at {address} within {timeout:g} s: start workers "
+                           f"(`dask worker {address}`, seeing --parts and --out under the same paths) or wait "
+                           "longer (--worker-timeout, make DASK_WORKER_TIMEOUT=seconds)") from None
 
 
 def run_in_local_cluster(workers: int | None, threads: int | None, command: list[str]) -> int:

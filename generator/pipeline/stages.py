@@ -367,10 +367,11 @@ def write_gold(run: Run, label: str) -> None:
     what = f"gold standard {label}"
     with open_executor(run.scheduler, what) as executor:
         log.info("%s", blas_report())
-        # Two waves: first as many row blocks as keep every worker thread busy, then every other
-        # block told their candidates, so that it skips the rows they already beat. Either way
-        # the candidates lead to the same gold standard; the first wave only saves work.
-        wave = -(-executor.threads // len(query_blocks))
+        # Two waves: first as many row blocks as keep every worker thread present now busy (at
+        # least one), then every other block told their candidates, so that it skips the rows they
+        # already beat. Either way the candidates lead to the same gold standard; the first wave
+        # only saves work.
+        wave = max(1, -(-executor.threads // len(query_blocks)))
         first = executor.reduce(_gold_tasks(screen_of_rows, run, label, f"{what}: screen", query_blocks,
                                             blocks[:wave], [()] * len(query_blocks)), merge_candidates,
                                 f"{what}: screen")
