@@ -76,8 +76,8 @@ DASK_STAMP := $(VENV)/.installed-dask
 PIPELINE_TARGETS := artifacts subsets queries meta pca hamming gold recall manifests
 # The rules of the release's files (one per output, prerequisites the files it reads),
 # written by the pipeline from its stage table; one rules file per release so that
-# switching releases is safe. They name files through RULE_PARTS, RULE_OUT and RULE_RELEASE
-# (below): PARTS, OUT and the release as make's rules can hold them.
+# switching releases is safe. They name files through RULE_PARTS and RULE_OUT (below): PARTS
+# and OUT as make's rules can hold them (RULE_RELEASE checks the release's path the same way).
 PIPELINE_RULES = $(OUT)/.rules/$(subst $(space),_,$(subst /,_,$(PIPELINE_RELEASE))).mk
 
 # --- Values of variables -------------------------------------------------------------------
@@ -176,9 +176,14 @@ RULE_OUT := $(call rule_path,OUT,$(OUT))
 RULE_RELEASE := $(call rule_path,RELEASE,$(PIPELINE_RELEASE))
 include $(call escape,$(PIPELINE_RULES))
 
-$(call escape,$(PIPELINE_RULES)): $(RULE_RELEASE) $(wildcard generator/pipeline/*.py generator/release/*.py) | $(ENV_STAMP) \
-		$(if $(SCHEDULER),$(DASK_STAMP))
-	$(PIPELINE) rules --to $(call quote,$@)
+# Written on every run (make -n included), each file only when its text changes: the rules and
+# the stages' stamp files in OUT/.stamps, which hold the part of the release each stage reads,
+# its code version and its numerics (docs/design/pipeline.md#rebuild-dependencies).
+$(call escape,$(PIPELINE_RULES)): pipeline-rules | $(ENV_STAMP) $(if $(SCHEDULER),$(DASK_STAMP))
+	@$(PIPELINE) rules --to $(call quote,$@)
+
+.PHONY: pipeline-rules
+pipeline-rules:
 endif
 
 artifacts: $(PIPELINE_ALL)  ## run the whole pipeline [PARTS=.. OUT=.. RELEASE=.. SCHEDULER=local|tcp://..] (default: the sample)

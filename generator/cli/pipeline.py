@@ -21,8 +21,8 @@ from pathlib import Path
 
 from generator.cli.options import number
 from generator.errors import ProjectError
-from generator.io.files import atomic_write_text
-from generator.pipeline.rules import make_rules
+from generator.io.files import write_if_changed
+from generator.pipeline.rules import make_rules, stamp_texts
 from generator.pipeline.schedule import LOCAL, WORKER_TIMEOUT, Scheduler, run_in_local_cluster, scheduler_address
 from generator.pipeline.stages import ONCE, STAGES, VECTORS, Run, checked_parts, run_stage, write_sample
 from generator.release.read import read_release
@@ -30,7 +30,8 @@ from generator.release.read import read_release
 # Commands beside the stages: they write no artifact.
 TOOLS = {
     "sample": "write the synthetic parts of the release's 'sample' section into --parts",
-    "rules": "write the make rules of the release to --to (used by the Makefile)",
+    "rules": "write the make rules of the release to --to and each stage's stamp file to --out/.stamps, each only "
+             "when its text changes (used by the Makefile on every run)",
     "check-parts": "check every part the release reads (headers, row counts, NSFW column, every embedding row)",
     "local-cluster": "start a Dask LocalCluster (--workers, --threads), run COMMAND with DASK_SCHEDULER_ADDRESS set to "
                      "its address, then stop it (what make runs for SCHEDULER=local)",
@@ -112,7 +113,9 @@ def run_tool(args) -> int:
     if args.stage == "sample":
         write_sample(release, args.parts)
     elif args.stage == "rules":
-        atomic_write_text(args.to, make_rules(release))
+        for name, text in stamp_texts(release).items():
+            write_if_changed(args.out / name, text.encode("utf-8"))
+        write_if_changed(args.to, make_rules(release).encode("utf-8"))
     else:
         checked_parts(release, args.parts, args.out)
     return 0

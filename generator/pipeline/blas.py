@@ -80,12 +80,11 @@ def single_threaded_blas() -> Iterator[int]:
     """
     global _holders, _threads
     with _held:
+        threads = blas_threads() if _threads is None else _threads
+        _threads = threads
         if _holders == 0:
-            if _threads is None:
-                _threads = blas_threads()
             threadpool_limits(1, user_api="blas")
         _holders += 1
-        threads = _threads
     try:
         yield threads
     finally:

@@ -35,7 +35,7 @@ from collections import Counter, deque
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Sequence, TypeGuard, TypeVar
 
 from tqdm import tqdm
 
@@ -135,7 +135,7 @@ def progress(total: float | None, what: str) -> tqdm:
     return tqdm(total=total, desc=what, unit=" rows", unit_scale=True, disable=None, leave=False)
 
 
-def transient(error: BaseException) -> bool:
+def transient(error: BaseException) -> TypeGuard[OSError]:
     """Whether another run of the task may not meet `error` (an OSError in TRANSIENT)."""
     return isinstance(error, OSError) and error.errno in TRANSIENT
 
@@ -230,7 +230,7 @@ class OnDask:
     go on an adaptive or batch-queue cluster, and one that joins mid-stage takes tasks still
     queued on the scheduler."""
 
-    def __init__(self, client):
+    def __init__(self, client: Any) -> None:
         self.client = client
 
     def threads_per_host(self) -> dict[str, int]:
@@ -292,7 +292,7 @@ class OnDask:
     def value(self, handle: Any, what: str) -> Any:
         return self._result(handle, f"{what}: merging results")
 
-    def _submit(self, function: Callable, args: tuple, what: str, hosts: dict[str, int]):
+    def _submit(self, function: Callable[..., Any], args: tuple[Any, ...], what: str, hosts: dict[str, int]) -> Any:
         from dask.utils import funcname
 
         # No retries of Dask's own: _call runs a task again only after a transient error; a worker
@@ -300,7 +300,7 @@ class OnDask:
         return self.client.submit(_call, function, args, what, hosts, pure=False, retries=0,
                                   key=f"{funcname(function)}-{uuid.uuid4().hex}")
 
-    def _merge(self, merge: Callable, what: str, hosts: dict[str, int], left, right):
+    def _merge(self, merge: Callable[[Any, Any], Any], what: str, hosts: dict[str, int], left: Any, right: Any) -> Any:
         return self._submit(merge, (left, right), f"{what}: merging results", hosts)
 
     def _taken(self, task: Task, future, bar: tqdm) -> Any:
@@ -380,7 +380,7 @@ def open_executor(scheduler: Scheduler, what: str) -> Iterator[InProcess | OnDas
         yield on_dask
 
 
-def _wait_for_a_worker(client, address: str, timeout: float, what: str) -> None:
+def _wait_for_a_worker(client: Any, address: str, timeout: float, what: str) -> None:
     """Returns once the scheduler has a worker; a ProjectError naming it after `timeout` seconds
     without one (docs/design/pipeline.md#scheduling-on-dask)."""
     if client.scheduler_info(n_workers=1)["workers"]:

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import logging
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Mapping
 
 import numpy as np
 from tqdm import tqdm
@@ -449,7 +449,12 @@ class Needs:
 class Stage:
     """One stage: the command `pipeline NAME [LABEL]`, the make rules of its files and the
     make target (`target`) that builds them. `scope` says what LABEL is: a subset, a subset
-    or the queries, or nothing (`once`); `labels` lists the labels a release runs it for."""
+    or the queries, or nothing (`once`); `labels` lists the labels a release runs it for.
+
+    What its files depend on besides the files it reads (docs/design/pipeline.md#rebuild-dependencies):
+    `definition`, the part of the release definition it reads, as plain JSON data; `version`,
+    raised whenever a change of its code can change the bytes it writes; `numerics`, the
+    constants that fix the order of its floating-point work (and so the bits it writes)."""
 
     name: str
     help: str
@@ -459,6 +464,14 @@ class Stage:
     outputs: Callable[[Release, str | None], list[str]]
     needs: Callable[[Release, str | None], Needs]
     run: Callable[[Run, str | None], None]
+    definition: Callable[[Release, str | None], object]
+    version: int = 1
+    numerics: Mapping[str, int] = field(default_factory=dict)
+
+    def stamp(self, release: Release, label: str | None) -> dict[str, object]:
+        """What the stage's files of `label` are made from, besides the files it reads."""
+        return {"stage": self.name, "label": label, "version": self.version, "numerics": dict(self.numerics),
+                "definition": self.definition(release, label)}
 
 
 def _all_subsets(release: Release) -> list[str | None]:
@@ -493,49 +506,119 @@ def _recall_needs(release: Release, _label) -> Needs:
     return Needs(out=tuple(files + [release.recall_gold.file_name(label) for label in release.labels]))
 
 
+# --- the part of the release each stage reads ----------------------------------------------
+
+def _layout_of(layout: Layout) -> dict[str, object]:
+    return {"datasets": [[d.key, d.dtype, d.cols] for d in layout.datasets], "columns": list(layout.columns)}
+
+
+def _bundles_of(release: Release, kinds: list[BundleKind], label: str) -> list[dict[str, object]]:
+    """Name and layout of the bundles of `kinds` for `label` (not whether they are published)."""
+    bundles = [release.bundle(kind, label) for kind in kinds]
+    return [{"kind": bundle.kind.id, "name": bundle.name, "layout": _layout_of(bundle.layout)} for bundle in bundles]
+
+
+def _subset_of(release: Release, label: str) -> dict[str, object]:
+    spec = release.subset(label)
+    return {"label": label, "parts": [spec.first_part, spec.last_part], "rule": spec.rule, "rows": spec.rows}
+
+
+def _queries_of(release: Release) -> dict[str, object]:
+    spec = release.queries
+    return {"label": spec.label, "part": spec.part, "count": spec.count, "seed": spec.seed}
+
+
+def _sketch_model_of(release: Release) -> dict[str, object]:
+    settings = release.sketches
+    if settings.model is not None:
+        return {"model": str(settings.model), "refs": release.sketch_refs}
+    return {"train": release.pca_train, "seed": settings.seed, "sample_rows": settings.sample_rows,
+            "refs": release.sketch_refs, "file": release.created_sketch_model_file()}
+
+
+def _subset_definition(release: Release, label: str) -> object:
+    return {"subset": _subset_of(release, label), "bundles": _bundles_of(release, [release.embeddings], label)}
+
+
+def _queries_definition(release: Release, _label: None) -> object:
+    return {"queries": _queries_of(release),
+            "bundles": _bundles_of(release, [release.embeddings], release.queries.label)}
+
+
+def _meta_definition(release: Release, label: str) -> object:
+    return {"subset": _subset_of(release, label), "bundles": _bundles_of(release, release.kinds_of(META), label)}
+
+
+def _pca_model_definition(release: Release, _label: None) -> object:
+    return {"train": release.pca_train, "dims": _pca_dims(release), "file": release.pca_model_file()}
+
+
+def _pca_definition(release: Release, label: str) -> object:
+    return {"model": release.pca_model_file(), "bundles": _bundles_of(release, _kinds_for(release, PCA, label), label)}
+
+
+def _hamming_definition(release: Release, label: str) -> object:
+    return {"model": _sketch_model_of(release), "bundles": _bundles_of(release, _kinds_for(release, SKETCHES, label),
+                                                                         label)}
+
+
+def _gold_definition(release: Release, label: str) -> object:
+    return {"queries": release.queries.label, "bundles": _bundles_of(release, release.kinds_of(GOLD), label)}
+
+
+def _recall_definition(release: Release, _label: None) -> object:
+    return {"k": release.recall_k, "gold": release.recall_gold.id, "labels": list(release.labels),
+            "projections": [kind.id for kind in _projections(release)]}
+
+
+def _manifests_definition(release: Release, _label: None) -> object:
+    return {"published": [bundle.name for bundle in release.published()], "base_url": release.base_url}
+
+
 STAGES: tuple[Stage, ...] = (
     Stage("subset", "cut a database subset from the parts: NSFW rule, concatenation", "subsets", SUBSETS,
           _all_subsets, lambda r, label: [r.embeddings_file(label)],
           lambda r, label: Needs(parts=tuple(r.subset(label).parts)),
-          lambda run, label: write_subset(run, label)),
+          lambda run, label: write_subset(run, label), _subset_definition),
     Stage("queries", "take the query vectors from the query part", "queries", ONCE,
           _once_if(lambda r: True), lambda r, _: [r.embeddings_file(r.queries.label)],
           lambda r, _: Needs(parts=(r.queries.part,)),
-          lambda run, _: write_queries(run)),
+          lambda run, _: write_queries(run), _queries_definition),
     Stage("meta", "write the metadata tables of a subset", "meta", SUBSETS,
           lambda r: _all_subsets(r) if r.kinds_of(META) else [],
           lambda r, label: [kind.file_name(label) for kind in r.kinds_of(META)],
           lambda r, label: Needs(parts=tuple(r.subset(label).parts)),
-          lambda run, label: write_meta(run, label)),
+          lambda run, label: write_meta(run, label), _meta_definition),
     Stage("pca-model", "fit the PCA model on the training subset", "pca", ONCE,
           _once_if(lambda r: bool(r.kinds_of(PCA))), lambda r, _: [r.pca_model_file()],
           lambda r, _: Needs(out=(r.embeddings_file(r.pca_train),)),
-          lambda run, _: write_pca_model(run)),
+          lambda run, _: write_pca_model(run), _pca_model_definition,
+          numerics={"BLOCK_ROWS": BLOCK_ROWS, "COVARIANCE_ROWS": COVARIANCE_ROWS}),
     Stage("pca", "project a subset (or the queries) with the PCA model", "pca", VECTORS,
           _vector_labels(PCA), lambda r, label: _files(r, PCA, label),
           lambda r, label: Needs(out=(r.pca_model_file(), r.embeddings_file(label))),
-          lambda run, label: write_pca(run, label)),
+          lambda run, label: write_pca(run, label), _pca_definition),
     Stage("sketch-model", "create a BinWalk model from the training subset (release 'sketches: create')",
           "hamming", ONCE,
           _once_if(lambda r: bool(r.kinds_of(SKETCHES)) and r.sketches.model is None),
           lambda r, _: [r.created_sketch_model_file()],
           lambda r, _: Needs(out=(r.embeddings_file(r.pca_train),)),
-          lambda run, _: write_sketch_model(run)),
+          lambda run, _: write_sketch_model(run), lambda r, _: _sketch_model_of(r)),
     Stage("hamming", "compute the binary sketches of a subset (or the queries)", "hamming", VECTORS,
           _vector_labels(SKETCHES), lambda r, label: _files(r, SKETCHES, label), _sketch_needs,
-          lambda run, label: write_hamming(run, label)),
+          lambda run, label: write_hamming(run, label), _hamming_definition),
     Stage("gold", "compute the gold standards of a subset (exact, float64)", "gold", SUBSETS,
           lambda r: _all_subsets(r) if r.kinds_of(GOLD) else [],
           lambda r, label: [kind.file_name(label) for kind in r.kinds_of(GOLD)],
           lambda r, label: Needs(out=(r.embeddings_file(label), r.embeddings_file(r.queries.label))),
-          lambda run, label: write_gold(run, label)),
+          lambda run, label: write_gold(run, label), _gold_definition),
     Stage("recall", "write the projection recall table recall-projections.csv", "recall", ONCE,
           _once_if(lambda r: bool(_projections(r))), lambda r, _: [RECALL_FILE], _recall_needs,
-          lambda run, _: write_recall(run)),
+          lambda run, _: write_recall(run), _recall_definition),
     Stage("manifests", "write the md5, size and URL manifests of every published bundle", "manifests", ONCE,
           _once_if(lambda r: True), lambda r, _: list(MANIFEST_FILES),
           lambda r, _: Needs(out=tuple(b.name for b in r.published())),
-          lambda run, _: write_manifests(run)),
+          lambda run, _: write_manifests(run), _manifests_definition),
 )
 
 # The make targets of the stages, in the order `make help` lists them; `artifacts` is all of them.
