@@ -536,42 +536,51 @@ def _sketch_model_of(release: Release) -> dict[str, object]:
             "refs": release.sketch_refs, "file": release.created_sketch_model_file()}
 
 
-def _subset_definition(release: Release, label: str) -> object:
+def _sketch_model_definition(release: Release, _label: str | None) -> object:
+    return _sketch_model_of(release)
+
+
+def _subset_definition(release: Release, label: str | None) -> object:
+    assert label is not None  # a stage of subsets (or the queries)
     return {"subset": _subset_of(release, label), "bundles": _bundles_of(release, [release.embeddings], label)}
 
 
-def _queries_definition(release: Release, _label: None) -> object:
+def _queries_definition(release: Release, _label: str | None) -> object:
     return {"queries": _queries_of(release),
             "bundles": _bundles_of(release, [release.embeddings], release.queries.label)}
 
 
-def _meta_definition(release: Release, label: str) -> object:
+def _meta_definition(release: Release, label: str | None) -> object:
+    assert label is not None  # a stage of subsets (or the queries)
     return {"subset": _subset_of(release, label), "bundles": _bundles_of(release, release.kinds_of(META), label)}
 
 
-def _pca_model_definition(release: Release, _label: None) -> object:
+def _pca_model_definition(release: Release, _label: str | None) -> object:
     return {"train": release.pca_train, "dims": _pca_dims(release), "file": release.pca_model_file()}
 
 
-def _pca_definition(release: Release, label: str) -> object:
+def _pca_definition(release: Release, label: str | None) -> object:
+    assert label is not None  # a stage of subsets (or the queries)
     return {"model": release.pca_model_file(), "bundles": _bundles_of(release, _kinds_for(release, PCA, label), label)}
 
 
-def _hamming_definition(release: Release, label: str) -> object:
+def _hamming_definition(release: Release, label: str | None) -> object:
+    assert label is not None  # a stage of subsets (or the queries)
     return {"model": _sketch_model_of(release), "bundles": _bundles_of(release, _kinds_for(release, SKETCHES, label),
                                                                          label)}
 
 
-def _gold_definition(release: Release, label: str) -> object:
+def _gold_definition(release: Release, label: str | None) -> object:
+    assert label is not None  # a stage of subsets (or the queries)
     return {"queries": release.queries.label, "bundles": _bundles_of(release, release.kinds_of(GOLD), label)}
 
 
-def _recall_definition(release: Release, _label: None) -> object:
+def _recall_definition(release: Release, _label: str | None) -> object:
     return {"k": release.recall_k, "gold": release.recall_gold.id, "labels": list(release.labels),
             "projections": [kind.id for kind in _projections(release)]}
 
 
-def _manifests_definition(release: Release, _label: None) -> object:
+def _manifests_definition(release: Release, _label: str | None) -> object:
     return {"published": [bundle.name for bundle in release.published()], "base_url": release.base_url}
 
 
@@ -603,7 +612,7 @@ STAGES: tuple[Stage, ...] = (
           _once_if(lambda r: bool(r.kinds_of(SKETCHES)) and r.sketches.model is None),
           lambda r, _: [r.created_sketch_model_file()],
           lambda r, _: Needs(out=(r.embeddings_file(r.pca_train),)),
-          lambda run, _: write_sketch_model(run), lambda r, _: _sketch_model_of(r)),
+          lambda run, _: write_sketch_model(run), _sketch_model_definition),
     Stage("hamming", "compute the binary sketches of a subset (or the queries)", "hamming", VECTORS,
           _vector_labels(SKETCHES), lambda r, label: _files(r, SKETCHES, label), _sketch_needs,
           lambda run, label: write_hamming(run, label), _hamming_definition),
