@@ -26,7 +26,8 @@ SITE_EDITION = $(call edition_of,$(SITE_RELEASE))
 PIPELINE_EDITION = $(call edition_of,$(PIPELINE_RELEASE))
 
 # Site inputs: DATA holds a folder per edition with its three manifests (and recall table);
-# WORDING the page's texts; STRICT=0 renders despite problems; ARTIFACTS, when set, is a folder
+# WORDING the page's texts; STRICT=0 renders despite problems (and lets verify and download go on
+# past a name listed twice with different values, using its first entry); ARTIFACTS, when set, is a folder
 # per edition of produced files whose layout, size and md5 are read and checked against the
 # manifests.
 DATA ?= $(RELEASES)
@@ -76,11 +77,14 @@ SAMPLE_SITE ?= build/sample-site
 # stage's own process; `local`, on a Dask LocalCluster started here for the make run, of
 # DASK_WORKERS processes of DASK_THREADS threads (unset: Dask shares out the cores);
 # tcp://host:port, on the workers of a running scheduler.
+# A stage on Dask waits DASK_WORKER_TIMEOUT seconds for a first worker (unset: 600).
 SCHEDULER ?=
 DASK_WORKERS ?=
 DASK_THREADS ?=
+DASK_WORKER_TIMEOUT ?=
 PIPELINE = $(PY) -m generator pipeline --release $(call quote,$(PIPELINE_RELEASE)) --parts $(call quote,$(PARTS)) \
-	--out $(call quote,$(OUT)) $(if $(SCHEDULER),--scheduler $(call quote,$(SCHEDULER))) $(DASK_SIZE)
+	--out $(call quote,$(OUT)) $(if $(SCHEDULER),--scheduler $(call quote,$(SCHEDULER))) $(DASK_SIZE) \
+	$(if $(DASK_WORKER_TIMEOUT),--worker-timeout $(call quote,$(DASK_WORKER_TIMEOUT)))
 DASK_SIZE = $(if $(DASK_WORKERS),--workers $(call quote,$(DASK_WORKERS))) \
 	$(if $(DASK_THREADS),--threads $(call quote,$(DASK_THREADS)))
 # The 'dask' extra of pyproject.toml: installed when a target needs it (SCHEDULER set, tests, benchmarks).
@@ -89,8 +93,8 @@ DASK_STAMP := $(VENV)/.installed-dask
 PIPELINE_TARGETS := artifacts subsets queries meta pca hamming gold recall manifests
 # The rules of the release's files (one per output, prerequisites the files it reads),
 # written by the pipeline from its stage table; one rules file per release so that
-# switching releases is safe. They name files through RULE_PARTS, RULE_OUT and RULE_RELEASE
-# (below): PARTS, OUT and the release as make's rules can hold them.
+# switching releases is safe. They name files through RULE_PARTS and RULE_OUT (below): PARTS
+# and OUT as make's rules can hold them (RULE_RELEASE checks the release's path the same way).
 PIPELINE_RULES = $(OUT)/.rules/$(subst $(space),_,$(subst /,_,$(PIPELINE_RELEASE))).mk
 
 # --- Values of variables -------------------------------------------------------------------
@@ -158,12 +162,14 @@ serve: render  ## live preview of the site on http://127.0.0.1:8000 (its command
 
 verify: $(ENV_STAMP)  ## check the files in DIR against MANIFEST (size, then md5; OK / FAILED per file)
 	$(PY) -m generator verify $(call quote,$(DIR)) --manifest $(call quote,$(MANIFEST)) \
-		$(if $(filter 1,$(call flag,REQUIRE_ALL)),--require-all) $(if $(filter 1,$(call flag,NO_CACHE)),--no-cache)
+		$(if $(filter 1,$(call flag,REQUIRE_ALL)),--require-all) $(if $(filter 1,$(call flag,NO_CACHE)),--no-cache) \
+		$(if $(filter 0,$(call flag,STRICT)),--lenient)
 
 download: $(ENV_STAMP)  ## resumable, verified download of FILES="..." or GROUP=... or SUBSET=... of EDITION into DIR
 	$(PY) -m generator download $(foreach name,$(FILES),$(call quote,$(name))) --dir $(call quote,$(DIR)) \
 		--data $(call quote,$(DATA)/$(SITE_EDITION)) --release $(call quote,$(SITE_RELEASE)) $(if $(GROUP),--group $(call quote,$(GROUP))) \
-		$(if $(SUBSET),--subset $(call quote,$(SUBSET))) $(if $(MIRROR),--mirror $(call quote,$(MIRROR)))
+		$(if $(SUBSET),--subset $(call quote,$(SUBSET))) $(if $(MIRROR),--mirror $(call quote,$(MIRROR))) \
+		$(if $(filter 0,$(call flag,STRICT)),--lenient)
 
 test: $(ENV_STAMP) $(DASK_STAMP)  ## the whole test suite (what CI runs)
 	$(PY) -m pytest
@@ -207,9 +213,14 @@ RULE_OUT := $(call rule_path,OUT,$(OUT))
 RULE_RELEASE := $(call rule_path,RELEASE,$(PIPELINE_RELEASE))
 include $(call escape,$(PIPELINE_RULES))
 
-$(call escape,$(PIPELINE_RULES)): $(RULE_RELEASE) $(wildcard generator/pipeline/*.py generator/release/*.py) | $(ENV_STAMP) \
-		$(if $(SCHEDULER),$(DASK_STAMP))
-	$(PIPELINE) rules --to $(call quote,$@)
+# Written on every run (make -n included), each file only when its text changes: the rules and
+# the stages' stamp files in OUT/.stamps, which hold the part of the release each stage reads,
+# its code version and its numerics (docs/design/pipeline.md#rebuild-dependencies).
+$(call escape,$(PIPELINE_RULES)): pipeline-rules | $(ENV_STAMP) $(if $(SCHEDULER),$(DASK_STAMP))
+	@$(PIPELINE) rules --to $(call quote,$@)
+
+.PHONY: pipeline-rules
+pipeline-rules:
 endif
 
 artifacts: $(PIPELINE_ALL)  ## run the whole pipeline [PARTS=.. OUT=.. RELEASE=.. SCHEDULER=local|tcp://..] (default: the sample)

@@ -1,6 +1,7 @@
 """Errors the command line reports as plain messages (never as a traceback)."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -31,6 +32,11 @@ class ProjectError(Exception):
     """Base of every error this project raises on purpose."""
 
 
+class OutputError(ProjectError):
+    """An output the disk refused (full, over quota, read-only): the message names the file;
+    nothing is left under its final name."""
+
+
 class InputError(ProjectError):
     """One or more problems in an input file; the message lists each as `file:line: message`."""
 
@@ -47,3 +53,13 @@ class InputError(ProjectError):
     @classmethod
     def at(cls, path: object, message: str, line: int | None = None) -> "InputError":
         return cls([Problem(Origin(str(path), line), message)])
+
+
+def os_error_message(error: OSError) -> str:
+    """One line for an OSError: the file it names (if any) and the system's words for its errno
+    (h5py's own text spans lines and repeats the file's temporary name)."""
+    if error.errno:
+        reason = os.strerror(error.errno)
+    else:
+        reason = (str(error).splitlines() or ["an I/O error"])[0]
+    return f"{error.filename}: {reason}" if error.filename else reason

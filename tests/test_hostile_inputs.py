@@ -15,19 +15,21 @@ from pathlib import Path
 import pytest
 import requests
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 from generator.cli import main
 from generator.errors import InputError, ProjectError
 from generator.io.text import control_character
-from generator.manifests.model import MD5_FILE, SIZES_FILE
-from generator.manifests.read import parse_sizes, read_manifest_set
+from generator.manifests.index import index_manifests, parse_index
+from generator.manifests.model import MD5_FILE, SIZES_FILE, URLS_FILE, Manifest, ManifestSet
+from generator.manifests.read import parse_leniently, parse_md5s, parse_sizes, parse_urls, read_manifest_set
 from generator.release.read import parse_release, parse_wording
+from generator.release.recall import RECALL_FILE, parse_recall
 from generator.release.wording import Texts
 from generator.transfer.download import Answer, DownloadError, Target, _Transient, plan_downloads, read_answer
-from generator.transfer.verify import Check
-from tests.conftest import ROOT
+from generator.transfer.verify import Check, plan_checks
+from tests.conftest import ROOT, run_generator
 
 DATA = ROOT / "data"
 RELEASE_TEXT = (DATA / "release-sample.yml").read_text(encoding="utf-8")
@@ -89,6 +91,7 @@ def assert_clean_text(value) -> None:
             assert_clean_text(getattr(value, name))
 
 
+@seed(18)
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=replacements(RELEASE_TEXT))
 def test_a_spoilt_release_definition_gives_a_release_or_a_located_error(text):
@@ -101,6 +104,7 @@ def test_a_spoilt_release_definition_gives_a_release_or_a_located_error(text):
     assert [bundle.name for bundle in release.bundles()]
 
 
+@seed(18)
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=replacements(WORDING_TEXT))
 def test_a_spoilt_wording_gives_a_wording_or_a_located_error(text):
@@ -167,6 +171,92 @@ def test_any_answer_headers_are_understood_or_refused(status, offset, headers):
         assert answer.total is None or answer.start <= answer.total < 2**63
 
 
+# --- every reader and planner at once, with a fixed seed ------------------------------------
+# The readers above, and the index, the recall table, the lenient manifest reader and the
+# download and verify plans, fed text built from pieces that broke a reader once. A fixed seed
+# and a bounded count keep the suite's run the same every time; widen them locally to search.
+
+INDEX_KEYS = ["format", "release", "bundles", "name", "group", "subset", "url", "bytes", "size", "md5", "layout",
+              "datasets", "columns", "key", "dtype", "shape"]
+PIECES = st.sampled_from(NASTY + ["n" * 300, "x" * 140_000, "http://[::1/x.h5", "https://h/a%2Fb.h5", " ", "\t",
+                                  "\n", "\r\n", ",", '"', "#", "*", "MD5 (", ") = ", "0" * 32, "147G", "x.h5",
+                                  "\u0000", "\ud800", "[", "]", "{", "}", ":", "/"])
+LINES = st.lists(st.one_of(PIECES, st.text(max_size=12)), max_size=12).map("".join)
+DOCUMENTS = st.lists(LINES, max_size=6).map("\n".join)
+JSON_VALUES = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=10),
+                                     st.sampled_from(NASTY)),
+                           lambda inner: st.one_of(st.lists(inner, max_size=4),
+                                                   st.dictionaries(st.sampled_from(INDEX_KEYS), inner, max_size=6)),
+                           max_leaves=20)
+
+
+def assert_in_file(error: InputError, path: str) -> None:
+    assert error.problems and all(problem.origin.path == path for problem in error.problems), str(error)
+
+
+@seed(18)
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(document=st.one_of(JSON_VALUES.map(json.dumps), DOCUMENTS,
+                          st.builds(lambda bundles: json.dumps({"format": 1, "release": "r", "bundles": bundles}),
+                                    JSON_VALUES)))
+def test_any_index_is_read_or_refused_in_its_file(document):
+    try:
+        index = parse_index(document, "datasets.json")
+    except InputError as error:
+        assert_in_file(error, "datasets.json")
+        return
+    manifests = index_manifests(index)
+    assert sorted(manifests.md5s.names()) == sorted(entry.name for entry in index.bundles if entry.md5)
+
+
+@seed(18)
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(lines=st.lists(st.one_of(LINES, st.just("pca32,100K,bruteforce,0.0,0.24,,0.28")), max_size=5))
+def test_any_recall_table_is_read_or_refused_at_its_line(lines):
+    text = "\n".join(["data,size,algo,buildtime,querytime,params,recall", *lines])
+    try:
+        table = parse_recall(text, "recall.csv")
+    except InputError as error:
+        assert_located(error, "recall.csv", text)
+        return
+    assert all(0 <= row.recall <= 1 for row in table.rows)
+
+
+@seed(18)
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(kind=st.sampled_from(["url", "size", "md5"]), text=DOCUMENTS)
+def test_any_manifest_is_read_strictly_or_leniently_at_its_lines(kind, text):
+    manifest, unreadable = parse_leniently(text, "m.txt", kind)
+    for line in unreadable:
+        assert line.problem.origin.path == "m.txt" and 1 <= line.problem.origin.line <= text.count("\n") + 1
+    assert all(entry.origin.path == "m.txt" for entries in manifest.by_name.values() for entry in entries)
+
+
+@seed(18)
+@settings(max_examples=80, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(urls=DOCUMENTS, md5s=DOCUMENTS, names=st.lists(st.one_of(PIECES, st.text(max_size=8)).map(lambda n: n + ".h5"),
+                                                     max_size=3))
+def test_any_manifests_give_download_and_verify_plans_or_located_errors(urls, md5s, names, tmp_path):
+    """The plans over a folder that exists (the symbolic-link and name checks touch it)."""
+    written = "".join(f"http://127.0.0.1:9/{name}\n" for name in names) + urls
+    hashed = "".join(f"{'0' * 32}  {name}\n" for name in names) + md5s
+    try:
+        manifests = ManifestSet(urls=parse_urls(written, "urls.txt"), sizes=Manifest("size", "sizes.txt"),
+                                md5s=parse_md5s(hashed, "md5.txt"))
+    except InputError as error:
+        assert all(problem.origin.path in ("urls.txt", "md5.txt") for problem in error.problems)
+        return
+    plan = plan_checks(manifests, tmp_path)
+    assert sorted(plan.missing) == sorted(manifests.md5s.names())
+    try:
+        targets = plan_downloads(manifests.md5s.names(), manifests, tmp_path)
+    except InputError as error:
+        assert all(problem.origin.path in ("urls.txt", "md5.txt") for problem in error.problems), str(error)
+        return
+    assert all(target.path.parent == tmp_path for target in targets)
+
+
 # --- the inputs that gave tracebacks, one case each, through the command line ---------------
 
 def _replace(path: Path, old: str, new: str) -> None:
@@ -179,6 +269,19 @@ def _write_bytes_replacing(path: Path, old: bytes, new: bytes) -> None:
     data = path.read_bytes()
     assert old in data
     path.write_bytes(data.replace(old, new, 1))
+
+
+def _unbalanced_bracket(data: Path) -> None:
+    _replace(data / URLS_FILE, "https://sisap-23-challenge.s3.amazonaws.com/SISAP23-Challenge/laion2B-en-clip768v2-n=30M.h5",
+             "http://[::1/laion2B-en-clip768v2-n=30M.h5")
+
+
+LONG_NAME = "n" * 248 + ".h5"  # 251 bytes: with '.part', 256, more than most file systems take
+
+
+def _append(path: Path, text: str) -> None:
+    with open(path, "a", encoding="utf-8") as stream:
+        stream.write(text)
 
 
 HUGE = "1" * 400
@@ -206,6 +309,22 @@ CASES = {
     "pipeline, a number of 5000 digits": (
         lambda d: _replace(d / "release.yml", "seed: 0}", "seed: " + "7" * 5000 + "}"),
         "pipeline", "release.yml:29: the query seed must be a whole number"),
+    "verify --index, a JSON number of 5000 digits": (
+        lambda d: (d / "datasets.json").write_text('{"format": 1, "release": "x", "bundles": [' + "7" * 5000 + "]}"),
+        "verify-index", "datasets.json: not a readable index: Exceeds the limit (4300 digits)"),
+    "download --index, a JSON number of 5000 digits": (
+        lambda d: (d / "datasets.json").write_text('{"format": ' + "1" * 5000 + "}"),
+        "download-index", "datasets.json: not a readable index: Exceeds the limit (4300 digits)"),
+    "render, a recall field over the csv module's limit": (
+        lambda d: _replace(d / RECALL_FILE, "bruteforce", "x" * 140_000),
+        "render", f"{RECALL_FILE}:2: not a CSV line: field larger than field limit (131072)"),
+    "render, a URL with an unbalanced bracket": (
+        _unbalanced_bracket, "render",
+        f"{URLS_FILE}:2: 'http://[::1/laion2B-en-clip768v2-n=30M.h5' is not an http(s) URL"),
+    "download, a file name of 251 bytes": (
+        lambda d: (_append(d / URLS_FILE, f"http://127.0.0.1:9/{LONG_NAME}\n"),
+                   _append(d / MD5_FILE, f"{'0' * 32}  {LONG_NAME}\n")),
+        "download", f"{URLS_FILE}:33: '{LONG_NAME}' cannot be stored in "),
 }
 
 
@@ -217,12 +336,18 @@ def test_an_input_that_once_gave_a_traceback_is_one_error_line(case, data_copy, 
     files = tmp_path / "files"
     files.mkdir()
     (files / "laion2B-en-clip768v2-n=100M.h5").write_bytes(b"x")
+    render = ["render", "--release", str(data_copy / "release.yml"), "--wording", str(data_copy / "page.yml"),
+              "--data", str(data_copy), "--out", str(out / "page.md"), "--plot", str(out / "plot.svg")]
     argv = {
         "verify": ["verify", str(files), "--manifest", str(data_copy / MD5_FILE), "--cache-dir", str(tmp_path / "c")],
-        "render": ["render", "--release", str(data_copy / "release.yml"), "--wording", str(data_copy / "page.yml"),
-                   "--data", str(data_copy), "--out", str(out / "page.md"), "--plot", str(out / "plot.svg")],
+        "render": render,
         "pipeline": ["pipeline", "--release", str(data_copy / "release.yml"), "--parts", str(tmp_path / "parts"),
                      "--out", str(out), "check-parts"],
+        "verify-index": ["verify", str(files), "--index", str(data_copy / "datasets.json"), "--no-cache"],
+        "download-index": ["download", "--index", str(data_copy / "datasets.json"), "--subset", "10M",
+                           "--dir", str(out)],
+        "download": ["download", LONG_NAME, "--data", str(data_copy), "--release", str(data_copy / "release.yml"),
+                     "--dir", str(files), "--cache-dir", str(tmp_path / "c")],
     }[command]
     assert main(argv) == 1
     err = capsys.readouterr().err
@@ -258,3 +383,17 @@ def test_a_cluster_size_out_of_range_is_a_usage_error(option, value, message, tm
     assert stop.value.code == 2
     assert f"error: argument {option}: {message}" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_url_with_an_unbalanced_bracket_is_marked_on_a_lenient_page(data_copy, tmp_path):
+    """STRICT=0: the page is written, the line is reported as a warning naming it, and its file's
+    row is marked (the name is read from the line's last segment)."""
+    _unbalanced_bracket(data_copy)
+    out = tmp_path / "out"
+    run = run_generator("render", "--release", str(data_copy / "release.yml"), "--wording", str(data_copy / "page.yml"),
+                        "--data", str(data_copy), "--out", str(out / "page.md"), "--plot", str(out / "plot.svg"),
+                        "--strict", "0")
+    assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
+    assert f"{data_copy / URLS_FILE}:2: 'http://[::1/laion2B-en-clip768v2-n=30M.h5' is not an http(s) URL" in run.stderr
+    page = (out / "page.md").read_text(encoding="utf-8")
+    assert "laion2B-en-clip768v2-n=30M.h5" in page

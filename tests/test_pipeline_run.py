@@ -2,6 +2,7 @@
 against plain numpy, determinism, make's up-to-date check, crash safety, bad inputs."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -481,6 +482,20 @@ def nsfw_unknown_value(parts: Path) -> Path:
     return with_nsfw(parts, pa.array(["UNLIKELY"] * 17 + ["nsfw"] + ["UNSURE"] * 982))
 
 
+def empty_metadata(parts: Path) -> Path:
+    """A 0-row parquet (same columns) beside the part's full npy file."""
+    path = parquet_path(parts, 5)
+    pq.write_table(pq.read_table(path).slice(0, 0), path)
+    return npy_path(parts, 5)
+
+
+def empty_part(parts: Path) -> Path:
+    """Both files of a part hold 0 rows."""
+    empty_metadata(parts)
+    save_raw(npy_path(parts, 5), np.zeros((0, 768), dtype=np.float16))
+    return npy_path(parts, 5)
+
+
 def set_embeddings(parts: Path, index, value: float) -> Path:
     path = npy_path(parts, 5)
     embeddings = np.load(path)
@@ -511,7 +526,10 @@ def zero_rows(parts: Path) -> Path:
     (nsfw_unknown_value, "row 17: the NSFW value 'nsfw' is not one of UNLIKELY, UNSURE, NSFW (or empty)"),
     (nan_row, "row 123 holds NaN and cannot be normalised (1 such row in the part)"),
     (infinite_row, "row 7 holds an infinite value and cannot be normalised (1 such row in the part)"),
-    (zero_rows, "row 40 is all zeros and cannot be normalised (2 such rows in the part)")])
+    (zero_rows, "row 40 is all zeros and cannot be normalised (2 such rows in the part)"),
+    (empty_metadata, "holds 1,000 rows but {parts}/laion2B-en-metadata/metadata_0005.parquet holds 0: the part is "
+                     "not row-aligned"),
+    (empty_part, "holds 0 rows and so does {parts}/laion2B-en-metadata/metadata_0005.parquet: the part is empty")])
 def test_a_bad_part_is_named_and_no_stage_writes(tiny, tmp_path, damage, message):
     config, _, parts, _ = tiny
     parts = damaged_copy(parts, tmp_path)
@@ -522,7 +540,7 @@ def test_a_bad_part_is_named_and_no_stage_writes(tiny, tmp_path, damage, message
                   lambda: stages.write_meta(run, "P2"), lambda: stages.checked_parts(config, parts, out)):
         with pytest.raises(InputError) as error:
             write()
-        assert f"{damaged}: " in str(error.value) and message in str(error.value)
+        assert f"{damaged}: " in str(error.value) and message.format(parts=parts) in str(error.value)
     assert not out.exists()
 
 
@@ -561,7 +579,10 @@ def test_a_part_is_read_once_per_version(tiny, tmp_path):
     assert sum(rows) == 1000  # only part 5 was read again
 
 
-@pytest.mark.parametrize("damage, message", [(truncated, "is truncated"), (nan_row, "row 123 holds NaN")])
+@pytest.mark.parametrize("damage, message", [
+    (truncated, "is truncated"), (nan_row, "row 123 holds NaN"),
+    (empty_metadata, "holds 1,000 rows but {parts}/laion2B-en-metadata/metadata_0005.parquet holds 0"),
+    (empty_part, "holds 0 rows and so does {parts}/laion2B-en-metadata/metadata_0005.parquet")])
 def test_make_reports_a_bad_part_by_name_and_leaves_no_artifact(tiny, tmp_path, damage, message):
     _, config_path, parts, _ = tiny
     parts = damaged_copy(parts, tmp_path)
@@ -569,8 +590,9 @@ def test_make_reports_a_bad_part_by_name_and_leaves_no_artifact(tiny, tmp_path, 
     out = tmp_path / "out"
     run = make(out, parts, config_path, "queries")  # part 0 only, and still refused
     assert run.returncode != 0
-    assert f"error: {damaged}: {message}" in run.stderr and "Traceback" not in run.stderr
-    assert [p.name for p in out.iterdir() if not p.name.startswith(".rules")] == []
+    assert f"error: {damaged}: {message.format(parts=parts)}" in run.stderr and "Traceback" not in run.stderr
+    assert run.stderr.count("error: ") == 1, run.stderr
+    assert [p.name for p in out.iterdir() if p.name not in (".rules", ".stamps")] == []
 
 
 def test_make_names_a_missing_part(tiny, tmp_path):
@@ -624,3 +646,114 @@ def test_the_command_names_an_unknown_subset_without_a_traceback(tiny, tmp_path)
     assert run.stderr == (f"error: '10M' is not a label stage 'gold' runs for in {config_path} "
                           "(labels: 1500/queries, P2/queries, P5/queries)\n")
     assert list(tmp_path.iterdir()) == []
+
+
+# --- what a change rebuilds: make -n after an edit of the release or of the code ---------------
+# (docs/design/pipeline.md#rebuild-dependencies)
+
+def planned(run: subprocess.CompletedProcess) -> set[tuple[str, ...]]:
+    """The stage commands (stage and label) `make -n` would run."""
+    assert run.returncode == 0, run.stderr
+    commands = {tuple(line.rsplit("'", 1)[1].split()) for line in run.stdout.splitlines()
+                if " -m generator pipeline " in line and " rules --to " not in line}
+    return commands - {()}
+
+
+def copied_out(out: Path, tmp_path: Path, name: str = "out") -> Path:
+    """A copy of OUT with its files' times (its stamps included), for make -n to judge: make -n
+    still rewrites the stamps (they are written with the rules), so each edit gets its own."""
+    copy = tmp_path / name
+    shutil.copytree(out, copy)
+    return copy
+
+
+def edited_release(config_path: Path, tmp_path: Path, old: str, new: str) -> Path:
+    text = config_path.read_text()
+    assert old in text
+    edited = tmp_path / f"edited-{len(list(tmp_path.glob('edited-*')))}.yml"
+    edited.write_text(text.replace(old, new, 1))
+    return edited
+
+
+def code_copy(tmp_path: Path, module: str, old: str, new: str) -> Path:
+    """The Makefile and the package copied, one line of `module` edited; make run there uses the
+    copy (its python runs from the copy's folder) with this checkout's environment."""
+    root = tmp_path / "code"
+    root.mkdir()
+    shutil.copy2(REPO / "Makefile", root)
+    shutil.copy2(REPO / "pyproject.toml", root)  # copy2: older than .venv/.installed, no reinstall
+    shutil.copytree(REPO / "generator", root / "generator", ignore=shutil.ignore_patterns("__pycache__"))
+    (root / ".venv").symlink_to(REPO / ".venv")
+    path = root / module
+    text = path.read_text()
+    assert text.count(old) == 1, old
+    path.write_text(text.replace(old, new))
+    return root
+
+
+ALL_LABELS = ("1500", "P2", "P5")
+VECTOR_LABELS = ALL_LABELS + (QUERIES,)
+PCA_AND_AFTER = {("pca-model",), *(("pca", label) for label in VECTOR_LABELS), ("recall",), ("manifests",)}
+SKETCHES_AND_AFTER = {("sketch-model",), *(("hamming", label) for label in VECTOR_LABELS)}
+
+
+def test_nothing_changed_plans_nothing_and_a_publish_list_only_the_manifests(tiny, tmp_path):
+    _, config_path, parts, out = tiny
+    assert planned(make(copied_out(out, tmp_path, "same"), parts, config_path, "-n", "artifacts")) == set()
+    published = edited_release(config_path, tmp_path, "publish: [P5, P2, 1500, queries]\n  - id: pca96",
+                               "publish: [P5, queries]\n  - id: pca96")
+    assert planned(make(copied_out(out, tmp_path, "published"), parts, published, "-n", "artifacts")) == \
+        {("manifests",)}
+    renamed = edited_release(config_path, tmp_path, "name: Tiny test release", "name: A tiny release, renamed")
+    assert planned(make(copied_out(out, tmp_path, "renamed"), parts, renamed, "-n", "artifacts")) == set()
+
+
+def test_a_new_training_subset_plans_the_pca_and_the_created_sketch_model_and_their_files(tiny, tmp_path):
+    """The sketch model of `sketches: create` is drawn from the training subset too."""
+    _, config_path, parts, out = tiny
+    trained = edited_release(config_path, tmp_path, "pca: {train: P5}", "pca: {train: P2}")
+    assert planned(make(copied_out(out, tmp_path), parts, trained, "-n", "artifacts")) == \
+        PCA_AND_AFTER | SKETCHES_AND_AFTER
+
+
+@pytest.mark.parametrize("old, new, expected", [
+    ('          lambda run, label: write_gold(run, label), _gold_definition),',
+     '          lambda run, label: write_gold(run, label), _gold_definition, version=2),',
+     {*(("gold", label) for label in ALL_LABELS), ("recall",), ("manifests",)}),
+    ("BLOCK_ROWS = 65536 ", "BLOCK_ROWS = 32768 ", PCA_AND_AFTER),
+    ("COVARIANCE_ROWS = 4096 ", "COVARIANCE_ROWS = 2048 ", PCA_AND_AFTER)],
+    ids=["gold's version", "BLOCK_ROWS", "COVARIANCE_ROWS"])
+def test_a_stage_version_or_numerics_constant_plans_that_stage_and_what_follows(tiny, tmp_path, old, new, expected):
+    _, config_path, parts, out = tiny
+    root = code_copy(tmp_path, "generator/pipeline/stages.py", old, new)
+    command = ["make", "-C", str(root), "-n", "artifacts", f"PARTS={parts}", f"OUT={copied_out(out, tmp_path)}",
+               f"RELEASE={config_path}"]
+    assert planned(subprocess.run(command, capture_output=True, text=True)) == expected
+
+
+# Stages whose bytes no BLAS or machine can change (copies, and gold standards exact in float64):
+# their files on the tiny parts are recorded with the stage's version.
+PINNED = ("subset", "queries", "meta", "gold")
+STAGE_OUTPUTS = REPO / "tests" / "reference" / "stage-outputs.json"
+
+
+def stage_outputs(config, out: Path) -> dict[str, dict]:
+    recorded = {}
+    for name in PINNED:
+        chosen = stages.stage(name)
+        files = [file for label in chosen.labels(config) for file in chosen.outputs(config, label)]
+        recorded[name] = {"version": chosen.version, "files": {file: file_md5(out / file) for file in sorted(files)}}
+    return recorded
+
+
+def test_a_stage_whose_bytes_changed_has_a_new_version(tiny):
+    """Fails when a change of code changes a pinned stage's bytes and not its version (make would
+    then keep the old files): raise the version in the stage table, and record the new bytes in
+    tests/reference/stage-outputs.json."""
+    config, _, _, out = tiny
+    recorded = json.loads(STAGE_OUTPUTS.read_text(encoding="utf-8"))
+    now = stage_outputs(config, out)
+    for name in PINNED:
+        assert now[name] == recorded[name], (
+            f"stage {name}: its bytes or version differ from those recorded: a change of bytes needs a new version "
+            f"(then record both in {STAGE_OUTPUTS.name})")

@@ -256,14 +256,20 @@ def test_missing_files_fail_only_when_all_are_required(bundles, tmp_path):
             "requires every one\n") in strict.stderr
 
 
-def test_a_name_listed_twice_with_different_sums_is_reported(bundles, tmp_path, capsys):
+def test_a_name_listed_twice_with_different_sums_is_refused_or_with_lenient_reported(bundles, tmp_path, capsys):
+    """tests/test_conflicts.py has the same case in the page and download."""
     files, manifest, contents = bundles
     manifest.write_text(manifest.read_text() + f"{'0' * 32}  elsewhere/a.h5\n")
-    status = main(["verify", str(files), "--manifest", str(manifest), "--cache-dir", str(tmp_path / "c")])
+    command = ["verify", str(files), "--manifest", str(manifest), "--cache-dir", str(tmp_path / "c")]
+    assert main(command) == 1
+    out = capsys.readouterr()
+    assert out.out == "" and out.err.startswith(f"error: {manifest}:4: 'a.h5' is listed twice with different md5 "
+                                                "values: ") and out.err.endswith(" at line 4\n")
+    status = main(command + ["--lenient"])
     out = capsys.readouterr()
     assert status == 0 and verdicts(out.out)["a.h5"] == "OK"
     assert f"warning: {manifest}:4: 'a.h5' is listed twice with different md5 values" in out.err
-    assert "checking against the first" in out.err
+    assert out.err.splitlines()[0].endswith("; the first entry is used")
 
 
 def test_a_name_that_cannot_be_read_is_failed_open_or_read(bundles, tmp_path, capsys):

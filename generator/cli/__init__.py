@@ -5,8 +5,8 @@ it adds sets `run`, a function of the parsed arguments returning the exit status
 module is imported only when that command is run (or asked for its --help): `laion2b --help` and
 `laion2b verify --help` load no numeric, HDF5 or plotting library, and a participant's install
 without the pipeline's and the site's extras still runs `download` and `verify`. Errors the
-project raises on purpose become one message and exit status 1; so does a command whose extra
-is not installed.
+project raises on purpose, and the system's refusals (OSError), become one message and exit
+status 1; so does a command whose extra is not installed.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import importlib
 import sys
 from dataclasses import dataclass
 
-from generator.errors import ProjectError
+from generator.errors import ProjectError, os_error_message
 
 PACKAGE = "laion2b-datasets"
 
@@ -85,10 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     except ProjectError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except ModuleNotFoundError as exc:
-        if name not in COMMANDS or (exc.name or "generator").split(".")[0] == "generator":
-            raise
-        print(f"error: {missing_extra(name, exc)}", file=sys.stderr)
+    except OSError as exc:  # the system refused a read or a write the command could not foresee
+        print(f"error: {os_error_message(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

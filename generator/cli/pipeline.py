@@ -5,8 +5,13 @@ per-stage targets. Make decides what is out of date; each stage writes its files
 With --scheduler, the heavy stages (pca-model, pca, hamming, gold) run their tasks on Dask:
 `local` starts a LocalCluster for the stage (--workers processes of --threads threads), and
 tcp://host:port uses a running scheduler, whose workers must see --parts and --out under the
-same paths and have this project installed. The outputs are the same bytes either way. Dask
-comes with the project's 'dask' extra (pip install -e '.[dask]').
+same paths and have this project installed. A stage waits for a first worker up to
+--worker-timeout seconds, plans its work from the workers present as it submits it (a worker
+that joins later takes queued tasks; one that leaves has its tasks run elsewhere), and sets each
+worker's BLAS threads from the worker threads on its host. A task failing on the data, the
+definition or the code fails the stage at once; a transient I/O error runs it again (twice at
+most). The outputs are the same bytes either way. Dask comes with the project's 'dask' extra
+(pip install -e '.[dask]').
 """
 from __future__ import annotations
 
@@ -17,9 +22,9 @@ from pathlib import Path
 from generator.cli import COMMANDS
 from generator.cli.options import number
 from generator.errors import ProjectError
-from generator.io.files import atomic_write_text
-from generator.pipeline.rules import make_rules
-from generator.pipeline.schedule import LOCAL, Scheduler, run_in_local_cluster, scheduler_address
+from generator.io.files import write_if_changed
+from generator.pipeline.rules import make_rules, stamp_texts
+from generator.pipeline.schedule import LOCAL, WORKER_TIMEOUT, Scheduler, run_in_local_cluster, scheduler_address
 from generator.pipeline.stages import (GOLD_PAIRS, ONCE, QUERIES, STAGES, SUBSETS, VECTORS, Run, checked_parts,
                                        run_stage, write_sample, write_sample_externals)
 from generator.release.model import Release
@@ -28,7 +33,8 @@ from generator.release.read import read_release
 # Commands beside the stages: they write no artifact.
 TOOLS = {
     "sample": "write the synthetic parts of the release's 'sample' section into --parts",
-    "rules": "write the make rules of the release to --to (used by the Makefile)",
+    "rules": "write the make rules of the release to --to and each stage's stamp file to --out/.stamps, each only "
+             "when its text changes (used by the Makefile on every run)",
     "check-parts": "check every part the release reads (headers, row counts, NSFW column, every embedding row)",
     "sample-externals": "write stand-ins for the external files of a sample edition into --out (a real edition's "
                         "external files come from the organisers)",
@@ -71,6 +77,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="worker processes of the LocalCluster (default: Dask's split of the cores)")
     parser.add_argument("--threads", type=number(int, 1, 4096, "threads"), default=None,
                         help="threads per worker process of the LocalCluster (default: Dask's split of the cores)")
+    parser.add_argument("--worker-timeout", type=number(float, 0, 7 * 86400, "seconds"), default=WORKER_TIMEOUT,
+                        metavar="SECONDS",
+                        help="how long a stage on Dask waits for a first worker before it fails (an adaptive or "
+                             "batch-queue cluster starts with none; default: %(default)g)")
     stages = parser.add_subparsers(dest="stage", required=True, metavar="STAGE")
     for name, text in TOOLS.items():
         tool = stages.add_parser(name, help=text, description=text)
@@ -107,7 +117,7 @@ def _scheduler(args: argparse.Namespace) -> Scheduler:
         raise ProjectError(f"--workers and --threads size the LocalCluster of --scheduler {LOCAL}; "
                            + (f"the cluster at {args.scheduler} has workers of its own" if args.scheduler
                               else "without --scheduler the stages run in this process"))
-    return Scheduler(args.scheduler, args.workers, args.threads)
+    return Scheduler(args.scheduler, args.workers, args.threads, args.worker_timeout)
 
 
 def run_tool(args: argparse.Namespace) -> int:
@@ -119,7 +129,9 @@ def run_tool(args: argparse.Namespace) -> int:
     elif args.stage == "sample-externals":
         write_sample_externals(Run(release, args.parts, args.out))
     elif args.stage == "rules":
-        atomic_write_text(args.to, make_rules(release))
+        for name, text in stamp_texts(release).items():
+            write_if_changed(args.out / name, text.encode("utf-8"))
+        write_if_changed(args.to, make_rules(release).encode("utf-8"))
     else:
         checked_parts(release, args.parts, args.out)
     return 0

@@ -36,8 +36,10 @@ time, inode change time, inode and device are all the same (a file rewritten wit
 its old modification time, or replaced by another, is hashed again). --no-cache
 (NO_CACHE=1) reads every file anyway: for bytes changed below the file system (a
 failing disk or cable), or a file system that does not keep these stamps (some
-network and FUSE mounts). Exit status 0 only when every file checked is OK (and,
-with --require-all, none is missing)."""
+network and FUSE mounts); it cannot be given with --cache-dir. A manifest that
+lists a name twice with different values is an error naming both lines, as on the
+datasets page; --lenient (STRICT=0) warns and uses the first entry. Exit status 0
+only when every file checked is OK (and, with --require-all, none is missing)."""
 
 DOWNLOAD_EXAMPLES = """\
 examples:
@@ -61,6 +63,8 @@ can be is cut off at once; one that ends short (a dropped connection, from a ser
 that sends no Content-Length) is kept and resumed. While a process fetches a file
 it holds DIR/NAME.lock: another process asked for the same file in the same DIR
 stops at once with an error (run it again later: it then finds the file verified).
+A manifest that lists a file to download twice with different values is an error
+naming both lines; --lenient (STRICT=0) warns and uses the first entry.
 Exit status 0 only when every file is present and verified."""
 
 
@@ -81,6 +85,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     verify.add_argument("--require-all", action="store_true",
                         help="fail when a file of the manifest is missing from DIR")
     _add_cache_options(verify)
+    _add_lenient_option(verify)
     verify.add_argument("--no-cache", action="store_true",
                         help="hash every file again, ignoring remembered digests (for damage the file's stamps "
                              "cannot show: a failing disk, a file system that does not keep them)")
@@ -115,12 +120,19 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     fetch.add_argument("--timeout", type=number(float, 0.001, 86400, "seconds"), default=RetryPolicy.timeout,
                        help="seconds without data before an attempt fails (default: %(default)s)")
     _add_cache_options(fetch)
+    _add_lenient_option(fetch)
     fetch.set_defaults(run=run_download)
 
 
 def _add_cache_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cache-dir", type=Path, default=None,
                         help=f"where remembered digests are kept (default: {default_cache_dir()})")
+
+
+def _add_lenient_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--lenient", action="store_true",
+                        help="go on when a manifest lists a name twice with different values: warn, naming both "
+                             "lines, and use the first (as `make site STRICT=0` does); by default it is an error")
 
 
 def _cache(args: argparse.Namespace) -> DigestCache:
@@ -130,8 +142,11 @@ def _cache(args: argparse.Namespace) -> DigestCache:
 def run_verify(args: argparse.Namespace) -> int:
     from generator.transfer.commands import verify_folder  # loaded on use: `verify --help` stays fast
 
+    if args.no_cache and args.cache_dir is not None:
+        raise ProjectError("--cache-dir says where to keep remembered digests and --no-cache to use none: "
+                           "give one of them")
     return verify_folder(args.dir, args.index or args.manifest, args.require_all, args.jobs,
-                         None if args.no_cache else _cache(args), index=bool(args.index))
+                         None if args.no_cache else _cache(args), index=bool(args.index), strict=not args.lenient)
 
 
 def run_download(args: argparse.Namespace) -> int:
@@ -150,4 +165,5 @@ def run_download(args: argparse.Namespace) -> int:
         names = args.names or release_names(read_release(args.release), args.group, args.subset)
         manifests = None
     policy = RetryPolicy(args.attempts, args.retry_delay, args.timeout)
-    return download_files(DownloadRequest(names, args.dir, args.data, args.mirror, policy, manifests), _cache(args))
+    return download_files(DownloadRequest(names, args.dir, args.data, args.mirror, policy, manifests,
+                                          strict=not args.lenient), _cache(args))

@@ -1,13 +1,18 @@
 """Crash-safe file writing: a file appears under its final name only when complete."""
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from generator.errors import ProjectError
+from generator.errors import OutputError, ProjectError
+
+# The errors of a disk that refuses the bytes (full, over quota, a file over its size limit,
+# mounted read-only): the output fails whatever is retried.
+REFUSED = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
 
 
 def temporary_name(final: Path) -> Path:
@@ -19,7 +24,8 @@ def temporary_name(final: Path) -> Path:
 def atomic_output(final: Path) -> Iterator[Path]:
     """Yields a temporary path to write; on success it is synced and renamed to `final`.
 
-    On any exception the temporary file is removed and `final` is left as it was.
+    On any exception the temporary file is removed and `final` is left as it was; a disk that
+    refuses the bytes (REFUSED) is an OutputError naming `final`.
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -30,6 +36,12 @@ def atomic_output(final: Path) -> Iterator[Path]:
         with open(temporary, "rb+") as stream:
             os.fsync(stream.fileno())
         os.replace(temporary, final)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        if error.errno in REFUSED:
+            raise OutputError(f"{final}: cannot be written: {os.strerror(error.errno)}; nothing is left under "
+                              "its name") from None
+        raise
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise

@@ -186,6 +186,8 @@ def parse_index(text: str, source: str) -> DatasetIndex:
         raise InputError([Problem(Origin(source, exc.lineno), f"not valid JSON: {exc.msg}")]) from None
     except RecursionError:
         raise InputError.at(source, "the index is nested too deeply to be read") from None
+    except ValueError as exc:  # a number of more digits than Python converts (sys.set_int_max_str_digits)
+        raise InputError.at(source, f"not a readable index: {exc}") from None
     problems: list[str] = []
     top = _Fields(problems, "the index", document)
     if top.value and top.value.get("format") != FORMAT:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Iterable, TypeVar
 from urllib.parse import urlsplit
 
-from generator.errors import Origin, Problem
+from generator.errors import InputError, Origin, Problem
 
 T = TypeVar("T")
 
@@ -196,3 +196,23 @@ class ManifestSet:
 
     def conflicts(self, name: str | None = None) -> list[Problem]:
         return [problem for manifest in self.manifests() for problem in manifest.conflicts(name)]
+
+
+# What every reader of the manifests does with a name listed twice with different values, when
+# it goes on despite it (docs/design/failures.md#strict-and-lenient-rendering).
+FIRST_WINS = "the first entry is used"
+
+
+def judged_conflicts(manifests: ManifestSet, names: Iterable[str], strict: bool) -> list[Problem]:
+    """The one rule of the site, download and verify for a name of `names` listed twice with
+    different values in a manifest: strict, an InputError with a problem per conflict, at the
+    second entry's line and naming both lines; lenient, the problems, for the caller to show as
+    warnings, and every reader then takes the name's first entry (Manifest.get).
+
+    Example: judged_conflicts(manifests, ["a.h5"], strict=True) raises "md5.txt:4: 'a.h5' is
+    listed twice with different md5 values: '...' at line 1 and '...' at line 4".
+    """
+    problems = [problem for name in dict.fromkeys(names) for problem in manifests.conflicts(name)]
+    if strict and problems:
+        raise InputError(problems)
+    return problems

@@ -164,7 +164,11 @@ def _probable_name(kind: str, line: str) -> str | None:
     """The basename an unreadable line most likely names: a URL's last segment, what stands
     in the parentheses of a BSD line, else the text after the first blank."""
     if kind == "url":
-        return unquote(urlsplit(line).path.rsplit("/", 1)[-1]) or None
+        try:
+            path = urlsplit(line).path
+        except ValueError:  # the line is unreadable as a URL (an unbalanced bracket): its last segment
+            path = line.split("?", 1)[0].split("#", 1)[0]
+        return unquote(path.rsplit("/", 1)[-1]) or None
     bsd = re.match(r"^MD5 ?\((.+)\)", line)
     written = bsd.group(1) if bsd else (line.split(None, 1)[1:] or [""])[0]
     return _basename(written.strip().lstrip("*")) or None

@@ -1,5 +1,6 @@
-"""Which BLAS does the heavy products, a warning when it is a slow generic build, and the
-one way the kernels spread work over the BLAS threads."""
+"""Which BLAS does the heavy products, a warning when it is a slow generic build, the one way
+BLAS threads are set (threadpoolctl: `set_blas_threads`, and the kernels' `single_threaded_blas`
+sections), and the one way the kernels spread work over the BLAS threads."""
 from __future__ import annotations
 
 import logging
@@ -39,38 +40,58 @@ def map_on_blas_threads(function: Callable[[Item], Result], items: Sequence[Item
 
     Example: map_on_blas_threads(lambda start: kernel(rows[start:start + n]), range(0, len(rows), n)).
     """
-    with _single_threaded_blas() as threads:
+    with single_threaded_blas() as threads:
         with ThreadPoolExecutor(max(1, min(threads, len(items)))) as pool:
             return list(pool.map(function, items))
 
 
+# The one place that sets BLAS threads (threadpoolctl): the process's own number (`_threads`,
+# None until set: what BLAS had when first asked), and the single-thread sections of the kernels
+# that overlap it.
 _held = threading.Lock()
 _holders = 0
-_limit: threadpool_limits | None = None
-_threads_before = 1
+_threads: int | None = None
+
+
+def set_blas_threads(threads: int) -> None:
+    """BLAS threads of this process from now on (a Dask worker's share of its host's cores, a
+    benchmark's setting). Inside a kernel's single-thread section the section keeps its one
+    thread and the last caller out applies the new number.
+
+    Example: set_blas_threads(4); then blas_threads() == 4 (when the BLAS has 4 threads to give).
+    """
+    global _threads
+    threads = max(1, int(threads))
+    with _held:
+        if threads == _threads:
+            return
+        _threads = threads
+        if _holders == 0:
+            threadpool_limits(threads, user_api="blas")
 
 
 @contextmanager
-def _single_threaded_blas() -> Iterator[int]:
-    """BLAS on one thread while any caller is inside; yields the threads it had before the first
-    of them came in. The limit is the whole process's: calls that overlap (the tasks of a Dask
-    worker's threads) share one limit and the count taken before it, and the last one out
-    restores it, so that none of them sees another's limit as the number of threads, or lifts
-    it while another still counts on products on one thread."""
-    global _holders, _limit, _threads_before
+def single_threaded_blas() -> Iterator[int]:
+    """BLAS on one thread while any caller is inside; yields the process's BLAS threads (those
+    it has outside such sections). The limit is the whole process's: calls that overlap (the
+    tasks of a Dask worker's threads) share it and the count, and the last one out sets the
+    process's number again, so that none of them sees another's limit as the number of threads,
+    or lifts it while another still counts on products on one thread.
+    """
+    global _holders, _threads
     with _held:
+        threads = blas_threads() if _threads is None else _threads
+        _threads = threads
         if _holders == 0:
-            _threads_before = blas_threads()
-            _limit = threadpool_limits(1, user_api="blas")
+            threadpool_limits(1, user_api="blas")
         _holders += 1
-        threads = _threads_before
     try:
         yield threads
     finally:
         with _held:
             _holders -= 1
-            if _holders == 0 and _limit is not None:
-                _limit.restore_original_limits()
+            if _holders == 0:
+                threadpool_limits(_threads, user_api="blas")
 
 
 def slow_kernels(libraries: list[dict[str, Any]]) -> list[dict[str, Any]]:

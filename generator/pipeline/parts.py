@@ -71,6 +71,9 @@ def check_parts(folder: Path, numbers: Iterable[int]) -> list[Part]:
             if npy_rows != parquet_rows:
                 problems.append(Problem(Origin(str(npy)), f"holds {npy_rows:,} rows but {parquet} holds "
                                                           f"{parquet_rows:,}: the part is not row-aligned"))
+            elif npy_rows == 0:
+                problems.append(Problem(Origin(str(npy)), f"holds 0 rows and so does {parquet}: the part is "
+                                                          "empty (a broken export?)"))
             else:
                 parts.append(Part(number, npy, parquet, npy_rows))
     if problems:
@@ -148,7 +151,7 @@ def _check_nsfw(nsfw: pa.ChunkedArray) -> None:
         raise _BadPart(f"has no value in its '{NSFW_COLUMN}' column ({len(nsfw):,} rows, all empty): the strict "
                        f"rule would keep none of them and the dev rule all")
     known = pc.or_kleene(pc.is_null(nsfw), pc.is_in(nsfw, value_set=pa.array(NSFW_VALUES)))
-    if not pc.all(known).as_py():
+    if len(nsfw) and not pc.all(known).as_py():  # pc.all of no value is null, not true
         row = pc.index(known, False).as_py()
         raise _BadPart(f"row {row:,}: the {NSFW_COLUMN} value {nsfw[row].as_py()!r} is not one of "
                        f"{', '.join(NSFW_VALUES)} (or empty)")

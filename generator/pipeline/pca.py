@@ -13,9 +13,8 @@ nearest to the exact product of the row's centred float64 vector and the compone
 from __future__ import annotations
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
-from generator.pipeline.blas import map_on_blas_threads
+from generator.pipeline.blas import map_on_blas_threads, single_threaded_blas
 from generator.pipeline.exact import nearest_float32, product_terms, sum_error_bound
 from generator.pipeline.model import PCAModel
 from generator.pipeline.vectors import row_norms64, unit_rows64
@@ -70,7 +69,7 @@ class CovarianceAccumulator:
             raise ValueError(f"cannot fit {dims} components in {self.dim} dimensions")
         # LAPACK's eigh rounds differently on more BLAS threads: on one, the model is the same
         # bits whatever the machine's cores or the process's thread limits (a Dask worker's).
-        with threadpool_limits(1, user_api="blas"):
+        with single_threaded_blas():
             eigenvalues, vectors = np.linalg.eigh(self.covariance())
         order = np.argsort(eigenvalues, kind="stable")[::-1][:dims]
         components = vectors[:, order]

@@ -1,20 +1,23 @@
 """The make rules of a release, from the stage table: one rule per stage and label, its targets
 the stage's files, its prerequisites the files the stage reads.
 
-The text refers to $(RULE_PARTS), $(RULE_OUT), $(RULE_RELEASE) (the folders and the release
-as make's rules can hold them: spaces escaped), $(PIPELINE) (the command prefix) and
-$(BASE_URL) of the Makefile that includes it, so it depends on the release alone. File names
+A stage's files also depend on its stamp file in OUT/.stamps (`stamp_texts`), never on the
+release file as a whole: an edit of the release rebuilds only the stages whose part of it
+changed. The text refers to $(RULE_PARTS), $(RULE_OUT) (the folders as make's rules can hold
+them: spaces escaped), $(PIPELINE) (the command prefix) and $(BASE_URL) of the Makefile that
+includes it, so it depends on the release alone. File names
 hold '=', which make would take for an assignment in a rule line; every path is therefore a
 variable. `PIPELINE_<TARGET>` lists the files of each make target of the stage table, and
 `PIPELINE_ALL` every file.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Iterable
 
 from generator.pipeline.parts import npy_path, parquet_path
-from generator.pipeline.stages import STAGES, TARGETS, external_files
+from generator.pipeline.stages import STAGES, TARGETS, Stage, external_files
 from generator.release.model import Release
 
 
@@ -36,10 +39,17 @@ class _Rules:
                 for n in numbers for path in (npy_path, parquet_path)]
 
     def rule(self, targets: list[str], prerequisites: list[str], command: str) -> None:
-        grouped = " &:" if len(targets) > 1 else ":"
-        self.lines.append(f"{' '.join(targets)}{grouped} {' '.join(['$(RULE_RELEASE)'] + prerequisites)}")
-        self.lines.append(f"\t$(PIPELINE) {command}")
-        self.lines.append("")
+        """The first target made from the prerequisites by the command; every other target of
+        the command from the same prerequisites, after the first (order-only), by the command
+        again only when the first's run did not leave it (the command writes them all, in no
+        fixed order of time). Not a grouped target (`&:`): make -n does not take the files of
+        a grouped rule it would run for new, and would not list what depends on them
+        (docs/design/pipeline.md#rebuild-dependencies)."""
+        first, *others = targets
+        needs = " ".join(prerequisites)
+        self.lines += [f"{first}: {needs}", f"\t$(PIPELINE) {command}", ""]
+        for other in others:
+            self.lines += [f"{other}: {needs} | {first}", f"\t@test -e $(call quote,$@) || $(PIPELINE) {command}", ""]
 
 
 def make_rules(release: Release) -> str:
@@ -49,7 +59,8 @@ def make_rules(release: Release) -> str:
         for label in stage.labels(release):
             targets = [rules.path("RULE_OUT", name) for name in stage.outputs(release, label)]
             needs = stage.needs(release, label)
-            prerequisites = (rules.part_files(needs.parts) + [rules.path("RULE_OUT", name) for name in needs.out]
+            prerequisites = ([rules.path("RULE_OUT", stamp_name(stage, label))] + rules.part_files(needs.parts)
+                             + [rules.path("RULE_OUT", name) for name in needs.out]
                              + [rules.file(f"PIPELINE_INPUT_{i}", str(path).replace(" ", "\\ "))
                                 for i, path in enumerate(needs.files)])
             command = stage.name + (f" {label}" if label is not None else "")
@@ -81,3 +92,24 @@ def make_rules(release: Release) -> str:
     header = ["# Make rules of the release, written by `python -m generator pipeline rules`.", ""]
     variables = [f"{name} := {value}" for name, value in rules.variables.items()]
     return "\n".join(header + variables + [""] + rules.lines + [""]) + "\n" + "\n".join(part_rules)
+
+
+STAMPS = ".stamps"  # the folder of OUT holding each stage's stamp file
+
+
+def stamp_name(stage: Stage, label: str | None) -> str:
+    """The stamp file of a stage's files of `label`, relative to OUT."""
+    return f"{STAMPS}/{stage.name}" + (f"-{label}" if label is not None else "") + ".json"
+
+
+def stamp_texts(release: Release) -> dict[str, str]:
+    """{stamp file: its text} of every stage and label of the release: what the stage's files are
+    made from besides the files it reads (Stage.stamp). Written only when its text changes
+    (io.files.write_if_changed), a stamp is newer than a stage's files exactly when the part of
+    the definition the stage reads, its version or its numerics changed since they were made.
+
+    Example: stamp_texts(release)[".stamps/pca-model.json"] holds the training subset, the
+    dimensions, the stage's version and BLOCK_ROWS and COVARIANCE_ROWS.
+    """
+    return {stamp_name(stage, label): json.dumps(stage.stamp(release, label), indent=1, sort_keys=True) + "\n"
+            for stage in STAGES for label in stage.labels(release)}

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import logging
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 from tqdm import tqdm
@@ -459,10 +459,11 @@ def nearest(run: Run, label: str, source: tuple[Path, str], k: int, what: str) -
     blocks = row_ranges(rows, GOLD_BLOCK_ROWS)
     with open_executor(run.scheduler, what) as executor:
         log.info("%s", blas_report())
-        # Two waves: first as many row blocks as keep every worker thread busy, then every other
+        # Two waves: first as many row blocks as keep every worker thread present now busy (at
+        # least one), then every other
         # block told their candidates, so that it skips the rows they already beat. Either way
         # the candidates lead to the same gold standard; the first wave only saves work.
-        wave = -(-executor.threads // len(query_blocks))
+        wave = max(1, -(-executor.threads // len(query_blocks)))
         first = executor.reduce(_gold_tasks(screen_of_rows, run, label, search, f"{what}: screen", query_blocks,
                                             blocks[:wave], [()] * len(query_blocks)), merge_candidates,
                                 f"{what}: screen")
@@ -556,7 +557,12 @@ class Needs:
 class Stage:
     """One stage: the command `pipeline NAME [LABEL]`, the make rules of its files and the
     make target (`target`) that builds them. `scope` says what LABEL is: a subset, a subset
-    or the queries, or nothing (`once`); `labels` lists the labels a release runs it for."""
+    or the queries, or nothing (`once`); `labels` lists the labels a release runs it for.
+
+    What its files depend on besides the files it reads (docs/design/pipeline.md#rebuild-dependencies):
+    `definition`, the part of the release definition it reads, as plain JSON data; `version`,
+    raised whenever a change of its code can change the bytes it writes; `numerics`, the
+    constants that fix the order of its floating-point work (and so the bits it writes)."""
 
     name: str
     help: str
@@ -566,6 +572,14 @@ class Stage:
     outputs: Callable[[Release, Label], list[str]]
     needs: Callable[[Release, Label], Needs]
     run: Callable[[Run, Label], None]
+    definition: Callable[[Release, Label], object]
+    version: int = 1
+    numerics: Mapping[str, int] = field(default_factory=dict)
+
+    def stamp(self, release: Release, label: str | None) -> dict[str, object]:
+        """What the stage's files of `label` are made from, besides the files it reads."""
+        return {"stage": self.name, "label": label, "version": self.version, "numerics": dict(self.numerics),
+                "definition": self.definition(release, label)}
 
 
 def _built_subsets(release: Release) -> list[str | None]:
@@ -642,49 +656,135 @@ def external_files(release: Release) -> list[str]:
     return [bundle.name for bundle in release.bundles() if bundle.source == EXTERNAL]
 
 
+# --- the part of the release each stage reads ----------------------------------------------
+
+def _layout_of(layout: Layout) -> dict[str, object]:
+    return {"datasets": [[d.key, d.dtype, d.cols] for d in layout.datasets], "columns": list(layout.columns)}
+
+
+def _bundles_of(release: Release, kinds: list[BundleKind], label: str) -> list[dict[str, object]]:
+    """Name and layout of the bundles of `kinds` for `label` (not whether they are published)."""
+    bundles = [release.bundle(kind, label) for kind in kinds]
+    return [{"kind": bundle.kind.id, "name": bundle.name, "layout": _layout_of(bundle.layout)} for bundle in bundles]
+
+
+def _subset_of(release: Release, label: str) -> dict[str, object]:
+    spec = release.subset(label)
+    return {"label": label, "parts": [spec.first_part, spec.last_part], "rule": spec.rule, "rows": spec.rows}
+
+
+def _query_set_of(release: Release, label: str) -> dict[str, object]:
+    spec = release.query_set(label)
+    selection = spec.selection
+    return {"label": label, "source": spec.source, "part": spec.part, "count": spec.count, "seed": spec.seed,
+            "selection": None if selection is None else {
+                "candidates": selection.candidates, "k": selection.k, "min_sum": selection.min_sum,
+                "against": _embeddings_name(release, selection.against)},
+            "from": [spec.reused_edition, spec.reused_label]}
+
+
+def _sketch_model_of(release: Release) -> dict[str, object]:
+    settings = release.sketches
+    if settings.model is not None:
+        return {"model": str(settings.model), "refs": release.sketch_refs}
+    return {"train": release.pca_train, "seed": settings.seed, "sample_rows": settings.sample_rows,
+            "refs": release.sketch_refs, "file": release.created_sketch_model_file()}
+
+
+def _sketch_model_definition(release: Release, _label: str | None) -> object:
+    return _sketch_model_of(release)
+
+
+def _subset_definition(release: Release, label: str | None) -> object:
+    assert label is not None  # a stage of subsets (or the queries)
+    return {"subset": _subset_of(release, label), "bundles": _bundles_of(release, [release.embeddings], label)}
+
+
+def _queries_definition(release: Release, label: Label) -> object:
+    return {"query_set": _query_set_of(release, label),
+            "bundles": _bundles_of(release, [release.embeddings], label)}
+
+
+def _meta_definition(release: Release, label: str | None) -> object:
+    assert label is not None  # a stage of subsets (or the queries)
+    return {"subset": _subset_of(release, label), "bundles": _bundles_of(release, release.kinds_of(META), label)}
+
+
+def _pca_model_definition(release: Release, _label: str | None) -> object:
+    return {"train": release.pca_train, "dims": _pca_dims(release), "file": release.pca_model_file()}
+
+
+def _pca_definition(release: Release, label: str | None) -> object:
+    assert label is not None  # a stage of subsets (or the queries)
+    return {"model": release.pca_model_file(), "bundles": _bundles_of(release, _kinds_for(release, PCA, label), label)}
+
+
+def _hamming_definition(release: Release, label: str | None) -> object:
+    assert label is not None  # a stage of subsets (or the queries)
+    return {"model": _sketch_model_of(release), "bundles": _bundles_of(release, _kinds_for(release, SKETCHES, label),
+                                                                         label)}
+
+
+def _gold_definition(release: Release, label: Label) -> object:
+    subset, queries = label.split("/", 1)
+    return {"subset": _embeddings_name(release, subset), "queries": _embeddings_name(release, queries),
+            "k": release.gold_k(queries), "bundles": _bundles_of(release, release.gold_kinds(queries), subset)}
+
+
+def _recall_definition(release: Release, _label: str | None) -> object:
+    return {"k": release.recall_k, "gold": release.recall_gold.id, "labels": list(release.labels),
+            "queries": release.recall_queries,
+            "projections": [kind.id for kind in _projections(release)]}
+
+
+def _manifests_definition(release: Release, _label: str | None) -> object:
+    return {"published": [[out_name(release, bundle), bundle.url] for bundle in release.published()]}
+
+
 STAGES: tuple[Stage, ...] = (
     Stage("subset", "cut a database subset from the parts: NSFW rule, concatenation", "subsets", SUBSETS,
           _built_subsets, lambda r, label: [r.embeddings_file(label)],
           lambda r, label: Needs(parts=tuple(r.subset(label).parts)),
-          lambda run, label: write_subset(run, label)),
+          lambda run, label: write_subset(run, label), _subset_definition),
     Stage("queries", "write the vectors of a query set: drawn from its part, selected by the filter rule, or "
                      "copied from the earlier edition", "queries", QUERIES,
           _made_query_sets, lambda r, label: [r.embeddings_file(label)], _query_needs,
-          lambda run, label: write_queries(run, label)),
+          lambda run, label: write_queries(run, label), _queries_definition),
     Stage("meta", "write the metadata tables of a subset", "meta", SUBSETS,
           lambda r: _built_subsets(r) if r.kinds_of(META) else [],
           lambda r, label: [kind.file_name(label) for kind in r.kinds_of(META)],
           lambda r, label: Needs(parts=tuple(r.subset(label).parts)),
-          lambda run, label: write_meta(run, label)),
+          lambda run, label: write_meta(run, label), _meta_definition),
     Stage("pca-model", "fit the PCA model on the training subset", "pca", ONCE,
           _once_if(lambda r: bool(_vector_labels(PCA)(r))), lambda r, _: [r.pca_model_file()],
           lambda r, _: Needs(out=(_embeddings_name(r, r.pca_train),)),
-          lambda run, _: write_pca_model(run)),
+          lambda run, _: write_pca_model(run), _pca_model_definition,
+          numerics={"BLOCK_ROWS": BLOCK_ROWS, "COVARIANCE_ROWS": COVARIANCE_ROWS}),
     Stage("pca", "project a subset (or a query set) with the PCA model", "pca", VECTORS,
           _vector_labels(PCA), lambda r, label: _files(r, PCA, label),
           lambda r, label: Needs(out=(r.pca_model_file(), _embeddings_name(r, label))),
-          lambda run, label: write_pca(run, label)),
+          lambda run, label: write_pca(run, label), _pca_definition),
     Stage("sketch-model", "create a BinWalk model from the training subset (release 'sketches: create')",
           "hamming", ONCE,
           _once_if(lambda r: bool(_vector_labels(SKETCHES)(r)) and r.sketches.model is None),
           lambda r, _: [r.created_sketch_model_file()],
           lambda r, _: Needs(out=(_embeddings_name(r, r.pca_train),)),
-          lambda run, _: write_sketch_model(run)),
+          lambda run, _: write_sketch_model(run), _sketch_model_definition),
     Stage("hamming", "compute the binary sketches of a subset (or a query set)", "hamming", VECTORS,
           _vector_labels(SKETCHES), lambda r, label: _files(r, SKETCHES, label), _sketch_needs,
-          lambda run, label: write_hamming(run, label)),
+          lambda run, label: write_hamming(run, label), _hamming_definition),
     Stage("gold", "compute the gold standards of a subset for a query set (exact, float64)", "gold", GOLD_PAIRS,
           _gold_labels,
           lambda r, label: [kind.file_name(label.split("/")[0]) for kind in r.gold_kinds(label.split("/", 1)[1])],
           _gold_needs,
-          lambda run, label: write_gold(run, label)),
+          lambda run, label: write_gold(run, label), _gold_definition),
     Stage("recall", "write the projection recall table recall-projections.csv", "recall", ONCE,
           _once_if(lambda r: bool(_projections(r))), lambda r, _: [RECALL_FILE], _recall_needs,
-          lambda run, _: write_recall(run)),
+          lambda run, _: write_recall(run), _recall_definition),
     Stage("manifests", "write the md5, size and URL manifests of every published bundle", "manifests", ONCE,
           _once_if(lambda r: True), lambda r, _: list(MANIFEST_FILES),
           lambda r, _: Needs(out=tuple(out_name(r, b) for b in r.published())),
-          lambda run, _: write_manifests(run)),
+          lambda run, _: write_manifests(run), _manifests_definition),
 )
 
 # The make targets of the stages, in the order `make help` lists them; `artifacts` is all of them.

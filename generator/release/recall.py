@@ -7,7 +7,7 @@ import csv
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from generator.errors import InputError, Origin, Problem
 from generator.io.text import read_text
@@ -54,12 +54,28 @@ def recall_csv(rows: Iterable[RecallRow]) -> str:
     return text.getvalue()
 
 
+def _csv_lines(text: str, path: str) -> Iterator[tuple[int, list[str]]]:
+    """(line number, fields) of each CSV record; a record the csv module refuses (a field longer
+    than its field_size_limit, say) is an InputError at its line. Lines end at '\n' alone, as an
+    editor counts them (str.splitlines also ends one at a form feed or U+001E)."""
+    reader = csv.reader(text.split("\n"))
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise InputError.at(path, f"not a CSV line: {exc}", reader.line_num) from None
+        yield reader.line_num, fields
+
+
 def parse_recall(text: str, path: str) -> RecallTable:
-    lines = text.splitlines()
-    if not lines or tuple(c.strip() for c in next(csv.reader(lines[:1]))) != COLUMNS:
+    records = _csv_lines(text, path)
+    header = next(records, None)
+    if header is None or header[0] != 1 or tuple(c.strip() for c in header[1]) != COLUMNS:
         raise InputError.at(path, f"the first line must be the header {','.join(COLUMNS)}", 1)
     rows, problems = [], []
-    for number, fields in enumerate(csv.reader(lines[1:]), start=2):
+    for number, fields in records:
         if not fields or not "".join(fields).strip():
             continue
         origin = Origin(path, number)

@@ -12,8 +12,8 @@ from typing import Protocol, Sequence
 import requests
 from tqdm import tqdm
 
-from generator.errors import ProjectError
-from generator.manifests.model import BYTES_FILE, SIZES_FILE, Manifest, ManifestSet
+from generator.errors import Problem, ProjectError
+from generator.manifests.model import BYTES_FILE, FIRST_WINS, SIZES_FILE, Manifest, ManifestSet, judged_conflicts
 from generator.manifests.read import read_manifest_set, read_md5s, read_sizes
 from generator.release.model import Release
 from generator.transfer.digest_cache import DigestCache
@@ -36,6 +36,11 @@ def _save(cache: DigestCache) -> None:
         print(f"warning: digests not remembered: {cache.path}: {exc.strerror}", file=sys.stderr)
 
 
+def _warn(problems: list[Problem]) -> None:
+    for problem in problems:
+        print(f"warning: {problem}; {FIRST_WINS}", file=sys.stderr)
+
+
 def read_verify_manifests(md5_path: Path) -> ManifestSet:
     """The md5 manifest, with the size manifests of its folder when they are there."""
     if not md5_path.is_file():
@@ -56,14 +61,14 @@ def verify_manifests(source: str, index: bool) -> ManifestSet:
 
 
 def verify_folder(folder: Path, manifest: Path | str, require_all: bool, jobs: int, cache: DigestCache | None,
-                  index: bool = False) -> int:
+                  index: bool = False, strict: bool = True) -> int:
     """Checks the files of `folder` against `manifest` (an index when `index`); prints a line per file
-    and a summary; returns the exit status."""
+    and a summary; returns the exit status. A name listed twice with different values is an error
+    when `strict`, else a warning (judged_conflicts)."""
     if not folder.is_dir():
         raise ProjectError(f"{folder}: no such folder")
     manifests = verify_manifests(str(manifest), index)
-    for problem in manifests.md5s.conflicts():
-        print(f"warning: {problem}; checking against the first", file=sys.stderr)
+    _warn(judged_conflicts(manifests, manifests.md5s.names(), strict))
     plan = plan_checks(manifests, folder)
     if not plan.checks and not require_all:
         raise ProjectError(f"none of the {len(plan.missing)} files of {manifest} is in {folder}")
@@ -139,11 +144,13 @@ class DownloadRequest:
     mirror: str | None
     policy: RetryPolicy
     manifests: ManifestSet | None = None
+    strict: bool = True
 
 
 def download_files(request: DownloadRequest, cache: DigestCache) -> int:
     """Fetches and verifies each file, one after the other; returns the exit status."""
     manifests = request.manifests if request.manifests is not None else read_manifest_set(request.data)
+    _warn(judged_conflicts(manifests, request.names, request.strict))
     targets = plan_downloads(request.names, manifests, request.folder, request.mirror)
     try:
         request.folder.mkdir(parents=True, exist_ok=True)

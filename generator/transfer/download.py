@@ -112,7 +112,12 @@ def plan_downloads(names: Iterable[str], manifests: ManifestSet, folder: Path,
         if url_entry is None or md5_entry is None or unsafe:
             continue
         target = Target(_mirrored(url_entry, mirror), check_for(name, manifests, folder), manifests.size_of(name))
-        links = [path for path in (target.path, target.part, target.lock) if path.is_symlink()]
+        try:
+            links = [path for path in (target.path, target.part, target.lock) if path.is_symlink()]
+        except OSError as exc:  # a name too long for the file system once '.part' is added, say
+            problems.append(Problem(url_entry.origin, f"'{name}' cannot be stored in {folder}: {exc.strerror} "
+                                                      f"(its partial file is {name}{PART_SUFFIX})"))
+            continue
         if links:
             problems.append(Problem(Origin(str(links[0])), "is a symbolic link; refusing to download through it"))
             continue
