@@ -9,6 +9,8 @@ tracebacks with are each a case of their own, run through the command line.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import json
 from pathlib import Path
 
@@ -32,7 +34,7 @@ from generator.transfer.verify import Check, plan_checks
 from tests.conftest import ROOT, run_generator
 
 DATA = ROOT / "data"
-RELEASE_TEXT = (DATA / "release-sample.yml").read_text(encoding="utf-8")
+RELEASE_TEXT = (DATA / "releases" / "sample-2023.yml").read_text(encoding="utf-8")
 WORDING_TEXT = (DATA / "page.yml").read_text(encoding="utf-8")
 
 # Values that broke readers once, or could: digits that are not ASCII, numbers too long to
@@ -135,7 +137,7 @@ def test_a_size_of_any_digits_is_read_or_refused_at_its_line(number, unit):
 
 # --- the download: MIRROR and the answers' headers -------------------------------------------
 
-MANIFESTS = read_manifest_set(DATA)
+MANIFESTS = read_manifest_set(DATA / "releases" / "2023")
 NAMES = MANIFESTS.md5s.names()[:2]
 
 
@@ -271,12 +273,39 @@ def _write_bytes_replacing(path: Path, old: bytes, new: bytes) -> None:
     path.write_bytes(data.replace(old, new, 1))
 
 
-def _unbalanced_bracket(data: Path) -> None:
-    _replace(data / URLS_FILE, "https://sisap-23-challenge.s3.amazonaws.com/SISAP23-Challenge/laion2B-en-clip768v2-n=30M.h5",
+@dataclass(frozen=True)
+class Spots:
+    """The inputs of a data folder's copy that a case spoils: the 2023 edition's manifests folder and
+    release file, the wording, and an index file beside them."""
+
+    data: Path
+
+    @property
+    def manifests(self) -> Path:
+        return self.data / "releases" / "2023"
+
+    @property
+    def release(self) -> Path:
+        return self.data / "releases" / "2023.yml"
+
+    @property
+    def wording(self) -> Path:
+        return self.data / "page.yml"
+
+    @property
+    def index(self) -> Path:
+        return self.data / "datasets.json"
+
+
+def _line(path: Path, text: str) -> int:
+    """The number of the first line of `path` holding `text`."""
+    return next(n for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if text in line)
+
+
+def _unbalanced_bracket(spots: Spots) -> None:
+    _replace(spots.manifests / URLS_FILE,
+             "https://sisap-23-challenge.s3.amazonaws.com/SISAP23-Challenge/laion2B-en-clip768v2-n=30M.h5",
              "http://[::1/laion2B-en-clip768v2-n=30M.h5")
-
-
-LONG_NAME = "n" * 248 + ".h5"  # 251 bytes: with '.part', 256, more than most file systems take
 
 
 def _append(path: Path, text: str) -> None:
@@ -284,72 +313,90 @@ def _append(path: Path, text: str) -> None:
         stream.write(text)
 
 
+LONG_NAME = "n" * 248 + ".h5"  # 251 bytes: with '.part', 256, more than most file systems take
+
 HUGE = "1" * 400
+# Each case: how it spoils the inputs, the command it runs, and the located message it expects
+# (a function of the unspoilt inputs, which know the line).
 CASES = {
     "verify, a size of hundreds of digits": (
-        lambda d: _replace(d / SIZES_FILE, "147G", HUGE), "verify", f"{SIZES_FILE}:1: '1111"),
+        lambda s: _replace(s.manifests / SIZES_FILE, "147G", HUGE), "verify",
+        lambda s: f"{SIZES_FILE}:{_line(s.manifests / SIZES_FILE, '147G')}: '1111"),
     "render, a size of hundreds of digits": (
-        lambda d: _replace(d / SIZES_FILE, "147G", HUGE + "G"), "render", f"{SIZES_FILE}:1: '1111"),
+        lambda s: _replace(s.manifests / SIZES_FILE, "147G", HUGE + "G"), "render",
+        lambda s: f"{SIZES_FILE}:{_line(s.manifests / SIZES_FILE, '147G')}: '1111"),
     "render, a NUL written in the release's name": (
-        lambda d: _replace(d / "release.yml", "name: LAION2B-en subsets of the SISAP challenge",
+        lambda s: _replace(s.release, "name: LAION2B-en subsets of the SISAP 2023 challenge",
                            'name: "LAION2B\\0-en subsets"'),
-        "render", "release.yml:9: name holds the control character U+0000"),
+        "render", lambda s: f"2023.yml:{_line(s.release, 'name: LAION2B')}: name holds the control character U+0000"),
     "render, a raw NUL byte in the release": (
-        lambda d: _write_bytes_replacing(d / "release.yml", b"name: LAION2B", b"name: LAION\x002B"),
-        "render", "release.yml:9: not valid YAML: the character U+0000 is not allowed"),
+        lambda s: _write_bytes_replacing(s.release, b"name: LAION2B", b"name: LAION\x002B"),
+        "render", lambda s: f"2023.yml:{_line(s.release, 'name: LAION2B')}: not valid YAML: the character U+0000 "
+                            "is not allowed"),
     "render, a NUL in a title of the wording": (
-        lambda d: _replace(d / "page.yml", "title: 768d CLIP embeddings", 'title: "768d\\0 CLIP"'),
-        "render", "page.yml:28: the title of group 'clip768' holds the control character U+0000"),
+        lambda s: _replace(s.wording, "title: 768d CLIP embeddings", 'title: "768d\\0 CLIP"'),
+        "render", lambda s: f"page.yml:{_line(s.wording, 'title: 768d CLIP embeddings')}: the title of group "
+                            "'clip768' holds the control character U+0000"),
     "render, a wording nested too deeply": (  # the release's case is in test_release.py
-        lambda d: (d / "page.yml").write_text("a: " + "{x: " * 5000 + "\n"),
-        "render", "page.yml: the page wording is nested too deeply to be read"),
+        lambda s: s.wording.write_text("a: " + "{x: " * 5000 + "\n"),
+        "render", lambda s: "page.yml: the page wording is nested too deeply to be read"),
     "pipeline, a non-ASCII digit as a count": (
-        lambda d: _replace(d / "release.yml", "count: 10000,", "count: 1000\u00b2,"),
-        "pipeline", "release.yml:29: the query count must be a whole number"),
+        lambda s: _replace(s.release, "count: 10000,", "count: 1000\u00b2,"),
+        "pipeline", lambda s: f"2023.yml:{_line(s.release, 'count: 10000,')}: the count of query set 'public' "
+                              "must be a whole number"),
     "pipeline, a number of 5000 digits": (
-        lambda d: _replace(d / "release.yml", "seed: 0}", "seed: " + "7" * 5000 + "}"),
-        "pipeline", "release.yml:29: the query seed must be a whole number"),
+        lambda s: _replace(s.release, "seed: 0}", "seed: " + "7" * 5000 + "}"),
+        "pipeline", lambda s: f"2023.yml:{_line(s.release, 'seed: 0}')}: the seed of query set 'public' must be "
+                              "a whole number"),
     "verify --index, a JSON number of 5000 digits": (
-        lambda d: (d / "datasets.json").write_text('{"format": 1, "release": "x", "bundles": [' + "7" * 5000 + "]}"),
-        "verify-index", "datasets.json: not a readable index: Exceeds the limit (4300 digits)"),
+        lambda s: s.index.write_text('{"format": 1, "release": "x", "bundles": [' + "7" * 5000 + "]}"),
+        "verify-index", lambda s: "datasets.json: not a readable index: Exceeds the limit (4300 digits)"),
     "download --index, a JSON number of 5000 digits": (
-        lambda d: (d / "datasets.json").write_text('{"format": ' + "1" * 5000 + "}"),
-        "download-index", "datasets.json: not a readable index: Exceeds the limit (4300 digits)"),
+        lambda s: s.index.write_text('{"format": ' + "1" * 5000 + "}"),
+        "download-index", lambda s: "datasets.json: not a readable index: Exceeds the limit (4300 digits)"),
     "render, a recall field over the csv module's limit": (
-        lambda d: _replace(d / RECALL_FILE, "bruteforce", "x" * 140_000),
-        "render", f"{RECALL_FILE}:2: not a CSV line: field larger than field limit (131072)"),
+        lambda s: _replace(s.manifests / RECALL_FILE, "bruteforce", "x" * 140_000),
+        "render", lambda s: f"{RECALL_FILE}:2: not a CSV line: field larger than field limit (131072)"),
     "render, a URL with an unbalanced bracket": (
         _unbalanced_bracket, "render",
-        f"{URLS_FILE}:2: 'http://[::1/laion2B-en-clip768v2-n=30M.h5' is not an http(s) URL"),
+        lambda s: f"{URLS_FILE}:{_line(s.manifests / URLS_FILE, 'clip768v2-n=30M.h5')}: "
+                  "'http://[::1/laion2B-en-clip768v2-n=30M.h5' is not an http(s) URL"),
     "download, a file name of 251 bytes": (
-        lambda d: (_append(d / URLS_FILE, f"http://127.0.0.1:9/{LONG_NAME}\n"),
-                   _append(d / MD5_FILE, f"{'0' * 32}  {LONG_NAME}\n")),
-        "download", f"{URLS_FILE}:33: '{LONG_NAME}' cannot be stored in "),
+        lambda s: (_append(s.manifests / URLS_FILE, f"http://127.0.0.1:9/{LONG_NAME}\n"),
+                   _append(s.manifests / MD5_FILE, f"{'0' * 32}  {LONG_NAME}\n")),
+        "download", lambda s: f"{URLS_FILE}:{len((s.manifests / URLS_FILE).read_text().splitlines()) + 1}: "
+                              f"'{LONG_NAME}' cannot be stored in "),
 }
+
+
+def _argv(command: str, spots: Spots, tmp_path: Path) -> list[str]:
+    out = tmp_path / "out"
+    files = tmp_path / "files"
+    return {
+        "verify": ["verify", str(files), "--manifest", str(spots.manifests / MD5_FILE), "--cache-dir",
+                   str(tmp_path / "c")],
+        "render": ["render", "--releases", str(spots.data / "releases"), "--wording", str(spots.wording),
+                   "--data", str(spots.data / "releases"), "--docs", str(out / "docs")],
+        "pipeline": ["pipeline", "--release", str(spots.release), "--parts", str(tmp_path / "parts"),
+                     "--out", str(out), "check-parts"],
+        "verify-index": ["verify", str(files), "--index", str(spots.index), "--no-cache"],
+        "download-index": ["download", "--index", str(spots.index), "--subset", "10M", "--dir", str(out)],
+        "download": ["download", LONG_NAME, "--data", str(spots.manifests), "--release", str(spots.release),
+                     "--dir", str(files), "--cache-dir", str(tmp_path / "c")],
+    }[command]
 
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_an_input_that_once_gave_a_traceback_is_one_error_line(case, data_copy, tmp_path, capsys):
-    spoil, command, message = CASES[case]
-    spoil(data_copy)
+    spoil, command, located = CASES[case]
+    spots = Spots(data_copy)
+    message = located(spots)
+    spoil(spots)
     out = tmp_path / "out"
     files = tmp_path / "files"
     files.mkdir()
     (files / "laion2B-en-clip768v2-n=100M.h5").write_bytes(b"x")
-    render = ["render", "--release", str(data_copy / "release.yml"), "--wording", str(data_copy / "page.yml"),
-              "--data", str(data_copy), "--out", str(out / "page.md"), "--plot", str(out / "plot.svg")]
-    argv = {
-        "verify": ["verify", str(files), "--manifest", str(data_copy / MD5_FILE), "--cache-dir", str(tmp_path / "c")],
-        "render": render,
-        "pipeline": ["pipeline", "--release", str(data_copy / "release.yml"), "--parts", str(tmp_path / "parts"),
-                     "--out", str(out), "check-parts"],
-        "verify-index": ["verify", str(files), "--index", str(data_copy / "datasets.json"), "--no-cache"],
-        "download-index": ["download", "--index", str(data_copy / "datasets.json"), "--subset", "10M",
-                           "--dir", str(out)],
-        "download": ["download", LONG_NAME, "--data", str(data_copy), "--release", str(data_copy / "release.yml"),
-                     "--dir", str(files), "--cache-dir", str(tmp_path / "c")],
-    }[command]
-    assert main(argv) == 1
+    assert main(_argv(command, spots, tmp_path)) == 1
     err = capsys.readouterr().err
     # One error line, last; the page lists every problem of its inputs (file:line each) before it.
     lines = err.splitlines()
@@ -388,12 +435,14 @@ def test_a_cluster_size_out_of_range_is_a_usage_error(option, value, message, tm
 def test_a_url_with_an_unbalanced_bracket_is_marked_on_a_lenient_page(data_copy, tmp_path):
     """STRICT=0: the page is written, the line is reported as a warning naming it, and its file's
     row is marked (the name is read from the line's last segment)."""
-    _unbalanced_bracket(data_copy)
-    out = tmp_path / "out"
-    run = run_generator("render", "--release", str(data_copy / "release.yml"), "--wording", str(data_copy / "page.yml"),
-                        "--data", str(data_copy), "--out", str(out / "page.md"), "--plot", str(out / "plot.svg"),
-                        "--strict", "0")
+    spots = Spots(data_copy)
+    line = _line(spots.manifests / URLS_FILE, "clip768v2-n=30M.h5")
+    _unbalanced_bracket(spots)
+    docs = tmp_path / "docs"
+    run = run_generator("render", "--releases", str(data_copy / "releases"), "--wording", str(spots.wording),
+                        "--data", str(data_copy / "releases"), "--docs", str(docs), "--strict", "0")
     assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
-    assert f"{data_copy / URLS_FILE}:2: 'http://[::1/laion2B-en-clip768v2-n=30M.h5' is not an http(s) URL" in run.stderr
-    page = (out / "page.md").read_text(encoding="utf-8")
+    assert (f"{spots.manifests / URLS_FILE}:{line}: 'http://[::1/laion2B-en-clip768v2-n=30M.h5' is not an http(s) "
+            "URL") in run.stderr
+    page = (docs / "2023" / "datasets.md").read_text(encoding="utf-8")
     assert "laion2B-en-clip768v2-n=30M.h5" in page
