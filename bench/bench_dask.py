@@ -28,7 +28,6 @@ from generator.io.h5 import write_h5
 from generator.pipeline import stages
 from generator.pipeline.blas import blas_report
 from generator.pipeline.schedule import Scheduler
-from generator.release.model import GOLD
 from generator.release.read import read_release
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,22 +61,22 @@ def overhead(client: Client, tasks: int) -> tuple[float, float]:
 
 def main() -> int:
     args = arguments()
-    release = read_release(ROOT / "data" / "release-sample.yml")
-    label = release.pca_train
+    release = read_release(ROOT / "data" / "releases" / "sample-2023.yml")
+    label, queries_label = release.pca_train, release.gold_query_sets()[0]
     with tempfile.TemporaryDirectory(prefix="bench-dask-") as folder:
         work = Path(folder)
         print(f"writing {args.rows:,} x {DIM} float16 rows and {args.queries:,} queries (seed {args.seed})")
         database, queries = bench_data(args.seed, args.rows, args.queries)
         write_h5(work / release.embeddings_file(label), {"emb": database})
-        write_h5(work / release.embeddings_file(release.queries.label), {"emb": queries})
+        write_h5(work / release.embeddings_file(queries_label), {"emb": queries})
         del database, queries
-        names = [kind.file_name(label) for kind in release.kinds_of(GOLD)]
+        names = [kind.file_name(label) for kind in release.gold_kinds(queries_label)]
         tasks = -(-args.rows // stages.GOLD_BLOCK_ROWS) * -(-args.queries // stages.GOLD_QUERY_ROWS)
-        print(f"gold stage, k = {release.gold_k}: {tasks} screen and {tasks} re-rank tasks "
+        print(f"gold stage, k = {release.gold_k(queries_label)}: {tasks} screen and {tasks} re-rank tasks "
               f"(blocks of {stages.GOLD_BLOCK_ROWS:,} rows x {stages.GOLD_QUERY_ROWS:,} queries)")
 
         started = time.perf_counter()
-        stages.write_gold(stages.Run(release, work, work), label)
+        stages.write_gold(stages.Run(release, work, work), f"{label}/{queries_label}")
         plain = time.perf_counter() - started
         digests = {name: file_md5(work / name) for name in names}
         for name in names:
@@ -87,7 +86,8 @@ def main() -> int:
                           dashboard_address=None) as cluster, Client(cluster) as client:
             client.run(lambda: __import__("generator.pipeline.stages"))  # imports before the clock, as plain had
             started = time.perf_counter()
-            stages.write_gold(stages.Run(release, work, work, scheduler=Scheduler(cluster.scheduler_address)), label)
+            stages.write_gold(stages.Run(release, work, work, scheduler=Scheduler(cluster.scheduler_address)),
+                              f"{label}/{queries_label}")
             on_dask = time.perf_counter() - started
             serial, batch = overhead(client, args.tasks)
             worker_blas = sorted(set(client.run(lambda: blas_report()).values()))
