@@ -11,41 +11,47 @@ import pytest
 from generator.manifests.model import MD5_FILE
 from tests.conftest import run_generator
 
-NAME = "laion2B-en-clip768v2-n=300K.h5"
-CONTENT = b"three hundred thousand rows, in short\n"
+NAME = "laion2B-en-clip768v2-n=100K.h5"  # a file of the 2023 edition that no later edition reuses
+CONTENT = b"one hundred thousand rows, in short\n"
 FIRST, SECOND = hashlib.md5(CONTENT).hexdigest(), "0" * 32
 
 
 @pytest.fixture
 def listed_twice(data_copy: Path, tmp_path: Path) -> tuple[Path, Path, str]:
-    """The data folder with NAME's md5 line 4 set to CONTENT's and a second, different line at the
-    end; a folder holding NAME with CONTENT; the problem as every tool words it."""
-    md5 = data_copy / MD5_FILE
+    """The data folder with NAME's md5 line in the 2023 edition's manifest set to CONTENT's and a
+    second, different line at the end; a folder holding NAME with CONTENT; the problem as every
+    tool words it."""
+    md5 = edition(data_copy) / MD5_FILE
     lines = md5.read_text().splitlines()
-    assert lines[3].endswith(f"  {NAME}")
-    lines[3] = f"{FIRST}  {NAME}"
+    first = next(n for n, line in enumerate(lines) if line.endswith(f"  {NAME}"))
+    lines[first] = f"{FIRST}  {NAME}"
     lines.append(f"{SECOND}  {NAME}")
     md5.write_text("\n".join(lines) + "\n")
     files = tmp_path / "files"
     files.mkdir()
     (files / NAME).write_bytes(CONTENT)
-    problem = (f"{md5}:{len(lines)}: '{NAME}' is listed twice with different md5 values: '{FIRST}' at line 4 and "
-               f"'{SECOND}' at line {len(lines)}")
+    problem = (f"{md5}:{len(lines)}: '{NAME}' is listed twice with different md5 values: '{FIRST}' at line "
+               f"{first + 1} and '{SECOND}' at line {len(lines)}")
     return data_copy, files, problem
 
 
+def edition(data: Path) -> Path:
+    return data / "releases" / "2023"
+
+
 def render(data: Path, out: Path, *options: str):
-    return run_generator("render", "--release", str(data / "release.yml"), "--wording", str(data / "page.yml"),
-                         "--data", str(data), "--out", str(out / "page.md"), "--plot", str(out / "plot.svg"), *options)
+    return run_generator("render", "--releases", str(data / "releases"), "--wording", str(data / "page.yml"),
+                         "--data", str(data / "releases"), "--docs", str(out), *options)
 
 
 def download(data: Path, files: Path, tmp_path: Path, *options: str):
-    return run_generator("download", NAME, "--data", str(data), "--release", str(data / "release.yml"),
-                         "--dir", str(files), "--cache-dir", str(tmp_path / "cache"), *options)
+    return run_generator("download", NAME, "--data", str(edition(data)), "--release",
+                         str(data / "releases" / "2023.yml"), "--dir", str(files), "--cache-dir",
+                         str(tmp_path / "cache"), *options)
 
 
 def verify(data: Path, files: Path, tmp_path: Path, *options: str):
-    return run_generator("verify", str(files), "--manifest", str(data / MD5_FILE), "--cache-dir",
+    return run_generator("verify", str(files), "--manifest", str(edition(data) / MD5_FILE), "--cache-dir",
                          str(tmp_path / "cache"), *options)
 
 
@@ -65,7 +71,7 @@ def test_lenient_every_tool_warns_alike_and_uses_the_first_entry(listed_twice, t
     data, files, problem = listed_twice
     page = render(data, tmp_path / "page", "--strict", "0")
     assert page.returncode == 0 and problem in page.stderr.splitlines(), page.stderr
-    assert FIRST in (tmp_path / "page" / "page.md").read_text(encoding="utf-8")
+    assert FIRST in (tmp_path / "page" / "2023" / "datasets.md").read_text(encoding="utf-8")
     warning = f"warning: {problem}; the first entry is used"
     fetched = download(data, files, tmp_path, "--lenient")
     assert fetched.returncode == 0 and warning in fetched.stderr.splitlines(), fetched.stderr

@@ -15,7 +15,7 @@ from generator.errors import InputError
 from generator.manifests.index import DatasetIndex, IndexDataset, IndexEntry
 from generator.release.facts import parse_facts, read_facts
 from generator.site.croissant import croissant
-from tests.conftest import ROOT, BuiltSite, build_site, run_generator
+from tests.conftest import NEWEST, OLDER, ROOT, BuiltSite, build_site, run_generator
 
 FACTS = ROOT / "data" / "dataset-facts.yml"
 SITE_URL = "https://sisap.example.org/laion/"
@@ -29,22 +29,33 @@ def described_site(tmp_path_factory: pytest.TempPathFactory) -> BuiltSite:
     return built
 
 
-def test_mlcroissant_reads_the_description_without_an_error(described_site: BuiltSite,
+EDITIONS = {NEWEST: "", OLDER: f"{OLDER}/"}  # each edition's page, relative to the site
+
+
+def edition_release(edition: str):
+    from generator.release.read import read_release
+    return read_release(ROOT / "data" / "releases" / f"{edition}.yml")
+
+
+@pytest.mark.parametrize("edition", list(EDITIONS))
+def test_mlcroissant_reads_the_description_without_an_error(described_site: BuiltSite, edition: str,
                                                              caplog: pytest.LogCaptureFixture) -> None:
-    path = described_site.site / "croissant.json"
+    path = described_site.site / edition / "croissant.json"
     with caplog.at_level(logging.WARNING):
         dataset = mlc.Dataset(jsonld=str(path))  # raises on any error of the description
     assert dataset.metadata.ctx.issues.errors == set()
-    # Until an edition is published, only its date and version are missing (recommended, not required).
-    assert all("datePublished" in w or "version" in w for w in dataset.metadata.ctx.issues.warnings)
+    # The edition's date comes from its release file; only a version is missing (recommended, not required).
+    assert all("version" in w for w in dataset.metadata.ctx.issues.warnings)
     assert "@context` is not standard" not in caplog.text
-    assert dataset.metadata.name == "LAION2B-en subsets of the SISAP challenge"
-    assert len(dataset.metadata.distribution) == 32
+    release = edition_release(edition)
+    assert dataset.metadata.name == release.name
+    assert len(dataset.metadata.distribution) == len(release.published())
 
 
-def test_its_file_objects_are_the_entries_of_the_index(described_site: BuiltSite) -> None:
-    document = json.loads((described_site.site / "croissant.json").read_text())
-    index = json.loads((described_site.site / "datasets.json").read_text())
+@pytest.mark.parametrize("edition", list(EDITIONS))
+def test_its_file_objects_are_the_entries_of_the_index(described_site: BuiltSite, edition: str) -> None:
+    document = json.loads((described_site.site / edition / "croissant.json").read_text())
+    index = json.loads((described_site.site / edition / "datasets.json").read_text())
     formats = {"hdf5": "application/x-hdf5", "tsv": "text/tab-separated-values"}
     assert [(f["name"], f["contentUrl"], f["md5"], f["contentSize"], f["encodingFormat"])
             for f in document["distribution"]] == [
@@ -53,15 +64,17 @@ def test_its_file_objects_are_the_entries_of_the_index(described_site: BuiltSite
     assert {f["@type"] for f in document["distribution"]} == {"cr:FileObject"}
     facts = read_facts(FACTS)
     assert document["license"] == list(facts.licenses) and document["citeAs"] == facts.citation
-    assert document["url"] == f"{SITE_URL}datasets.html"
+    assert document["url"] == f"{SITE_URL}{EDITIONS[edition]}datasets.html"
+    assert document["datePublished"] == edition_release(edition).date
     assert [c["name"] for c in document["creator"]] == [c.name for c in facts.creators]
 
 
 def test_the_page_head_carries_the_same_json_ld(described_site: BuiltSite) -> None:
-    document = json.loads((described_site.site / "croissant.json").read_text())
-    (script,) = described_site.page().select('head script[type="application/ld+json"]')
-    assert json.loads(script.get_text()) == document
-    for other in ("index", "verify", "filter"):
+    for edition, folder in EDITIONS.items():
+        document = json.loads((described_site.site / edition / "croissant.json").read_text())
+        (script,) = described_site.page(f"{folder}datasets").select('head script[type="application/ld+json"]')
+        assert json.loads(script.get_text()) == document, edition
+    for other in ("index", "verify", "filter", "editions"):
         assert described_site.page(other).select('script[type="application/ld+json"]') == [], other
     assert not (described_site.site / "overrides").exists()  # the theme override is no page
     # One metadata block: the template's own keys still apply, none of it shows as text.
@@ -75,12 +88,12 @@ def test_the_page_head_carries_the_same_json_ld(described_site: BuiltSite) -> No
 def test_without_facts_no_description_is_published(tmp_path: Path) -> None:
     """Run where there is no data/dataset-facts.yml and without --facts: no croissant.json, no metadata."""
     data = ROOT / "data"
-    run = run_generator("render", "--release", str(data / "release.yml"), "--wording", str(data / "page.yml"),
-                        "--data", str(data), "--out", str(tmp_path / "datasets.md"), "--plot",
-                        str(tmp_path / "plot.svg"), cwd=tmp_path)
+    docs = tmp_path / "docs"
+    run = run_generator("render", "--releases", str(data / "releases"), "--wording", str(data / "page.yml"),
+                        "--data", str(data / "releases"), "--docs", str(docs), cwd=tmp_path)
     assert run.returncode == 0, run.stderr
-    assert (tmp_path / "datasets.json").is_file() and not (tmp_path / "croissant.json").exists()
-    assert "croissant" not in (tmp_path / "datasets.md").read_text()
+    assert (docs / NEWEST / "datasets.json").is_file() and not (docs / NEWEST / "croissant.json").exists()
+    assert "croissant" not in (docs / "datasets.md").read_text()
 
 
 def test_an_exact_size_is_stated_in_bytes_and_an_unsure_file_is_left_out() -> None:
@@ -89,7 +102,7 @@ def test_an_exact_size_is_stated_in_bytes_and_an_unsure_file_is_left_out() -> No
         IndexEntry("a.h5", "clip768", "10M", "https://h.example/a.h5", 1234, "1.3K", "0" * 32, layout),
         IndexEntry("b.tsv", "meta", "10M", "https://h.example/b.tsv", None, "19G", "1" * 32, (), ("caption",)),
         IndexEntry("c.h5", "gold", "10M", None, None, "1G", "2" * 32, layout)))
-    document = croissant(index, read_facts(FACTS), "https://h.example/site")
+    document = croissant(index, read_facts(FACTS), "https://h.example/site/datasets.html")
     assert [(f["name"], f["contentSize"], f["encodingFormat"]) for f in document["distribution"]] == [
         ("a.h5", "1234 B", "application/x-hdf5"), ("b.tsv", "19G", "text/tab-separated-values")]
     assert document["url"] == "https://h.example/site/datasets.html"
@@ -114,8 +127,7 @@ def test_a_broken_facts_file_is_one_error_naming_its_line_and_nothing_is_written
     assert f"{facts}{message}" in str(error.value)
 
     out = tmp_path / "page"
-    run = run_generator("render", "--facts", str(facts), "--out", str(out / "datasets.md"),
-                        "--plot", str(out / "plot.svg"))
+    run = run_generator("render", "--facts", str(facts), "--docs", str(out))
     assert run.returncode == 1 and "Traceback" not in run.stderr
     assert f"{facts}{message}" in run.stderr
     assert not out.exists()
