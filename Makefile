@@ -34,7 +34,7 @@ DATA ?= $(RELEASES)
 WORDING ?= data/page.yml
 STRICT ?= 1
 ARTIFACTS ?=
-# Where the site is published (the page's download commands read SITE_URL/datasets.json):
+# Where the site is published (the page's download commands read SITE_URL/EDITION/datasets.json):
 # unset, the canonical address, mkdocs.yml's site_url (read from there, its one place);
 # `make serve` and `make sample-site` use LOCAL_SITE_URL, where they serve the site, whatever
 # SITE_URL says. REPO_URL is where the project's repository is (unset: no link to it).
@@ -56,7 +56,7 @@ DIR ?= downloads
 MANIFEST ?= $(DATA)/$(SITE_EDITION)/dataset-files-md5.txt
 REQUIRE_ALL ?= 0
 NO_CACHE ?= 0
-# linkcheck: RECORD=1 writes the sizes the servers state into DATA/dataset-files-bytes.txt.
+# linkcheck: RECORD=1 writes the sizes the servers state into DATA/EDITION/dataset-files-bytes.txt.
 RECORD ?= 0
 FILES ?=
 GROUP ?=
@@ -157,7 +157,7 @@ linkcheck: $(ENV_STAMP)  ## HEAD every download link of EDITION's page and compa
 		$(if $(filter 1,$(call flag,RECORD)),--record)
 
 serve: override SITE_URL = $(LOCAL_SITE_URL)
-serve: render  ## live preview of the site on http://127.0.0.1:8000 (its commands read that address)
+serve: render  ## live preview of the site, served on this machine at port 8000 (its commands read that address)
 	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
 
 verify: $(ENV_STAMP)  ## check the files in DIR against MANIFEST (size, then md5; OK / FAILED per file)

@@ -79,7 +79,7 @@ def test_a_missing_part_is_one_error_naming_it_and_no_file(pipeline_subsets: tup
     run = run_script("--parts", str(parts), "--first", "1", "--last", "9", "--rule", "strict",
                      "--out", str(tmp_path / "strict.h5"))
     assert run.returncode == 1 and run.stdout == ""
-    assert run.stderr.splitlines()[-1] == f"error: {parts}/laion2B-en-metadata/metadata_0006.parquet: no such metadata part"
+    assert run.stderr.splitlines()[-1] == f"error: {parts}/laion2B-en-metadata/metadata_0007.parquet: no such metadata part"
     assert list(tmp_path.iterdir()) == []
 
 

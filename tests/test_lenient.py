@@ -129,8 +129,8 @@ def test_each_kind_of_problem_is_marked_in_its_cell_or_fails_strict_mode(kind, d
 def test_a_missing_size_makes_totals_say_at_least(data_copy, manifests, tmp_path):
     replace_line(manifests / SIZES, " meta-100M.tsv", None)
     markdown, _ = render(data_copy, tmp_path, strict=False)
-    assert "3 files,\nat least ≈ 7.0G in total." in markdown  # the metadata table: 1.8G + 5.2G known
-    assert "**Metadata tables**: 3 files, at least ≈ 7.0G:" in markdown
+    assert "3 files,\nat least ≈ 7.00G in total." in markdown  # the metadata table: 1.8G + 5.2G known
+    assert "**Metadata tables**: 3 files, at least ≈ 7.00G:" in markdown
     assert "**Metadata tables**: 3 files, ≈ 25G:" not in markdown
 
 

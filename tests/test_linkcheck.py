@@ -54,6 +54,8 @@ def test_a_wrong_size_a_missing_file_and_no_url_fail_naming_each(loopback_site, 
 class RefusesHead(BaseHTTPRequestHandler):
     """A server that answers HEAD with 405 and GET with a body of a stated length."""
 
+    LENGTH = "80740352"  # 77MB, the size of the 2024 gold standards
+
     def log_message(self, *args):
         pass
 
@@ -64,7 +66,7 @@ class RefusesHead(BaseHTTPRequestHandler):
 
     def do_GET(self):
         self.send_response(200)
-        self.send_header("Content-Length", "80740352")  # 77MB
+        self.send_header("Content-Length", self.LENGTH)
         self.end_headers()
         self.wfile.write(b"x" * 1024)  # the check reads no body; the client hangs up
 
@@ -92,41 +94,46 @@ def test_a_server_refusing_head_is_asked_with_a_get_whose_body_is_not_read(tmp_p
     assert status == 1
 
 
+class RefusesHeadAt7_7M(RefusesHead):
+    LENGTH = "8074035"  # 7.7M, the size of the 2023 gold standards of 100 neighbours
+
+
 def served_by(handler: type[BaseHTTPRequestHandler], data: Path) -> ThreadingHTTPServer:
     """A loopback server of `handler`, which the URL manifest of `data` (a copy of the committed one) points at."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.handle_error = lambda *args: None  # type: ignore[method-assign]  # a client hanging up is expected
     threading.Thread(target=server.serve_forever, daemon=True).start()
     shutil.copytree(ROOT / "data", data, ignore=shutil.ignore_patterns("models"))
-    urls = data / "dataset-files-urls.txt"
+    urls = edition_manifests(data, OLDER) / "dataset-files-urls.txt"
     base = f"http://127.0.0.1:{server.server_address[1]}"
     urls.write_text(urls.read_text().replace("https://sisap-23-challenge.s3.amazonaws.com/SISAP23-Challenge", base))
     return server
 
 
 def test_record_writes_the_stated_sizes_of_the_passing_links_and_the_index_carries_them(tmp_path: Path) -> None:
-    """The five gold standards (7.7M in the committed manifest) pass with the server's 8,074,035 bytes;
-    every other link states a size its manifest rules out and records nothing."""
+    """The five gold standards of 2023 (7.7M in its manifest) pass with the server's 8,074,035 bytes;
+    every other link states a size its manifest rules out (or is not served) and records nothing."""
     data = tmp_path / "data"
-    server = served_by(RefusesHead, data)
-    (data / "dataset-files-bytes.txt").write_text("12345 meta-10M.tsv\n")  # known before, kept
+    server = served_by(RefusesHeadAt7_7M, data)
+    folder = edition_manifests(data, OLDER)
+    (folder / "dataset-files-bytes.txt").write_text("12345 meta-10M.tsv\n")  # known before, kept
     try:
         out = io.StringIO()
-        status = check_links(ROOT / "data" / "release.yml", data, timeout=5, jobs=8, out=out, record=True)
+        status = check_links(data / "releases" / f"{OLDER}.yml", folder, timeout=5, jobs=8, out=out, record=True)
     finally:
         server.shutdown()
         server.server_close()
     assert status == 1
     gold = [f"laion2B-en-public-gold-standard-v2-{s}.h5" for s in ("100M", "30M", "10M", "300K", "100K")]
-    assert (data / "dataset-files-bytes.txt").read_text().splitlines() == \
+    assert (folder / "dataset-files-bytes.txt").read_text().splitlines() == \
         [f"8074035 {name}" for name in gold] + ["12345 meta-10M.tsv"]
-    assert out.getvalue().splitlines()[-1] == f"recorded 6 exact sizes in {data / 'dataset-files-bytes.txt'}"
+    assert out.getvalue().splitlines()[-1] == f"recorded 6 exact sizes in {folder / 'dataset-files-bytes.txt'}"
 
     page = tmp_path / "page"
-    rendered = run_generator("render", "--data", str(data), "--strict", "0", "--out", str(page / "datasets.md"),
-                             "--plot", str(page / "plot.svg"))
+    rendered = run_generator("render", "--releases", str(data / "releases"), "--data", str(data / "releases"),
+                             "--strict", "0", "--docs", str(page))
     assert rendered.returncode == 0, rendered.stderr
-    index = {b["name"]: b for b in json.loads((page / "datasets.json").read_text())["bundles"]}
+    index = {b["name"]: b for b in json.loads((page / OLDER / "datasets.json").read_text())["bundles"]}
     assert [index[name]["bytes"] for name in gold] == [8074035] * 5
     assert index["laion2B-en-clip768v2-n=10M.h5"]["bytes"] is None
 
@@ -134,14 +141,16 @@ def test_record_writes_the_stated_sizes_of_the_passing_links_and_the_index_carri
 def test_record_by_make_writes_no_manifest_when_no_link_passes(tmp_path: Path) -> None:
     data = tmp_path / "data"
     shutil.copytree(ROOT / "data", data, ignore=shutil.ignore_patterns("models"))
-    urls = data / "dataset-files-urls.txt"
-    urls.write_text(urls.read_text().replace("https://sisap-23-challenge.s3.amazonaws.com", "http://127.0.0.1:9"))
-    run = subprocess.run(["make", "--no-print-directory", "-C", str(ROOT), "linkcheck", "RECORD=1", f"DATA={data}"],
+    urls = edition_manifests(data, NEWEST) / "dataset-files-urls.txt"
+    urls.write_text(urls.read_text().replace("https://sisap-23-challenge.s3.amazonaws.com", "http://127.0.0.1:9")
+                    .replace("http://ingeotec.mx", "http://127.0.0.1:9"))
+    run = subprocess.run(["make", "--no-print-directory", "-C", str(ROOT), "linkcheck", "RECORD=1",
+                          f"DATA={data / 'releases'}", f"RELEASES={data / 'releases'}"],
                          check=False, capture_output=True, text=True)
     assert run.returncode == 2 and "Traceback" not in run.stderr  # make's status for a failed command
-    assert "32 links: 0 OK, 32 FAILED" in run.stdout
+    assert "11 links: 0 OK, 11 FAILED" in run.stdout
     assert run.stdout.splitlines()[-1] == "no exact size to record: no link passed"
-    assert not (data / "dataset-files-bytes.txt").exists()
+    assert not (edition_manifests(data, NEWEST) / "dataset-files-bytes.txt").exists()
 
 
 def test_judge_without_a_size_or_a_content_length():

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from bs4 import BeautifulSoup
 
-from generator.manifests.model import human_size
+from generator.manifests.model import human_total
 from generator.manifests.read import read_manifest_set
 from generator.release.read import read_release
 from generator.site.build import SiteInputs, publishable_releases, render_site
@@ -98,7 +98,7 @@ def test_sections_are_in_the_order_of_the_spec(committed_site, edition):
     headings = [h.get_text(strip=True).rstrip("¶") for h in committed_site.page(PAGES[edition]).select("article h2")]
     assert (RELEASES / edition / "recall-projections.csv").is_file() == (edition == OLDER)
     recall = ["Recall of the projections"] if edition == OLDER else []
-    assert headings == ["About LAION-5B and LAION2B-en", "How the subsets are cut", "Downloads",
+    assert headings == ["Quick start", "About LAION-5B and LAION2B-en", "How the subsets are cut", "Downloads",
                         "Download commands", "Warnings", *recall, "Rebuilding everything from the original parts"]
 
 
@@ -145,7 +145,7 @@ def test_download_blocks_per_subset_and_group_come_from_the_release_and_manifest
             assert block.text.rstrip("\n").endswith("END_OF_MD5")
 
     def summary(title: str, names: list[str]) -> str:
-        total = human_size(sum(manifests.size_of(name).value.bytes for name in names))
+        total = human_total(sum(manifests.size_of(name).value.bytes for name in names))
         return f"{title}: {len(names)} files, ≈ {total}:"
 
     tenm = expected[("By subset", "10M", "clip768")]
@@ -328,7 +328,7 @@ def test_hostile_text_is_escaped_and_tables_keep_their_columns(data_copy, tmp_pa
     row = soup.select("#table-hostile tbody tr")[0]
     assert row.find_all("td")[1].get_text() == "<script>alert(1)</script> a | b <img src=x onerror=alert(3)>"
     assert row.select_one("a")["href"] == 'https://h.example/files/evil%20name%2010M.h5?a=1&b="2"'
-    intro = soup.select_one("#table-hostile").find_previous("p").get_text(" ", strip=True)
+    intro = soup.select_one("#table-hostile").find_previous("h3").find_next("p").get_text(" ", strip=True)
     assert "<script>alert(1)</script> and a | b and *stars* and [a link](http://h.example/x)." in intro
     heading = soup.select_one("#table-hostile").find_previous("h3").get_text().rstrip("¶")
     assert heading == "<b>Hostile</b> | group"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from bs4 import BeautifulSoup
 
-from tests.conftest import ROOT
+from tests.conftest import NEWEST, OLDER, ROOT
 
 CANONICAL = "https://sisap-challenges.github.io/laion2b-datasets/"
 # A URL at a loopback host, or with no host at all.
@@ -26,8 +26,8 @@ def made_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for name in ("Makefile", "mkdocs.yml", "pyproject.toml", "constraints.txt"):
         shutil.copy2(ROOT / name, root / name)  # their times kept: the environment is up to date
     shutil.copytree(ROOT / "data", root / "data")
-    shutil.copytree(ROOT / "docs", root / "docs", ignore=shutil.ignore_patterns(
-        "datasets.md", "generated", "datasets.json", "dataset-files-*.txt"))
+    generated = ["datasets.md", "editions.md"] + [path.stem for path in (ROOT / "data" / "releases").glob("*.yml")]
+    shutil.copytree(ROOT / "docs", root / "docs", ignore=shutil.ignore_patterns(*generated))
     (root / ".venv").symlink_to(ROOT / ".venv")
     env = {key: value for key, value in os.environ.items() if key not in ("SITE_URL", "REPO_URL")}
     run = subprocess.run(["make", "--no-print-directory", "site"], cwd=root, env=env, check=False,
@@ -44,7 +44,8 @@ def published_files(site: Path) -> list[Path]:
 
 def test_no_page_or_published_file_points_at_a_loopback_or_empty_host(made_site: Path) -> None:
     files = published_files(made_site)
-    assert {"datasets.html", "datasets.json", "dataset-files-md5.txt", "sitemap.xml"} <= {p.name for p in files}
+    assert {"datasets.html", "datasets.json", "dataset-files-md5.txt", "croissant.json", "sitemap.xml"} <= {
+        p.name for p in files}
     found = {}
     for path in files:
         if path.suffix in (".html", ".json", ".txt", ".xml", ".svg", ".css", ".js"):
@@ -57,8 +58,10 @@ def test_no_page_or_published_file_points_at_a_loopback_or_empty_host(made_site:
 def test_the_commands_and_the_site_map_read_the_canonical_address(made_site: Path) -> None:
     html = (made_site / "datasets.html").read_text(encoding="utf-8")
     page = BeautifulSoup(html, "html.parser").get_text()
-    assert page.count(f"--index {CANONICAL}datasets.json") >= 30
-    assert f"curl -fLO {CANONICAL}dataset-files-md5.txt" in page
+    assert page.count(f"--index {CANONICAL}{NEWEST}/datasets.json") >= 10
+    assert f"curl -fLO {CANONICAL}{NEWEST}/dataset-files-md5.txt" in page
+    older = BeautifulSoup((made_site / OLDER / "datasets.html").read_text(encoding="utf-8"), "html.parser").get_text()
+    assert older.count(f"--index {CANONICAL}{OLDER}/datasets.json") >= 30
     assert f"<loc>{CANONICAL}datasets.html</loc>" in (made_site / "sitemap.xml").read_text(encoding="utf-8")
 
 

@@ -30,10 +30,12 @@ class Command:
 
 
 COMMANDS: dict[str, Command] = {
-    "render": Command("generator.cli.site", "generate docs/datasets.md from the release, its wording and the "
-                                            "manifests", "site"),
+    "render": Command("generator.cli.site", "generate the datasets page of every edition from the releases, "
+                                            "the wording and the manifests", "site"),
     "linkcheck": Command("generator.cli.site", "HEAD every download link of the page and compare its size with "
                                                "the manifests", "site"),
+    "make-reference": Command("generator.cli.site", "write the maintainers' page of make targets and variables "
+                                                    "from the Makefile", "site"),
     "verify": Command("generator.cli.transfer", "check files in a folder against the md5 manifest (size first, "
                                                 "then md5)"),
     "download": Command("generator.cli.transfer", "resumable, verified download of bundles listed in the "

@@ -84,7 +84,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     links.set_defaults(run=run_linkcheck)
 
     reference = commands.add_parser(
-        "make-reference", help="write the maintainers' page of make targets and variables from the Makefile",
+        "make-reference", help=COMMANDS["make-reference"].help,
         description="Writes the reference of make targets and variables (docs/maintainers/make-variables.md) "
                     "from the Makefile itself: each target's `## help` text and each `?=` variable's default "
                     "with the comment above it. Behind `make reference`.")
