@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, LoopbackSite
+from tests.conftest import NEWEST, ROOT, LoopbackSite
 
 # Libraries of the pipeline and the site, and the participant's client's own: none is needed to
 # print the help of the command line or of one of its commands.
@@ -125,13 +125,14 @@ def test_the_core_install_holds_no_heavy_library(core_venv: Path, tmp_path: Path
 
 def test_the_core_install_downloads_and_verifies_from_a_served_site(core_venv: Path, loopback_site: LoopbackSite,
                                                                     tmp_path: Path) -> None:
-    index_url = f"{loopback_site.site_url}/datasets.json"
+    index_url = loopback_site.index_url()
     folder = tmp_path / "data"
     fetched = run_core(core_venv, "download", "--index", index_url, "--subset", "300K", "--dir", str(folder),
                        cwd=tmp_path)
     assert fetched.returncode == 0, fetched.stderr
-    index = json.loads((loopback_site.built.site / "datasets.json").read_text())
-    names = [bundle["name"] for bundle in index["bundles"] if bundle["subset"] == "300K"]
+    index = json.loads((loopback_site.built.site / NEWEST / "datasets.json").read_text())
+    gold = {bundle["queries"] for bundle in index["bundles"] if bundle["subset"] == "300K" and bundle["queries"]}
+    names = [bundle["name"] for bundle in index["bundles"] if bundle["subset"] in {"300K"} | gold]
     assert names and sorted(p.name for p in folder.iterdir()) == sorted(names)
     for name in names:
         assert (folder / name).read_bytes() == (loopback_site.files / name).read_bytes()

@@ -87,6 +87,11 @@ def main(argv: list[str] | None = None) -> int:
     except ProjectError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except ModuleNotFoundError as exc:
+        if name not in COMMANDS or (exc.name or "generator").split(".")[0] == "generator":
+            raise
+        print(f"error: {missing_extra(name, exc)}", file=sys.stderr)
+        return 1
     except OSError as exc:  # the system refused a read or a write the command could not foresee
         print(f"error: {os_error_message(exc)}", file=sys.stderr)
         return 1
