@@ -131,7 +131,7 @@ bundles:
   - id: pca-model
     of: pca-model
     file: pca-model-{subset}.h5
-    publish: [P5]
+    publish: []
   - id: hamming
     of: sketches
     file: laion2B-en-hammingv2-n={subset}.h5

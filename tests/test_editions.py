@@ -56,7 +56,7 @@ def test_the_second_edition_builds_no_database_bundle_and_references_the_first(e
     commands = make_dry_run(root, releases, out_root, SECOND)
     stages_run = [line.split(" -m generator pipeline ")[1].split() for line in commands]
     stage_names = {words[words.index("--out") + 2] for words in stages_run}
-    assert stage_names == {"rules", "queries", "gold", "manifests"}, commands
+    assert stage_names - {"rules"} == {"queries", "gold", "manifests"}, commands
     assert not any("clip768v2-n=" in line for line in commands)
     assert make_dry_run(root, releases, served, SECOND) == [], "a second run with nothing changed does nothing"
 

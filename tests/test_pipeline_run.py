@@ -681,7 +681,8 @@ def code_copy(tmp_path: Path, module: str, old: str, new: str) -> Path:
     root = tmp_path / "code"
     root.mkdir()
     shutil.copy2(REPO / "Makefile", root)
-    shutil.copy2(REPO / "pyproject.toml", root)  # copy2: older than .venv/.installed, no reinstall
+    for name in ("pyproject.toml", "constraints.txt", "mkdocs.yml"):
+        shutil.copy2(REPO / name, root)  # copy2: older than .venv/.installed, no reinstall
     shutil.copytree(REPO / "generator", root / "generator", ignore=shutil.ignore_patterns("__pycache__"))
     (root / ".venv").symlink_to(REPO / ".venv")
     path = root / module
@@ -719,7 +720,7 @@ def test_a_new_training_subset_plans_the_pca_and_the_created_sketch_model_and_th
 @pytest.mark.parametrize("old, new, expected", [
     ('          lambda run, label: write_gold(run, label), _gold_definition),',
      '          lambda run, label: write_gold(run, label), _gold_definition, version=2),',
-     {*(("gold", label) for label in ALL_LABELS), ("recall",), ("manifests",)}),
+     {*(("gold", f"{label}/{QUERIES}") for label in ALL_LABELS), ("recall",), ("manifests",)}),
     ("BLOCK_ROWS = 65536 ", "BLOCK_ROWS = 32768 ", PCA_AND_AFTER),
     ("COVARIANCE_ROWS = 4096 ", "COVARIANCE_ROWS = 2048 ", PCA_AND_AFTER)],
     ids=["gold's version", "BLOCK_ROWS", "COVARIANCE_ROWS"])
