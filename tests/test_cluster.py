@@ -112,7 +112,8 @@ class Slow(WorkerPlugin):
 
 def test_a_worker_that_joins_mid_gold_takes_tasks_and_changes_no_result(reference, tmp_path, monkeypatch):
     release, _, _, out = reference
-    for label in ("P2", release.queries.label):
+    queries = release.query_labels[0]
+    for label in ("P2", queries):
         shutil.copy(out / bundle_name(release, "clip768", label), tmp_path)
     monkeypatch.setattr(stages, "GOLD_BLOCK_ROWS", 200)
     monkeypatch.setattr(stages, "GOLD_QUERY_ROWS", 40)
@@ -128,7 +129,7 @@ def test_a_worker_that_joins_mid_gold_takes_tasks_and_changes_no_result(referenc
         def gold() -> None:
             try:
                 stages.write_gold(stages.Run(release, tmp_path, tmp_path, scheduler=Scheduler(
-                    cluster.scheduler_address)), "P2")
+                    cluster.scheduler_address)), f"P2/{queries}")
             except Exception as error:  # reported below, in the test's thread
                 failed.append(error)
         stage = threading.Thread(target=gold)
