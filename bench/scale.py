@@ -76,15 +76,19 @@ def arguments() -> argparse.Namespace:
 
 
 def scale_release(args, path: Path) -> None:
-    """The sample release's bundles for one strict subset of parts 1..parts."""
-    release = yaml.safe_load((ROOT / "data" / "release-sample.yml").read_text())
+    """The first sample edition's bundles for one strict subset of parts 1..parts and its first
+    query set (drawn from part 0)."""
+    release = yaml.safe_load((ROOT / "data" / "releases" / "sample-2023.yml").read_text())
     label = f"S{args.parts}"
+    queries = {**release["query_sets"][0], "count": args.queries}
     release["name"] = f"Scale rehearsal: {args.parts} parts of {args.rows:,} rows"
     release["sample"] = {**release["sample"], "parts": args.parts + 1, "rows": args.rows}
     release["subsets"] = [{"label": label, "parts": [1, args.parts], "rule": "strict"}]
-    release["queries"] = {**release["queries"], "count": args.queries}
+    release["query_sets"] = [queries]
+    release["bundles"] = [bundle for bundle in release["bundles"] if bundle.get("queries", queries["label"])
+                          == queries["label"]]
     for bundle in release["bundles"]:
-        bundle["publish"] = [name for name in bundle["publish"] if name in (label, release["queries"]["label"])]
+        bundle["publish"] = [name for name in bundle["publish"] if name in (label, queries["label"])]
     release["pca"] = {"train": label}
     release["sketches"]["create"]["sample_rows"] = min(args.rows, 100_000)
     path.write_text(yaml.safe_dump(release, sort_keys=False))
@@ -148,7 +152,7 @@ def run_pipeline(args, release_path: Path, parts: Path, out: Path, address: str 
             if process.returncode:
                 sys.exit(f"{stage.name} {label or ''} failed:\n{errors}")
             rows = 0 if stage.name in UNSCALED else h5_shape(
-                out / release.embeddings_file(label or release.pca_train), "emb")[0]
+                out / release.embeddings_file(subset_of(label or release.pca_train)), "emb")[0]
             entry = figures.setdefault(stage.name, Figures())
             entry.work += stage_work(stage, release, label, parts, out, args.queries)
             entry.seconds += seconds
@@ -158,6 +162,11 @@ def run_pipeline(args, release_path: Path, parts: Path, out: Path, address: str 
             print(f"  {'on Dask' if address else 'plain':8} {stage.name:12} {label or '':8} {seconds:8.1f} s",
                   flush=True)
     return figures
+
+
+def subset_of(label: str) -> str:
+    """The subset (or query set) whose rows a stage's label counts: the gold stage's is SUBSET/QUERIES."""
+    return label.split("/", 1)[0]
 
 
 def stage_work(stage: Stage, release: Release, label: str | None, parts: Path, out: Path, queries: int) -> Work:
@@ -171,7 +180,7 @@ def stage_work(stage: Stage, release: Release, label: str | None, parts: Path, o
         flops = sum(gemm_flops("recall", h5_shape(out / release.embeddings_file(each), "emb")[0], queries,
                                EMBEDDING_DIM, _pca_columns(release, each, out)) for each in release.labels)
         return Work(flops, moved)
-    rows_of = label or release.pca_train
+    rows_of = subset_of(label or release.pca_train)
     rows = h5_shape(out / release.embeddings_file(rows_of), "emb")[0]
     columns = sum(h5_columns(path) for path in outputs if path.suffix == ".h5") if stage.name in ("pca", "hamming") else 0
     return Work(gemm_flops(stage.name, rows, queries, EMBEDDING_DIM, columns, len(outputs)), moved)
