@@ -182,7 +182,8 @@ def stage_work(stage: Stage, release: Release, label: str | None, parts: Path, o
         return Work(flops, moved)
     rows_of = subset_of(label or release.pca_train)
     rows = h5_shape(out / release.embeddings_file(rows_of), "emb")[0]
-    columns = sum(h5_columns(path) for path in outputs if path.suffix == ".h5") if stage.name in ("pca", "hamming") else 0
+    projected = stage.name in ("pca", "hamming")
+    columns = sum(h5_columns(path) for path in outputs if path.suffix == ".h5") if projected else 0
     return Work(gemm_flops(stage.name, rows, queries, EMBEDDING_DIM, columns, len(outputs)), moved)
 
 
