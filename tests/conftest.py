@@ -15,8 +15,8 @@ REFERENCE = ROOT / "tests" / "reference"
 OFFICIAL_BINWALK = ROOT / "data" / "models" / "binwalk" / "binwalk-model-nrefs=1024-permsize=64.jld2"
 # Files whose tests build the site in a browser, run the whole pipeline, start a Dask cluster or
 # run make end to end: marked `slow`, and left out of `make test-fast`.
-SLOW_FILES = {"test_browser.py", "test_command_blocks.py", "test_make_interface.py", "test_pipeline_run.py",
-              "test_sample_site.py", "test_schedule.py"}
+SLOW_FILES = {"test_browser.py", "test_cluster.py", "test_command_blocks.py", "test_editions.py",
+              "test_make_interface.py", "test_pipeline_run.py", "test_schedule.py"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

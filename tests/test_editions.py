@@ -21,12 +21,15 @@ import requests
 from bs4 import BeautifulSoup
 
 from generator.manifests.model import SIZE_UNITS, human_total
+from generator.manifests.index import IndexDataset
 from generator.manifests.read import read_manifest_set
 from generator.pipeline import stages
 from generator.pipeline.parts import npy_path
 from generator.pipeline.queries import candidate_rows
 from generator.release.read import read_release
-from tests.conftest import FIRST, ROOT, SECOND
+from generator.site.artifacts import read_layout
+from generator.site.snippets import JULIA_TYPES, julia_snippet, python_snippet
+from tests.conftest import FIRST, ROOT, SECOND, run_generator
 from tests.page_blocks import loading_examples, quick_start
 
 
@@ -243,3 +246,120 @@ def test_totals_are_the_exact_bytes_rounded_once_and_the_index_states_them(editi
                 total = human_total(sum(exact[name] for name in names))
                 files = f"{len(names)} file{'s' if len(names) != 1 else ''}, {total} in total"
                 assert files in " ".join(text.split()), (page, kind.id, files)
+
+
+# --- every row of both pages says what h5py, stat and md5sum say of its file --------------------
+# (in this file, with the tests above, so that a parallel run builds the sample site once)
+
+@pytest.fixture(scope="module")
+def sample_site(tiny_sample_site):
+    root, url, releases = tiny_sample_site
+    return root, url, releases, root / "served", root / "site" / "site"
+
+
+def rows(page: Path) -> dict[str, list]:
+    soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+    table_rows = [row for table in soup.select("div.datasets table") for row in table.select("tbody tr")]
+    return {row.select_one("td code").get_text(): row.find_all("td") for row in table_rows}
+
+
+def h5py_layout(path: Path) -> str:
+    """What the page should say of a file: each dataset's key, dtype and shape as h5py reads them."""
+    if path.suffix == ".tsv":
+        return "TSV: " + ", ".join(path.read_text(encoding="utf-8").split("\n", 1)[0].split("\t"))
+    with h5py.File(path, "r") as file:
+        return " ".join(f"{key} {item.dtype} {' × '.join(f'{n:,}' for n in item.shape)}"
+                        for key, item in file.items())
+
+
+@pytest.mark.parametrize("edition, page", [(FIRST, f"{FIRST}/datasets.html"), (SECOND, "datasets.html")])
+def test_every_row_shows_what_h5py_stat_and_md5sum_say_of_the_produced_file(sample_site, edition, page):
+    _, url, releases, served, site = sample_site
+    release = read_release(releases / f"{edition}.yml")
+    cells = rows(site / page)
+    assert list(cells) == [bundle.name for bundle in release.published()]
+    for bundle in release.published():
+        file, _, size, md5, layout = cells[bundle.name]
+        path = served / bundle.edition / bundle.name
+        assert file.select_one("a")["href"] == f"{url}/{bundle.edition}/{bundle.name}"
+        assert f"{os.stat(path).st_size:,} bytes" in size.get_text(), bundle.name
+        md5sum = subprocess.run(["md5sum", bundle.name], cwd=path.parent, capture_output=True, text=True,
+                                check=True).stdout.split()[0]
+        assert md5.get_text(strip=True) == md5sum
+        assert layout.get_text(" ", strip=True) == h5py_layout(path), bundle.name
+    assert not any(td.select(".missing-value") for tds in cells.values() for td in tds)
+
+
+def test_one_changed_byte_fails_strict_mode_and_is_marked_without_it(sample_site, tmp_path):
+    _, _, releases, served, _ = sample_site
+    release = read_release(releases / f"{FIRST}.yml")
+    changed = tmp_path / "artifacts" / FIRST
+    changed.mkdir(parents=True)
+    out = served / FIRST
+    for name in ("dataset-files-md5.txt", "dataset-files-size.txt", "dataset-files-bytes.txt",
+                 "dataset-files-urls.txt"):
+        shutil.copy(out / name, changed)
+    name = next(b.name for b in release.published() if b.group == "gold")
+    content = bytearray((out / name).read_bytes())
+    content[-1] ^= 0x01
+    (changed / name).write_bytes(content)
+    docs = tmp_path / "docs"
+    arguments = ["render", "--releases", str(releases), "--editions", FIRST, "--data", str(changed.parent),
+                 "--artifacts", str(changed.parent), "--docs", str(docs)]
+
+    strict = run_generator(*arguments)
+    assert strict.returncode == 1 and "Traceback" not in strict.stderr
+    assert f"'{name}': {changed / name} has md5 " in strict.stderr
+    assert "1 problem(s) in the inputs; nothing was written" in strict.stderr
+    assert not docs.exists()
+
+    lenient = run_generator(*arguments, "--strict", "0")
+    assert lenient.returncode == 0, lenient.stderr
+    page = (docs / "datasets.md").read_text(encoding="utf-8")
+    row = next(line for line in page.split("<tr>") if f"<code>{name}</code>" in line)
+    md5_cell = row.split("<td>")[4]
+    assert '<span class="missing-value">⚠ the file built here has md5 ' in md5_cell
+    assert page.count("missing-value") == 1
+
+
+# --- the loading snippets, run against the first edition's files ---------------------------------
+
+@pytest.fixture(scope="module")
+def artifacts(tiny_sample_site: tuple[Path, str, Path]) -> Path:
+    """Every bundle of the first tiny edition, built once per session by `make sample-site`."""
+    root, _, _ = tiny_sample_site
+    return root / "served" / FIRST
+
+
+def stated(snippet: str) -> list[str]:
+    """What the snippet's comments say its print lines print."""
+    return [line.split("  # prints: ", 1)[1] for line in snippet.splitlines() if "  # prints: " in line]
+
+
+def test_every_python_snippet_prints_what_it_states(artifacts: Path) -> None:
+    files = sorted(artifacts.glob("*.h5"))
+    kinds = {name.name.split("-n=")[0].split("-v2-")[0] for name in files}
+    assert len(files) >= 15 and {"laion2B-en-clip768v2", "laion2B-en-pca32v2", "laion2B-en-hammingv2",
+                                 "laion2B-en-public-gold-standard"} <= kinds, kinds
+    for path in files:
+        layout = read_layout(path)
+        datasets = [IndexDataset(d.key, d.dtype, d.shape) for d in layout.datasets]
+        snippet = python_snippet(path.name, datasets)
+        run = subprocess.run([sys.executable, "-c", snippet], cwd=artifacts, check=False, capture_output=True,
+                             text=True)
+        assert run.returncode == 0, (path.name, run.stderr)
+        assert run.stdout.splitlines() == stated(snippet), path.name
+        assert len(stated(snippet)) == len(datasets) >= 1
+
+
+def test_the_julia_snippet_states_the_dataset_transposed_with_a_julia_type() -> None:
+    datasets = [IndexDataset("knns", "int32", (100, 10)), IndexDataset("dists", "float32", (100, 10)),
+                IndexDataset("emb", "float16", (None, 768))]
+    snippet = julia_snippet("laion2B-en-public-gold-standard-v2-P2.h5", datasets)
+    assert stated(snippet) == ["knns (10, 100) Int32", "dists (10, 100) Float32", "emb (768, N) Float16"]
+    assert 'knns = h5read("laion2B-en-public-gold-standard-v2-P2.h5", "knns")' in snippet
+    release = read_release(ROOT / "data" / "releases" / "2023.yml")
+    dtypes = {d.dtype for kind in release.kinds for layout in (kind.layout, kind.queries_layout) if layout
+              for d in layout.datasets}
+    assert {"float16", "float32", "int32", "uint64"} <= dtypes <= set(JULIA_TYPES), dtypes
+    assert julia_snippet("a$b.h5", datasets[:1]).count('h5read("a\\$b.h5", "knns")') == 1

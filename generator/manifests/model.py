@@ -52,6 +52,16 @@ SIZE_UNITS = ("K, M, G and T are powers of 1024 bytes (KiB, MiB, GiB, TiB); a fi
               "digits (rounded to the nearest); bytes are exact")
 
 
+def _in_units(n_bytes: int) -> tuple[float, str]:
+    """`n_bytes` (1024 or more) in the largest power of 1024 that leaves at least 1: (value, unit)."""
+    value, unit = float(n_bytes), ""
+    for unit in "KMGTPE":  # noqa: B007 (the unit the loop stops at is the answer)
+        value /= 1024
+        if value < 1024:
+            break
+    return value, unit
+
+
 def human_total(n_bytes: int) -> str:
     """A total of several files' bytes, rounded once to three significant digits in powers of 1024.
 
@@ -60,11 +70,7 @@ def human_total(n_bytes: int) -> str:
     """
     if n_bytes < 1024:
         return str(n_bytes)
-    value, unit = float(n_bytes), ""
-    for unit in "KMGTPE":  # noqa: B007 (the unit the loop stops at is the answer)
-        value /= 1024
-        if value < 1024:
-            break
+    value, unit = _in_units(n_bytes)
     digits = 2 if value < 10 else 1 if value < 100 else 0
     return f"{value:.{digits}f}{unit}"
 
@@ -73,11 +79,7 @@ def human_size(n_bytes: int) -> str:
     """`du -h` style: 1024-based, one decimal below 10, rounded up so a size is never understated."""
     if n_bytes < 1024:
         return str(n_bytes)
-    value, unit = float(n_bytes), ""
-    for unit in "KMGTPE":  # noqa: B007 (the unit the loop stops at is the answer)
-        value /= 1024
-        if value < 1024:
-            break
+    value, unit = _in_units(n_bytes)
     if value < 10:
         tenths = -(-round(value * 10, 6) // 1)
         return f"{tenths / 10:.1f}{unit}" if tenths < 100 else f"{int(tenths // 10)}{unit}"
