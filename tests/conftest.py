@@ -162,6 +162,19 @@ recall: {k: 10, machine: "the test machine"}
 """
 
 
+def write_tiny(root: Path):
+    """The tiny release written to ROOT/tiny.yml and its synthetic parts to ROOT/parts:
+    (release, release file, parts folder)."""
+    from generator.pipeline.stages import write_sample
+    from generator.release.read import read_release
+
+    path = root / "tiny.yml"
+    path.write_text(TINY_RELEASE)
+    release = read_release(path)
+    write_sample(release, root / "parts")
+    return release, path, root / "parts"
+
+
 # A second tiny edition that reuses the first's subsets P2 and P5 and its query set, and adds a
 # selected query set (from part 6, which no subset holds) and an external one: what the 2024
 # edition does to 2023's, at test scale. Saved as FIRST.yml and SECOND.yml in one folder, `reuses`

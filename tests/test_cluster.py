@@ -18,9 +18,8 @@ from generator.io.checksums import file_md5
 from generator.pipeline import stages
 from generator.pipeline.blas import blas_threads
 from generator.pipeline.schedule import OnDask, Scheduler, Task
-from generator.release.read import read_release
 from generator.release.recall import RECALL_FILE
-from tests.conftest import ROOT, TINY_RELEASE, bundle_name
+from tests.conftest import ROOT, bundle_name, write_tiny
 
 
 def make(out: Path, parts: Path, release: Path, *goals: str, **variables: str) -> subprocess.CompletedProcess:
@@ -38,13 +37,10 @@ def digests(out: Path) -> dict[str, str]:
 def reference(tmp_path_factory):
     """Tiny parts and one in-process `make artifacts` of them."""
     root = tmp_path_factory.mktemp("cluster")
-    release_path = root / "tiny.yml"
-    release_path.write_text(TINY_RELEASE)
-    release = read_release(release_path)
-    stages.write_sample(release, root / "parts")
-    run = make(root / "out", root / "parts", release_path, "artifacts")
+    release, release_path, parts = write_tiny(root)
+    run = make(root / "out", parts, release_path, "artifacts")
     assert run.returncode == 0, run.stderr
-    return release, release_path, root / "parts", root / "out"
+    return release, release_path, parts, root / "out"
 
 
 def empty_cluster() -> LocalCluster:

@@ -18,21 +18,14 @@ import pyarrow.parquet as pq
 import pytest
 from distributed import Client, LocalCluster
 
-from generator.pipeline import stages
 from generator.pipeline.parts import check_parts, parquet_path
 from generator.pipeline.schedule import RETRIES, InProcess, OnDask, Task, TaskError
-from generator.release.read import read_release
-from tests.conftest import ROOT, TINY_RELEASE, bundle_name
+from tests.conftest import ROOT, bundle_name, write_tiny
 
 
 @pytest.fixture(scope="module")
 def tiny_parts(tmp_path_factory):
-    root = tmp_path_factory.mktemp("failures")
-    release_path = root / "tiny.yml"
-    release_path.write_text(TINY_RELEASE)
-    release = read_release(release_path)
-    stages.write_sample(release, root / "parts")
-    return release, release_path, root / "parts"
+    return write_tiny(tmp_path_factory.mktemp("failures"))
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ from generator.pipeline.parts import Part, check_all_parts, check_embedding_rows
 from generator.pipeline.queries import query_rows
 from generator.pipeline.schedule import Scheduler, TaskError
 from generator.release.read import read_release
-from tests.conftest import OFFICIAL_BINWALK, ROOT as REPO, TINY_RELEASE, bundle_name
+from tests.conftest import OFFICIAL_BINWALK, ROOT as REPO, TINY_RELEASE, bundle_name, write_tiny
 from tests.planted import near_copies
 
 QUERIES = "queries"
@@ -60,11 +60,7 @@ def tiny(tmp_path_factory):
     folder whose name holds a space and quotes (PARTS, OUT and RELEASE all pass through make)."""
     root = tmp_path_factory.mktemp("pipeline") / "it's a \"run\""
     root.mkdir()
-    config_path = root / "tiny.yml"
-    config_path.write_text(TINY_RELEASE)
-    config = read_release(config_path)
-    parts = root / "parts"
-    stages.write_sample(config, parts)
+    config, config_path, parts = write_tiny(root)
     query_row = int(query_rows(config.sample.rows, config.query_set(QUERIES).count, config.query_set(QUERIES).seed)[0])
     query_vector = np.load(npy_path(parts, 0))[query_row]
     for number, rows in TIED_COPIES.items():
