@@ -363,3 +363,19 @@ def test_the_julia_snippet_states_the_dataset_transposed_with_a_julia_type() -> 
               for d in layout.datasets}
     assert {"float16", "float32", "int32", "uint64"} <= dtypes <= set(JULIA_TYPES), dtypes
     assert julia_snippet("a$b.h5", datasets[:1]).count('h5read("a\\$b.h5", "knns")') == 1
+
+
+def test_a_later_edition_without_its_earlier_one_built_says_which_to_build(editions, tmp_path):
+    root, _, releases = editions
+    out_root = tmp_path / "artifacts"
+    (out_root / SECOND).mkdir(parents=True)
+    second = read_release(releases / f"{SECOND}.yml")
+    external = next(b for b in second.bundles() if b.source == "external")
+    shutil.copy(root / "served" / SECOND / external.name, out_root / SECOND / external.name)
+    run = subprocess.run(["make", "--no-print-directory", "-C", str(ROOT), "artifacts", f"EDITION={SECOND}",
+                          f"RELEASES={releases}", f"PARTS={root / 'parts'}", f"ARTIFACTS_ROOT={out_root}"],
+                         capture_output=True, text=True)
+    assert run.returncode != 0
+    assert f"belongs to edition {FIRST}: build it first (make artifacts EDITION={FIRST})" in run.stderr, run.stderr
+    assert sorted(path.name for path in (out_root / SECOND).iterdir() if not path.name.startswith(".")) == \
+        [external.name], "nothing of the second edition was written"

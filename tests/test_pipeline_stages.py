@@ -22,7 +22,7 @@ from generator.pipeline.meta import (
     meta_lines,
     unescape_field,
 )
-from generator.pipeline.queries import query_rows
+from generator.pipeline.queries import candidate_rows, query_rows, selected
 from generator.pipeline.recall import brute_force, recall_at
 from generator.pipeline.rules import make_rules
 from generator.pipeline.stages import STAGES, TARGETS
@@ -203,3 +203,12 @@ def test_an_h5_file_appears_only_when_complete(tmp_path):
     with h5py.File(final, "r") as file:
         assert file["knns"].dtype == np.int32 and file["knns"][1, 2] == 5
     assert [p.name for p in tmp_path.iterdir()] == ["x.h5"]
+
+
+def test_too_few_candidates_passing_the_query_filter_is_one_error_with_the_numbers():
+    dists = np.array([[0.1, 0.2, 0.2], [0.0, 0.0, 0.5], [0.3, 0.4, 0.5]], dtype=np.float32)
+    assert selected(dists, 1, 2, 0.05).tolist() == [2]  # a tie at the cut, then a near-duplicate
+    with pytest.raises(ProjectError, match=r"only 1 of 3 candidates pass the query filter .* 2 are needed"):
+        selected(dists, 2, 2, 0.05)
+    drawn = candidate_rows(50, 80, seed=3)
+    assert np.all(np.diff(drawn) > 0) and drawn.max() < 50

@@ -358,3 +358,26 @@ def test_a_wrong_wording_is_an_error_naming_its_line(old, new, line, message):
     with pytest.raises(InputError) as error:
         parse_wording(WORDING.replace(old, new), "page.yml")
     assert any(p.origin.line == line and message in p.message for p in error.value.problems), str(error.value)
+
+
+@pytest.mark.parametrize("reuses, message", [
+    ("nowhere", "reuses 'nowhere', but there is no release file"),
+    ("a", "editions reuse each other in a cycle: a -> a"),
+    ("../up", "reuses '../up' is not an edition id"),
+])
+def test_a_wrong_earlier_edition_is_an_error_naming_its_line(tmp_path, reuses, message):
+    path = tmp_path / "a.yml"
+    path.write_text(VALID.replace("host: main\n", f"host: main\nreuses: {reuses}\n"))
+    with pytest.raises(InputError) as error:
+        read_release(path)
+    assert any(p.origin.line == 5 and message in p.message for p in error.value.problems), str(error.value)
+
+
+def test_a_reused_subset_the_earlier_edition_lacks_is_an_error(tmp_path):
+    (tmp_path / "a.yml").write_text(VALID)
+    later = tmp_path / "b.yml"
+    later.write_text(VALID.replace("host: main\n", "host: main\nreuses: a\n")
+                     .replace("  - {label: 10M, parts: [1, 11], rule: strict}", "  - {label: 30M, source: reused}"))
+    with pytest.raises(InputError) as error:
+        read_release(later)
+    assert "subset '30M' is reused, but edition 'a' has no subset '30M' (100K, 10M)" in str(error.value)
