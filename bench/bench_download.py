@@ -127,7 +127,7 @@ def main() -> int:
         files = write_random_files(served, args.files, size)
         port = free_port()
         base_url = f"http://127.0.0.1:{port}"
-        for filename, text in manifest_texts([(n, s, m) for n, (s, m) in files.items()], base_url).items():
+        for filename, text in manifest_texts([(n, s, m, base_url) for n, (s, m) in files.items()]).items():
             (data / filename).write_text(text)
         md5_lines = "".join(f"{md5}  {name}\n" for name, (_, md5) in files.items())
         server = subprocess.Popen([sys.executable, __file__, "--serve", str(served), str(port)])
