@@ -15,7 +15,7 @@ from threadpoolctl import threadpool_limits
 
 from generator.errors import Origin, ProjectError
 from generator.io.h5 import h5_output, write_h5
-from generator.pipeline import blas, recall
+from generator.pipeline import blas, hamming, recall
 from generator.pipeline.meta import (
     escape_field,
     header_line,
@@ -212,3 +212,36 @@ def test_too_few_candidates_passing_the_query_filter_is_one_error_with_the_numbe
         selected(dists, 2, 2, 0.05)
     drawn = candidate_rows(50, 80, seed=3)
     assert np.all(np.diff(drawn) > 0) and drawn.max() < 50
+
+
+@pytest.mark.parametrize("block_rows", [1, 333, 5000])
+def test_hamming_search_is_the_exact_ranking_by_distance_then_id_and_faiss_baseline_ids(block_rows):
+    """The popcount kernel returns each query's k rows of smallest Hamming distance, of rows at
+    equal distance the lowest ids, whatever the blocks: the ids faiss's IndexBinaryFlat returns,
+    the baseline a participant runs. Duplicated rows and queries equal to a row make many ties."""
+    rng = np.random.default_rng(5)
+    objects = rng.integers(0, 2**64, (1200, 16), dtype=np.uint64)
+    objects[700:760] = objects[3]
+    objects[:, 8:] &= np.uint64(0xFF)  # half the words nearly alike: distances crowd together
+    queries = rng.integers(0, 2**64, (300, 16), dtype=np.uint64)  # more than one batch of queries
+    queries[:4] = objects[3]
+    blocks = [(first, objects[first:first + block_rows]) for first in range(0, len(objects), block_rows)]
+    found = brute_force(queries, blocks, 40)
+    distances = np.bitwise_count(queries[:, None, :] ^ objects[None]).sum(axis=2)  # numpy's own popcount
+    ranked = np.argsort(distances, axis=1, kind="stable")[:, :40] + 1  # stable: ties by id
+    np.testing.assert_array_equal(found.ids, ranked)
+    index = faiss.IndexBinaryFlat(1024)
+    index.add(objects.view(np.uint8))
+    np.testing.assert_array_equal(found.ids, index.search(queries.view(np.uint8), 40)[1] + 1)
+
+
+def test_hamming_search_refuses_words_it_cannot_compare():
+    words = np.zeros((3, 16), dtype=np.uint64)
+    best = hamming.empty_hamming_topk(3, 2)
+    with pytest.raises(ValueError, match="queries: expected a matrix of uint64 sketch words, not int64"):
+        hamming.hamming_topk(words.astype(np.int64), words, 1, best)
+    with pytest.raises(ValueError, match="queries of 16 words cannot be compared with rows of 8"):
+        hamming.hamming_topk(words, words[:, :8], 1, best)
+    with pytest.raises(ValueError, match=r"best neighbours of shapes \(3, 2\), \(3, 2\) do not serve 2 queries"):
+        hamming.hamming_topk(words[:2], words, 1, best)
+    assert (best[0] == hamming.UNFILLED).all() and (best[1] == 0).all()  # nothing written

@@ -1,15 +1,16 @@
 """The projection recall table (docs/design/data.md#recall-table): brute-force k-NN in a projected space, as a
 participant's baseline runs it, scored against the gold standard.
 
-The search is faiss's exact brute force: IndexFlatL2 (squared L2, float32) for PCA
-projections, IndexBinaryFlat (Hamming) for sketches. A subset is searched block by block,
-each block in an index of its own, and the blocks' results are merged in a faiss result
-heap, so memory is bounded by a block. Each block's queries are shared out among one worker
-per core, each running faiss on its own thread: a query's answer does not depend on the
-others, so the result is that of one search, without faiss's OpenMP threads spinning between
-blocks (docs/design/performance.md#the-recall-stage). Rows at equal distance may come in another order
-than by id (faiss keeps whichever its heap met first), which can swap rows tied at the
-k-th place; recall@k against the gold standard is what the table reports.
+The search is exact brute force: faiss's IndexFlatL2 (squared L2, float32) for PCA
+projections, the popcount kernel of generator/pipeline/hamming.py for sketches (Hamming
+distances, exact integers). A subset is searched block by block, so memory is bounded by a
+block: each PCA block in a faiss index of its own, the blocks' results merged in a faiss
+result heap. Each block's queries are shared out among one worker per core, each running
+faiss on its own thread: a query's answer does not depend on the others, so the result is
+that of one search, without faiss's OpenMP threads spinning between blocks
+(docs/design/performance.md#the-recall-stage). Of rows at equal distance at the k-th place, both searches
+keep the first they meet, the lowest id; recall@k against the gold standard is what the
+table reports.
 """
 from __future__ import annotations
 
@@ -24,16 +25,14 @@ import faiss
 import numpy as np
 
 from generator.pipeline.blas import blas_threads, map_on_blas_threads
-
-# Queries compared with each stretch of rows while it is in cache (faiss's default, 32, reads
-# the rows again for every 32 queries: a quarter more CPU at 1024 bits).
-HAMMING_QUERY_BATCH = 256
+from generator.pipeline.hamming import empty_hamming_topk, hamming_topk, loaded_kernel
 
 
 @dataclass(frozen=True)
 class Search:
-    """The k nearest 1-based ids of each query, with the seconds spent filling the flat
-    indexes (`build`) and searching them and merging the blocks (`query`)."""
+    """The k nearest 1-based ids of each query, with the seconds spent filling faiss's flat
+    indexes (`build`, 0 for sketches, which need none) and searching and merging the blocks
+    (`query`)."""
 
     ids: np.ndarray  # int64 (q, k)
     build: float
@@ -44,10 +43,12 @@ def brute_force(queries: np.ndarray, blocks: Iterable[tuple[int, np.ndarray]], k
     """Exact k-NN of `queries` over (first row index, block) pairs, by faiss brute force.
 
     Parameters: queries and blocks both float32 (L2) or both uint64 words (Hamming over
-    all bits); blocks in any order, each starting at its 0-based row index; k.
+    all bits); blocks in ascending order, each starting at its 0-based row index; k.
     Returns a Search whose ids are 1-based (0 where fewer than k rows exist).
     Example: brute_force(pca_queries, [(0, pca_rows)], 30).ids[0] are query 0's 30 nearest.
     """
+    if np.asarray(queries).dtype == np.uint64:
+        return _hamming_search(queries, blocks, k)
     heap = faiss.ResultHeap(len(queries), k)
     queries = _vectors(queries)
     shares = _shares(len(queries), blas_threads(), _least_share(queries))
@@ -66,6 +67,15 @@ def brute_force(queries: np.ndarray, blocks: Iterable[tuple[int, np.ndarray]], k
     return Search(ids, build, query + time.perf_counter() - started)
 
 
+def _hamming_search(queries: np.ndarray, blocks: Iterable[tuple[int, np.ndarray]], k: int) -> Search:
+    best = empty_hamming_topk(len(queries), k)
+    loaded_kernel()
+    started = time.perf_counter()
+    for start, block in blocks:
+        hamming_topk(queries, block, start + 1, best)
+    return Search(best[1], 0.0, time.perf_counter() - started)
+
+
 def _shares(count: int, workers: int, least: int = 1) -> list[slice]:
     """`count` queries in contiguous shares, one per worker, of at least `least` queries each
     (fewer shares when there are too few queries); their sizes differ by one at most."""
@@ -80,8 +90,8 @@ def _least_share(queries: np.ndarray) -> int:
     distance_compute_blas_threshold values of queries (count x dimension), each distance on its
     own; from there on, by BLAS products, ten times faster and rounded otherwise. A share must
     stay on the side all the queries are on, or the search would be slower and could rank
-    near-ties differently. Hamming search has one way only."""
-    if queries.dtype == np.uint8 or not len(queries):
+    near-ties differently."""
+    if not len(queries):
         return 1
     threshold = int(faiss.cvar.distance_compute_blas_threshold)
     values = queries.shape[0] * queries.shape[1]
@@ -100,21 +110,13 @@ def _search_alone(index: Any, queries: np.ndarray, k: int, share: slice) -> tupl
 
 def _flat_index(block: np.ndarray) -> Any:
     vectors = _vectors(block)
-    index: Any
-    if vectors.dtype == np.uint8:
-        index = faiss.IndexBinaryFlat(vectors.shape[1] * 8)
-        index.query_batch_size = HAMMING_QUERY_BATCH
-    else:
-        index = faiss.IndexFlatL2(vectors.shape[1])
+    index = faiss.IndexFlatL2(vectors.shape[1])
     index.add(vectors)
     return index
 
 
 def _vectors(rows: np.ndarray) -> np.ndarray:
-    """faiss's view of the rows: float32 as they are, uint64 sketch words as their bytes."""
     rows = np.asarray(rows)
-    if rows.dtype == np.uint64:
-        return np.ascontiguousarray(rows, dtype="<u8").view(np.uint8).reshape(len(rows), -1)
     if rows.dtype != np.float32:
         raise ValueError(f"expected float32 projections or uint64 sketches, not {rows.dtype}")
     return np.ascontiguousarray(rows)
