@@ -119,19 +119,20 @@ class Work:
         return self.flops > 0 and self.gemm_seconds(machine) >= self.disk_seconds(machine)
 
 
-def gemm_flops(stage: str, rows: int, queries: int, dim: int, columns: int, searches: int = 1) -> float:
+def gemm_flops(stage: str, rows: int, queries: int, dim: int, columns: int) -> float:
     """The GEMM operations of a stage over `rows` rows of `dim` values:
     - pca-model: the covariance, rows x dim x dim;
     - pca: the projection onto `columns` components (all PCA kinds together);
     - hamming: the products with the 64 references of each of `columns` sketch words;
-    - gold: every query against every row, once per gold standard (`searches`);
+    - gold: every query against every row, once: the stage searches at the largest k of the
+      query set's gold standards and each file keeps a prefix of the columns;
     - recall: every query against every projected row (`columns`, all PCA kinds together);
     two operations (a multiply and an add) per term.
 
-    Example: gemm_flops("gold", 10**6, 10**4, 768, 0, 2) == 2 * 2 * 10**10 * 768.
+    Example: gemm_flops("gold", 10**6, 10**4, 768, 0) == 2 * 10**10 * 768.
     """
     per_row = {"pca-model": dim * dim, "pca": dim * columns, "hamming": dim * 64 * columns,
-               "gold": queries * dim * searches, "recall": queries * columns}
+               "gold": queries * dim, "recall": queries * columns}
     return 2.0 * rows * per_row.get(stage, 0)
 
 

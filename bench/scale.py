@@ -184,7 +184,7 @@ def stage_work(stage: Stage, release: Release, label: str | None, parts: Path, o
     rows = h5_shape(out / release.embeddings_file(rows_of), "emb")[0]
     projected = stage.name in ("pca", "hamming")
     columns = sum(h5_columns(path) for path in outputs if path.suffix == ".h5") if projected else 0
-    return Work(gemm_flops(stage.name, rows, queries, EMBEDDING_DIM, columns, len(outputs)), moved)
+    return Work(gemm_flops(stage.name, rows, queries, EMBEDDING_DIM, columns), moved)
 
 
 def _pca_columns(release: Release, label: str, out: Path) -> int:

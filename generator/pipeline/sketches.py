@@ -25,7 +25,8 @@ from generator.pipeline.exact import exact_sign, product_terms, sum_error_bound
 from generator.pipeline.model import BinWalkModel
 from generator.pipeline.vectors import row_norms32, row_norms64, unit_rows32
 
-SKETCH_ROWS = 4096  # rows per BLAS call and worker (16 MB of similarities for 1024 references)
+SKETCH_ROWS = 1024  # rows per BLAS call and worker: 4 MB of similarities for 1024 references, so
+                    # the element-wise passes after the product run in cache (16% faster than 4096)
 WORD = np.dtype("<u8")
 SLACK = 1.01        # covers the rounding of the norms and of the differences compared
 
