@@ -206,6 +206,10 @@ def limits_report(args: argparse.Namespace, machine: Machine, plain: dict[str, F
                      f"{mine.work.bytes / 1e9:.2f} | {bound:.1f} | {by} | {ratio} |")
     total = sum(f.seconds for f in plain.values())
     lines += [f"| total | | {total:.1f} | | | | {sum(f.work.bound(machine) for f in plain.values()):.1f} | | |", ""]
+    if "gold" in plain and "recall" in plain:
+        lines += [f"The recall stage took {plain['recall'].seconds / plain['gold'].seconds:.2f} times the gold "
+                  "stage's time (its bound counts the GEMM of the PCA searches only: popcounts have no "
+                  "measured rate).", ""]
     cores = machine.cores
     lines += [(f"Projected, linear in the rows (gold and recall also in the queries, to {PUBLISHED_QUERIES:,}): "
                f"minutes on this machine ({cores} cores) and with one core more (stages bound by GEMM divide "

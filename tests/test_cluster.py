@@ -35,10 +35,12 @@ def digests(out: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
-    """Tiny parts and one in-process `make artifacts` of them."""
+    """Tiny parts and one in-process run of the stages these tests put on a cluster (the gold
+    standards) and of those they need (subsets, queries). The whole pipeline on Dask is
+    compared with an in-process run in tests/test_pipeline_run.py."""
     root = tmp_path_factory.mktemp("cluster")
     release, release_path, parts = write_tiny(root)
-    run = make(root / "out", parts, release_path, "artifacts")
+    run = make(root / "out", parts, release_path, "gold")
     assert run.returncode == 0, run.stderr
     return release, release_path, parts, root / "out"
 
@@ -48,17 +50,17 @@ def empty_cluster() -> LocalCluster:
     return LocalCluster(n_workers=0, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None)
 
 
-def test_workers_that_come_5_s_late_run_the_pipeline_to_the_same_bytes(reference, tmp_path):
-    """The stages that run in this process (subsets, queries, metadata) first, so that the first
-    stage on Dask starts before the workers come."""
+def test_workers_that_come_5_s_late_run_the_gold_stage_to_the_same_bytes(reference, tmp_path):
+    """The stages that run in this process (subsets, queries) first, so that the stage on Dask
+    starts before the workers come."""
     _, release_path, parts, out = reference
-    ahead = make(tmp_path / "out", parts, release_path, "subsets", "queries", "meta")
+    ahead = make(tmp_path / "out", parts, release_path, "subsets", "queries")
     assert ahead.returncode == 0, ahead.stderr
     with empty_cluster() as cluster:
         late = threading.Timer(5, cluster.scale, (2,))
         late.start()
         try:
-            run = make(tmp_path / "out", parts, release_path, "artifacts", SCHEDULER=cluster.scheduler_address)
+            run = make(tmp_path / "out", parts, release_path, "gold", SCHEDULER=cluster.scheduler_address)
         finally:
             late.cancel()
         assert run.returncode == 0, run.stderr
