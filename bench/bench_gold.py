@@ -16,8 +16,9 @@ ranked by (float32 distance, id) on sampled queries: the exit status is 1 when i
 
 Then the rows per second of each numeric stage on the same rows: the PCA fit, the
 projections (32 and 96 dimensions), the sketches (the official BinWalk model), the gold
-standard at the largest k, and the recall search (faiss brute force) in each projected
-space. Last, the BLAS kernel and threads each side used.
+standard at the largest k, and the recall search in each projected space (faiss brute force
+for the PCA spaces, the compiled popcount kernel for the sketches). Last, the BLAS kernel and
+threads each side used.
 """
 from __future__ import annotations
 
@@ -186,15 +187,18 @@ def stage_rates(args, database: np.ndarray, queries: np.ndarray, gold_seconds: f
     for name, (vectors, query_vectors) in spaces.items():
         blocks = [(start, vectors[start:start + 2**20]) for start in range(0, rows, 2**20)]
         search = brute_force(query_vectors, blocks, args.recall_k)
-        print(f"  recall search {name:8} (faiss, k = {args.recall_k}, {args.queries:,} queries): "
+        engine = "popcount" if name == "hamming" else "faiss"
+        print(f"  recall search {name:8} ({engine}, k = {args.recall_k}, {args.queries:,} queries): "
               f"{rows / search.query:12,.0f}  ({search.query / gold_seconds:.3f}x the gold standard's time)")
 
 
 def blas_sides() -> str:
-    """Which BLAS each side calls: the gold kernels numpy's, faiss its own."""
+    """Which BLAS each side calls: the gold kernels numpy's, faiss its own (others loaded, such as
+    SciPy's when numba brings it in, are named as such)."""
     lines = []
     for info in blas_libraries():
-        side = "faiss" if "faiss" in info["filepath"] else "gold kernels (numpy)"
+        path = info["filepath"]
+        side = "faiss" if "faiss" in path else "gold kernels (numpy)" if "numpy" in path else "also loaded"
         lines.append(f"{side}: {blas_report([info])[len('BLAS: '):]}")
     return "\n".join(lines)
 
