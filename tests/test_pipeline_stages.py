@@ -110,7 +110,7 @@ def test_blocked_faiss_search_finds_the_k_nearest_in_l2_and_hamming(block_rows):
             (rng.integers(0, 2**64, (300, 16), dtype=np.uint64), rng.integers(0, 2**64, (20, 16), dtype=np.uint64),
              hamming_distances)):
         blocks = [(first, objects[first:first + block_rows]) for first in range(0, len(objects), block_rows)]
-        found = brute_force(queries, reversed(blocks), 10)
+        found = brute_force(queries, blocks, 10)
         assert found.ids.shape == (20, 10) and found.build >= 0 and found.query > 0
         exact = distances(queries, objects)
         for row, ids in zip(exact, found.ids):

@@ -40,7 +40,8 @@ class Search:
 
 
 def brute_force(queries: np.ndarray, blocks: Iterable[tuple[int, np.ndarray]], k: int) -> Search:
-    """Exact k-NN of `queries` over (first row index, block) pairs, by faiss brute force.
+    """Exact k-NN of `queries` over (first row index, block) pairs, by brute force: faiss for
+    L2, the popcount kernel for Hamming.
 
     Parameters: queries and blocks both float32 (L2) or both uint64 words (Hamming over
     all bits); blocks in ascending order, each starting at its 0-based row index; k.
