@@ -58,14 +58,21 @@ def browser():
         browser.close()
 
 
+# What Chromium reports for a request the page's own navigation cancelled (a favicon still
+# loading when a test clicks a link): not a failure of the site.
+NAVIGATED_AWAY = "net::ERR_ABORTED"
+
+
 def open_page(browser, url, width=1400, scheme="light", **context):
     """A page in a fresh context (the theme remembers a chosen colour scheme per context); every
-    console error, page error and failed request is collected."""
+    console error, page error and failed request is collected (but requests the page's own
+    navigation cancelled)."""
     page = browser.new_context(viewport={"width": width, "height": 900}, color_scheme=scheme, **context).new_page()
     problems = []
     page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
     page.on("pageerror", lambda error: problems.append(str(error)))
-    page.on("requestfailed", lambda request: problems.append(f"request failed: {request.url}"))
+    page.on("requestfailed", lambda request: None if request.failure == NAVIGATED_AWAY
+            else problems.append(f"request failed: {request.url} ({request.failure})"))
     response = page.goto(url, wait_until="load")
     assert response.status == 200
     return page, problems
